@@ -1,0 +1,39 @@
+"""Demo data for the embedded default: one workspace, two inboxes, three agents.
+
+Idempotent: running it again resets the demo passwords and prints the logins."""
+
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand
+from django.db import transaction
+
+from accounts.models import Membership, Role, Workspace
+from chat.models import Inbox, InboxMember
+from routing.models import AgentGroup
+
+DEMO_PASSWORD = "demo-pass-123"
+AGENTS = [("founder", "Fang 方", Role.FOUNDER), ("agent1", "Li 李", Role.AGENT), ("agent2", "Wang 王", Role.AGENT)]
+
+
+class Command(BaseCommand):
+    help = "Create or refresh the demo workspace, inboxes and agents."
+
+    @transaction.atomic
+    def handle(self, *args, **options):
+        User = get_user_model()
+        workspace, _ = Workspace.objects.get_or_create(slug="demo", defaults={"name": "Demo Shop 演示店铺"})
+        AgentGroup.objects.get_or_create(workspace=workspace, name="Reception", defaults={"is_default": True})
+        web, _ = Inbox.objects.get_or_create(workspace=workspace, name="Website", defaults={"kind": Inbox.Kind.WEB})
+        app, _ = Inbox.objects.get_or_create(workspace=workspace, name="App", defaults={"kind": Inbox.Kind.APP})
+        for username, display_name, role in AGENTS:
+            user, _ = User.objects.get_or_create(username=username)
+            user.set_password(DEMO_PASSWORD)
+            user.is_staff = user.is_superuser = role == Role.FOUNDER
+            user.save()
+            Membership.objects.update_or_create(workspace=workspace, user=user, defaults={"role": role, "display_name": display_name})
+            for inbox in (web, app):
+                InboxMember.objects.get_or_create(inbox=inbox, user=user)
+        self.stdout.write(self.style.SUCCESS("Demo workspace ready."))
+        self.stdout.write(f"  Customer demo page: /demo/?inbox={web.public_key}  (App inbox key: {app.public_key})")
+        self.stdout.write("  Agent page: /demo/agent/   Admin: /admin/")
+        for username, display_name, role in AGENTS:
+            self.stdout.write(f"  login {username:8} password {DEMO_PASSWORD}  ({role})")

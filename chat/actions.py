@@ -1,0 +1,385 @@
+"""Domain writes of the conversation engine: validate and authorise, change
+inside one short transaction, then notify (after commit) through realtime.publish.
+
+Delivery guarantees live here:
+- seq is taken from the conversation row while it is locked, in the same
+  transaction as the insert, so seqs are gap-free and unique per conversation;
+- a send carrying a client_msg_id already stored for that sender returns the
+  stored message and stores nothing (unique constraint as the backstop);
+- callers acknowledge only after these functions return, i.e. after commit.
+"""
+
+import re
+from datetime import timedelta
+
+from django.conf import settings
+from django.core import signing
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.db.models.functions import Greatest
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from . import access, realtime
+from .errors import ChatError, forbidden, invalid
+from .models import Conversation, ConversationEvent, Customer, Inbox, Message, ReadState, SenderKind
+from .payloads import conversation_payload, message_payload
+
+CUSTOMER_TOKEN_SALT = "chat.customer-token"
+CLIENT_MSG_ID_RE = re.compile(r"^[A-Za-z0-9._:\-]{1,64}$")
+CUSTOMER_MESSAGE_TYPES = {Message.Type.TEXT, Message.Type.IMAGE, Message.Type.FILE}
+AGENT_MESSAGE_TYPES = {Message.Type.TEXT, Message.Type.IMAGE, Message.Type.FILE, Message.Type.CARD, Message.Type.ARTICLE}
+MAX_ATTACHMENTS = 10
+
+
+def _limits():
+    return settings.CHAT
+
+
+# --- customer identity -----------------------------------------------------
+
+
+def make_customer_token(customer, inbox):
+    return signing.dumps({"w": customer.workspace_id, "i": inbox.pk, "c": customer.pk}, salt=CUSTOMER_TOKEN_SALT, compress=True)
+
+
+def actor_from_customer_token(token):
+    """The customer actor a token stands for, or a ChatError. One query (the inbox still exists and matches)."""
+    if not isinstance(token, str) or not token or len(token) > 512:
+        raise ChatError("invalid_token", _("The visitor token is missing or invalid."), status=401)
+    try:
+        data = signing.loads(token, salt=CUSTOMER_TOKEN_SALT, max_age=_limits()["CUSTOMER_TOKEN_MAX_AGE_SECONDS"])
+        workspace_id, inbox_id, customer_id = int(data["w"]), int(data["i"]), int(data["c"])
+    except (signing.BadSignature, KeyError, TypeError, ValueError):
+        raise ChatError("invalid_token", _("The visitor token is missing or invalid."), status=401) from None
+    customer = Customer.objects.filter(pk=customer_id, workspace_id=workspace_id, workspace__inboxes__pk=inbox_id).first()
+    if customer is None:
+        raise ChatError("invalid_token", _("The visitor token is missing or invalid."), status=401)
+    return access.customer_actor(customer, inbox_id)
+
+
+def open_customer_session(inbox_key, *, token=None, name=""):
+    """Issue (or renew) an anonymous visitor identity for an inbox. Returns (customer, inbox, token)."""
+    inbox = Inbox.objects.filter(public_key=str(inbox_key or "")[:40]).select_related("workspace").first()
+    if inbox is None:
+        raise ChatError("unknown_inbox", _("This chat is not available."), status=404)
+    customer = None
+    if token:
+        try:
+            actor = actor_from_customer_token(token)
+        except ChatError:
+            actor = None  # a stale token just gets a fresh identity
+        if actor and actor.workspace_id == inbox.workspace_id:
+            customer = Customer.objects.get(pk=actor.customer_id)
+    if customer is None:
+        customer = Customer.objects.create(workspace_id=inbox.workspace_id, first_inbox=inbox, name=str(name or "")[:120])
+    return customer, inbox, make_customer_token(customer, inbox)
+
+
+# --- validation at the edge --------------------------------------------------
+
+
+def _clean_client_msg_id(value):
+    if value in (None, ""):
+        raise invalid("invalid_client_msg_id", _("client_msg_id is required so that retries are safe."))
+    if not isinstance(value, str) or not CLIENT_MSG_ID_RE.match(value):
+        raise invalid("invalid_client_msg_id", _("client_msg_id must be 1-64 letters, digits or . _ : -"))
+    return value
+
+
+def _clean_body(body, msg_type):
+    if body is None:
+        body = ""
+    if not isinstance(body, str):
+        raise invalid("invalid_body", _("The message body must be text."))
+    limit = _limits()["MAX_BODY_CHARS"]
+    if len(body) > limit:
+        raise ChatError("body_too_long", _("The message is too long (at most %(limit)s characters).") % {"limit": limit}, status=413)
+    if "\x00" in body:
+        raise invalid("invalid_body", _("The message body contains a NUL character."))
+    if msg_type == Message.Type.TEXT and not body.strip():
+        raise invalid("empty_body", _("The message is empty."))
+    return body
+
+
+def _clean_attachments(attachments, msg_type):
+    if attachments in (None, []):
+        if msg_type in (Message.Type.IMAGE, Message.Type.FILE):
+            raise invalid("invalid_attachments", _("An image or file message needs an attachment."))
+        return []
+    if not isinstance(attachments, list) or len(attachments) > MAX_ATTACHMENTS:
+        raise invalid("invalid_attachments", _("Attachments must be a list of at most %(n)s items.") % {"n": MAX_ATTACHMENTS})
+    cleaned = []
+    for item in attachments:
+        url = item.get("url") if isinstance(item, dict) else None
+        if not isinstance(url, str) or not (url.startswith("https://") or url.startswith("http://") or url.startswith("/")) or len(url) > 2000:
+            raise invalid("invalid_attachments", _("Each attachment needs an http(s) or site-relative url."))
+        name = item.get("name", "")
+        size = item.get("size", 0)
+        if not isinstance(name, str) or not isinstance(size, int) or isinstance(size, bool) or size < 0:
+            raise invalid("invalid_attachments", _("Attachment name must be text and size a non-negative integer."))
+        cleaned.append({"url": url, "name": name[:255], "size": size})
+    return cleaned
+
+
+def _clean_type(msg_type, actor):
+    allowed = CUSTOMER_MESSAGE_TYPES if actor.is_customer else AGENT_MESSAGE_TYPES
+    if msg_type not in allowed:
+        raise invalid("invalid_type", _("Unsupported message type."))
+    return Message.Type(msg_type)
+
+
+# --- events ---------------------------------------------------------------
+
+
+def _record(conversation, kind, actor, *, from_state="", to_state="", data=None):
+    return ConversationEvent.objects.create(
+        conversation=conversation,
+        kind=kind,
+        from_state=from_state,
+        to_state=to_state,
+        actor_kind=actor.kind,
+        actor_user_id=actor.user_id,
+        actor_customer_id=actor.customer_id,
+        data=data or {},
+    )
+
+
+def _notify_conversation(conversation, event_type="conversation.updated"):
+    realtime.publish(
+        [
+            (realtime.group_for_inbox(conversation.inbox_id), {"type": event_type, "conversation": conversation_payload(conversation, for_customer=False)}),
+            (realtime.group_for_customer(conversation.customer_id), {"type": event_type, "conversation": conversation_payload(conversation, for_customer=True)}),
+        ]
+    )
+
+
+def _notify_message(message, event_type="message"):
+    conversation = message.conversation
+    deliveries = [(realtime.group_for_inbox(conversation.inbox_id), {"type": event_type, "message": message_payload(message, for_customer=False)})]
+    if not message.is_private:
+        deliveries.append(
+            (realtime.group_for_customer(conversation.customer_id), {"type": event_type, "message": message_payload(message, for_customer=True)})
+        )
+    realtime.publish(deliveries)
+
+
+# --- conversations ----------------------------------------------------------
+
+
+def _start_conversation(actor, inbox_id, entry_page=""):
+    """Caller holds a transaction and the customer row lock (one open conversation per customer and inbox)."""
+    inbox = Inbox.objects.get(pk=inbox_id)
+    state = Conversation.State.BOT if inbox.bot_first else Conversation.State.QUEUED
+    conversation = Conversation.objects.create(
+        workspace_id=actor.workspace_id, inbox=inbox, customer_id=actor.customer_id, state=state, entry_page=entry_page[:1000]
+    )
+    _record(conversation, ConversationEvent.Kind.CREATED, actor, to_state=state, data={"entry_page": conversation.entry_page})
+    _notify_conversation(conversation, "conversation.created")
+    return conversation
+
+
+def _customer_target(actor, conversation_id, entry_page):
+    """The conversation a customer's send goes to: the one named, else their open one in this inbox, else a new one."""
+    if conversation_id is not None:
+        return access.get_conversation(actor, conversation_id, lock=True)
+    Customer.objects.select_for_update().filter(pk=actor.customer_id).first()
+    conversation = (
+        Conversation.objects.select_for_update()
+        .filter(customer_id=actor.customer_id, inbox_id=actor.inbox_id, state__in=Conversation.OPEN_STATES)
+        .order_by("-pk")
+        .first()
+    )
+    return conversation or _start_conversation(actor, actor.inbox_id, entry_page)
+
+
+def send_message(actor, *, client_msg_id, body="", msg_type="text", conversation_id=None, attachments=None, is_private=False, entry_page=""):
+    """Store a message and fan it out after commit. Returns (message, created)."""
+    client_msg_id = _clean_client_msg_id(client_msg_id)
+    msg_type = _clean_type(msg_type, actor)
+    body = _clean_body(body, msg_type)
+    attachments = _clean_attachments(attachments, msg_type)
+    if not isinstance(is_private, bool):
+        raise invalid("invalid_private", _("is_private must be true or false."))
+    if is_private and not actor.is_agent:
+        raise forbidden(_("Only agents can write private notes."))
+    if not isinstance(entry_page, str):
+        entry_page = ""
+    if actor.is_agent and conversation_id is None:
+        raise invalid("conversation_required", _("conversation_id is required."))
+
+    try:
+        with transaction.atomic():
+            if actor.is_customer:
+                conversation = _customer_target(actor, conversation_id, entry_page)
+            else:
+                conversation = access.get_conversation(actor, conversation_id, lock=True)
+            existing = Message.objects.filter(conversation=conversation, sender_key=actor.key, client_msg_id=client_msg_id).first()
+            if existing is not None:
+                return existing, False
+            if conversation.state == Conversation.State.CLOSED:
+                raise ChatError("conversation_closed", _("This conversation is closed."), status=409)
+            message = _append(conversation, actor, client_msg_id=client_msg_id, body=body, msg_type=msg_type,
+                              attachments=attachments, is_private=is_private)
+            return message, True
+    except IntegrityError:
+        # A concurrent retry of the same send won the race: return what it stored.
+        existing = Message.objects.filter(conversation_id=conversation.pk, sender_key=actor.key, client_msg_id=client_msg_id).first()
+        if existing is None:
+            raise
+        return existing, False
+
+
+def _append(conversation, actor, *, body, msg_type=Message.Type.TEXT, client_msg_id="", attachments=(), is_private=False):
+    """Insert one message at the next seq. Caller holds the conversation row lock inside a transaction."""
+    now = timezone.now()
+    seq = conversation.last_seq + 1
+    message = Message.objects.create(
+        conversation=conversation,
+        seq=seq,
+        sender_kind=actor.kind,
+        sender_user_id=actor.user_id,
+        sender_customer_id=actor.customer_id if actor.is_customer else None,
+        sender_key=actor.key,
+        sender_name=actor.name[:120],
+        client_msg_id=client_msg_id,
+        msg_type=msg_type,
+        body=body,
+        attachments=list(attachments),
+        is_private=is_private,
+    )
+    changes = {"last_seq": seq, "last_message_at": now}
+    conversation.last_seq, conversation.last_message_at = seq, now
+    if actor.is_agent and not is_private and conversation.first_response_at is None:
+        changes["first_response_at"] = conversation.first_response_at = now
+        _record(conversation, ConversationEvent.Kind.FIRST_RESPONSE, actor, data={"seq": seq})
+    if actor.is_customer and conversation.state == Conversation.State.RESOLVED:
+        # A customer writing into a resolved conversation reopens it (it goes back to the queue).
+        _record(conversation, ConversationEvent.Kind.STATE_CHANGED, actor, from_state=conversation.state, to_state=Conversation.State.QUEUED)
+        changes["state"] = conversation.state = Conversation.State.QUEUED
+        changes["resolved_at"] = conversation.resolved_at = None
+        _notify_conversation(conversation)
+    Conversation.objects.filter(pk=conversation.pk).update(**changes)
+    message.conversation = conversation
+    _notify_message(message)
+    return message
+
+
+def post_system_message(conversation_id, body):
+    """A system line in the conversation (transfers, state notes): same seq rules as any message."""
+    with transaction.atomic():
+        conversation = Conversation.objects.select_for_update().get(pk=conversation_id)
+        system = access.Actor(SenderKind.SYSTEM, conversation.workspace_id)
+        return _append(conversation, system, body=str(body), msg_type=Message.Type.EVENT)
+
+
+def fetch_messages(actor, conversation_id, *, after_seq=0, limit=None):
+    """Messages with seq > after_seq in order, at most `limit`. Returns (messages, has_more, conversation)."""
+    page = _limits()["RESUME_PAGE_SIZE"]
+    try:
+        after_seq = int(after_seq or 0)
+        limit = page if limit in (None, "") else int(limit)
+    except (TypeError, ValueError):
+        raise invalid("invalid_after_seq", _("after_seq and limit must be integers.")) from None
+    if after_seq < 0 or not 1 <= limit <= page:
+        raise invalid("invalid_after_seq", _("after_seq must be >= 0 and limit between 1 and %(n)s.") % {"n": page})
+    conversation = access.get_conversation(actor, conversation_id)
+    qs = Message.objects.filter(conversation=conversation, seq__gt=after_seq).order_by("seq")
+    if actor.is_customer:
+        # Private notes still occupy a seq: customers see a gap there, which the
+        # returned `last_seq` explains (they must not re-request it forever).
+        qs = qs.filter(is_private=False)
+    rows = list(qs[: limit + 1])
+    return rows[:limit], len(rows) > limit, conversation
+
+
+def mark_read(actor, conversation_id, seq):
+    if not isinstance(seq, int) or isinstance(seq, bool) or seq < 0:
+        raise invalid("invalid_seq", _("seq must be a non-negative integer."))
+    conversation = access.get_conversation(actor, conversation_id)
+    seq = min(seq, conversation.last_seq)
+    with transaction.atomic():
+        updated = ReadState.objects.filter(conversation=conversation, participant_key=actor.key).update(
+            last_read_seq=Greatest(F("last_read_seq"), seq)
+        )
+        if not updated:
+            try:
+                with transaction.atomic():
+                    ReadState.objects.create(conversation=conversation, participant_key=actor.key, last_read_seq=seq)
+            except IntegrityError:
+                ReadState.objects.filter(conversation=conversation, participant_key=actor.key).update(
+                    last_read_seq=Greatest(F("last_read_seq"), seq)
+                )
+        event = {"type": "read", "conversation_id": conversation.pk, "reader": {"kind": actor.kind, "name": actor.name}, "seq": seq}
+        realtime.publish(
+            [(realtime.group_for_inbox(conversation.inbox_id), event), (realtime.group_for_customer(conversation.customer_id), event)]
+        )
+    return seq
+
+
+AGENT_STATE_CHANGES = {
+    Conversation.State.RESOLVED: set(Conversation.OPEN_STATES),
+    Conversation.State.CLOSED: set(Conversation.OPEN_STATES) | {Conversation.State.RESOLVED},
+    Conversation.State.PENDING: {Conversation.State.ASSIGNED, Conversation.State.QUEUED, Conversation.State.BOT},
+    Conversation.State.QUEUED: {Conversation.State.RESOLVED, Conversation.State.PENDING},
+}
+
+
+def change_state(actor, conversation_id, to_state):
+    """Agent moves a conversation (resolve, close, pend, reopen). Writes an event row."""
+    if not actor.is_agent:
+        raise forbidden()
+    if to_state not in AGENT_STATE_CHANGES:
+        raise invalid("invalid_state", _("Unknown or unsupported target state."))
+    with transaction.atomic():
+        conversation = access.get_conversation(actor, conversation_id, lock=True)
+        if conversation.state == to_state:
+            return conversation
+        if conversation.state not in AGENT_STATE_CHANGES[to_state]:
+            raise ChatError("invalid_transition", _("This conversation cannot move to that state now."), status=409)
+        from_state = conversation.state
+        conversation.state = to_state
+        conversation.resolved_at = timezone.now() if to_state == Conversation.State.RESOLVED else conversation.resolved_at
+        if to_state == Conversation.State.QUEUED:
+            conversation.resolved_at = None
+        conversation.save(update_fields=["state", "resolved_at", "updated_at"])
+        _record(conversation, ConversationEvent.Kind.STATE_CHANGED, actor, from_state=from_state, to_state=to_state)
+        _notify_conversation(conversation)
+    return conversation
+
+
+def recall_message(actor, message_id):
+    """The sender recalls their own message within the recall window; the seq stays, the content goes."""
+    window = timedelta(seconds=_limits()["RECALL_WINDOW_SECONDS"])
+    with transaction.atomic():
+        message = Message.objects.select_for_update().filter(pk=message_id if isinstance(message_id, int) else -1).first()
+        if message is None or message.sender_key != actor.key:
+            raise ChatError("not_found", _("Message not found."), status=404)
+        access.get_conversation(actor, message.conversation_id)
+        if message.recalled_at is None:
+            if timezone.now() - message.created_at > window:
+                raise ChatError("recall_expired", _("This message can no longer be recalled."), status=409)
+            message.recalled_at = timezone.now()
+            message.save(update_fields=["recalled_at"])
+            _record(message.conversation, ConversationEvent.Kind.MESSAGE_RECALLED, actor, data={"seq": message.seq})
+            _notify_message(message, "message.updated")
+    return message
+
+
+def conversations_for(actor, *, state=None, limit=50):
+    qs = access.visible_conversations(actor).order_by("-last_message_at", "-pk")
+    if state:
+        if state not in Conversation.State.values:
+            raise invalid("invalid_state", _("Unknown state."))
+        qs = qs.filter(state=state)
+    return list(qs[:limit])
+
+
+def require_workspace_member(user):
+    """The agent actor for a logged-in user; raises if they belong to no workspace."""
+    from accounts.models import Membership
+
+    membership = Membership.objects.select_related("user").filter(user=user).order_by("pk").first()
+    if membership is None:
+        raise forbidden(_("You are not a member of any workspace."))
+    return access.agent_actor(membership)

@@ -1,0 +1,163 @@
+"""HTTP fallback of the chat protocol (for networks that block WebSocket) and
+the agent's conversation API. Thin views: DRF serializers check shapes, the
+actions check everything else."""
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import serializers, status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from . import actions
+from .access import Actor
+from .errors import unauthenticated
+from .models import Conversation, Message
+from .payloads import conversation_payload, message_payload
+
+
+def actor_for(request):
+    """Customer (visitor token) or agent (session); 401 for anyone else."""
+    if isinstance(request.auth, Actor):
+        return request.auth
+    user = getattr(request, "user", None)
+    if user is not None and user.is_authenticated:
+        return actions.require_workspace_member(user)
+    raise unauthenticated()
+
+
+class SessionIn(serializers.Serializer):
+    inbox_key = serializers.CharField(max_length=40)
+    token = serializers.CharField(max_length=512, required=False, allow_blank=True)
+    name = serializers.CharField(max_length=120, required=False, allow_blank=True)
+
+
+class SendIn(serializers.Serializer):
+    client_msg_id = serializers.CharField(max_length=64)
+    body = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False, max_length=None)
+    type = serializers.ChoiceField(choices=Message.Type.choices, default=Message.Type.TEXT)
+    conversation_id = serializers.IntegerField(required=False, min_value=1)
+    attachments = serializers.ListField(child=serializers.DictField(), required=False, max_length=actions.MAX_ATTACHMENTS)
+    is_private = serializers.BooleanField(required=False, default=False)
+    entry_page = serializers.CharField(required=False, allow_blank=True, max_length=1000)
+
+
+class ReadIn(serializers.Serializer):
+    seq = serializers.IntegerField(min_value=0)
+
+
+class StateIn(serializers.Serializer):
+    state = serializers.ChoiceField(choices=Conversation.State.choices)
+
+
+MessageOut = inline_serializer(
+    "Message",
+    {
+        "id": serializers.IntegerField(),
+        "conversation_id": serializers.IntegerField(),
+        "seq": serializers.IntegerField(),
+        "sender": serializers.DictField(),
+        "client_msg_id": serializers.CharField(allow_null=True),
+        "type": serializers.CharField(),
+        "body": serializers.CharField(),
+        "attachments": serializers.ListField(),
+        "recalled": serializers.BooleanField(),
+        "created_at": serializers.DateTimeField(),
+    },
+)
+AckOut = inline_serializer("Ack", {"duplicate": serializers.BooleanField(), "message": MessageOut})
+MessagesOut = inline_serializer(
+    "Messages",
+    {"conversation_id": serializers.IntegerField(), "messages": serializers.ListField(child=serializers.DictField()), "has_more": serializers.BooleanField(), "last_seq": serializers.IntegerField()},
+)
+
+
+def _validated(serializer_class, data):
+    serializer = serializer_class(data=data)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
+def _send(actor, data, conversation_id=None):
+    message, created = actions.send_message(
+        actor,
+        client_msg_id=data["client_msg_id"],
+        body=data.get("body", ""),
+        msg_type=data["type"],
+        conversation_id=conversation_id if conversation_id is not None else data.get("conversation_id"),
+        attachments=data.get("attachments"),
+        is_private=data.get("is_private", False),
+        entry_page=data.get("entry_page", ""),
+    )
+    body = {"duplicate": not created, "message": message_payload(message, for_customer=actor.is_customer)}
+    return Response(body, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+
+
+class CustomerSessionView(APIView):
+    authentication_classes = []
+
+    @extend_schema(
+        request=SessionIn,
+        responses=inline_serializer("Session", {"token": serializers.CharField(), "customer_id": serializers.IntegerField(), "inbox_id": serializers.IntegerField()}),
+        summary="Issue or renew an anonymous visitor token for an inbox",
+    )
+    def post(self, request):
+        data = _validated(SessionIn, request.data)
+        customer, inbox, token = actions.open_customer_session(data["inbox_key"], token=data.get("token"), name=data.get("name", ""))
+        return Response({"token": token, "customer_id": customer.pk, "inbox_id": inbox.pk})
+
+
+class CustomerMessagesView(APIView):
+    @extend_schema(request=SendIn, responses={200: AckOut, 201: AckOut}, summary="Customer send (opens a conversation if none is open)")
+    def post(self, request):
+        return _send(actor_for(request), _validated(SendIn, request.data))
+
+
+class ConversationListView(APIView):
+    @extend_schema(
+        parameters=[OpenApiParameter("state", str, required=False)],
+        responses=inline_serializer("ConversationList", {"conversations": serializers.ListField(child=serializers.DictField())}),
+        summary="Conversations visible to the caller",
+    )
+    def get(self, request):
+        actor = actor_for(request)
+        rows = actions.conversations_for(actor, state=request.query_params.get("state") or None)
+        return Response({"conversations": [conversation_payload(c, for_customer=actor.is_customer) for c in rows]})
+
+
+class ConversationMessagesView(APIView):
+    @extend_schema(
+        parameters=[OpenApiParameter("after_seq", int, required=False), OpenApiParameter("limit", int, required=False)],
+        responses=MessagesOut,
+        summary="Fetch messages after a seq (resume)",
+    )
+    def get(self, request, conversation_id):
+        actor = actor_for(request)
+        messages, has_more, conversation = actions.fetch_messages(
+            actor, conversation_id, after_seq=request.query_params.get("after_seq", 0), limit=request.query_params.get("limit")
+        )
+        return Response(
+            {
+                "conversation_id": conversation.pk,
+                "messages": [message_payload(m, for_customer=actor.is_customer) for m in messages],
+                "has_more": has_more,
+                "last_seq": conversation.last_seq,
+            }
+        )
+
+    @extend_schema(request=SendIn, responses={200: AckOut, 201: AckOut}, summary="Send into a conversation (idempotent by client_msg_id)")
+    def post(self, request, conversation_id):
+        return _send(actor_for(request), _validated(SendIn, request.data), conversation_id=conversation_id)
+
+
+class ConversationReadView(APIView):
+    @extend_schema(request=ReadIn, responses=inline_serializer("ReadOk", {"seq": serializers.IntegerField()}), summary="Mark read up to a seq")
+    def post(self, request, conversation_id):
+        data = _validated(ReadIn, request.data)
+        return Response({"seq": actions.mark_read(actor_for(request), conversation_id, data["seq"])})
+
+
+class ConversationStateView(APIView):
+    @extend_schema(request=StateIn, responses=inline_serializer("StateOk", {"conversation": serializers.DictField()}), summary="Agent changes the state (resolve, close, pending, reopen)")
+    def post(self, request, conversation_id):
+        data = _validated(StateIn, request.data)
+        conversation = actions.change_state(actor_for(request), conversation_id, data["state"])
+        return Response({"conversation": conversation_payload(conversation, for_customer=False)})

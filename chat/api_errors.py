@@ -1,0 +1,19 @@
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from .errors import ChatError
+
+
+def exception_handler(exc, context):
+    """ChatError and DRF errors share one shape: {"error": {"code", "message", ...}}."""
+    if isinstance(exc, ChatError):
+        return Response({"error": exc.as_dict()}, status=exc.status)
+    response = drf_exception_handler(exc, context)
+    if response is not None:
+        detail = response.data
+        code = getattr(exc, "default_code", "error")
+        if isinstance(detail, dict) and "detail" in detail:
+            response.data = {"error": {"code": getattr(detail["detail"], "code", code), "message": str(detail["detail"])}}
+        else:
+            response.data = {"error": {"code": "invalid", "message": "Invalid input.", "fields": detail}}
+    return response

@@ -1,0 +1,218 @@
+import secrets
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+
+def new_public_key():
+    return secrets.token_urlsafe(18)
+
+
+def new_secret():
+    return secrets.token_urlsafe(32)
+
+
+class Inbox(models.Model):
+    """A channel through which customers reach a workspace (a site, an app, a mini program...)."""
+
+    class Kind(models.TextChoices):
+        WEB = "web", _("Web widget")
+        APP = "app", _("App")
+        WECHAT_MP = "wechat_mp", _("WeChat mini program")
+        WECHAT_OA = "wechat_oa", _("WeChat official account")
+        WECOM_KF = "wecom_kf", _("WeCom customer service")
+        EMAIL = "email", _("E-mail")
+        API = "api", _("API")
+
+    workspace = models.ForeignKey("accounts.Workspace", on_delete=models.CASCADE, related_name="inboxes")
+    name = models.CharField(_("name"), max_length=80)
+    kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices, default=Kind.WEB)
+    # Public: embedded in the widget snippet; identifies the inbox, grants nothing else.
+    public_key = models.CharField(_("public key"), max_length=40, unique=True, default=new_public_key)
+    # Private: signs merchant-side identities (HMAC of the merchant's user id).
+    secret = models.CharField(_("secret"), max_length=64, default=new_secret)
+    bot_first = models.BooleanField(_("bot answers first"), default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("inbox")
+        verbose_name_plural = _("inboxes")
+
+    def __str__(self):
+        return self.name
+
+
+class InboxMember(models.Model):
+    """Which agents serve which inbox: the basis of authorisation and fan-out."""
+
+    inbox = models.ForeignKey(Inbox, on_delete=models.CASCADE, related_name="members")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="inbox_memberships")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("inbox member")
+        verbose_name_plural = _("inbox members")
+        constraints = [models.UniqueConstraint(fields=["inbox", "user"], name="uniq_inbox_member")]
+
+
+class Customer(models.Model):
+    """A visitor's identity within one workspace (anonymous or identified by the merchant)."""
+
+    workspace = models.ForeignKey("accounts.Workspace", on_delete=models.CASCADE, related_name="customers")
+    first_inbox = models.ForeignKey(Inbox, on_delete=models.SET_NULL, null=True, related_name="+")
+    external_id = models.CharField(_("merchant user id"), max_length=128, null=True, blank=True)
+    name = models.CharField(_("name"), max_length=120, blank=True)
+    attributes = models.JSONField(_("attributes"), default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_seen_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("customer")
+        verbose_name_plural = _("customers")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["workspace", "external_id"], condition=Q(external_id__isnull=False), name="uniq_customer_external_id"
+            )
+        ]
+
+    def __str__(self):
+        return self.name or f"#{self.pk}"
+
+    @property
+    def display_name(self):
+        return self.name or _("Visitor %(id)s") % {"id": self.pk}
+
+
+class Conversation(models.Model):
+    class State(models.TextChoices):
+        BOT = "bot", _("With bot")
+        QUEUED = "queued", _("Queued")
+        ASSIGNED = "assigned", _("Assigned")
+        PENDING = "pending", _("Pending")
+        RESOLVED = "resolved", _("Resolved")
+        CLOSED = "closed", _("Closed")
+
+    OPEN_STATES = (State.BOT, State.QUEUED, State.ASSIGNED, State.PENDING)
+
+    workspace = models.ForeignKey("accounts.Workspace", on_delete=models.CASCADE, related_name="conversations")
+    inbox = models.ForeignKey(Inbox, on_delete=models.CASCADE, related_name="conversations")
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="conversations")
+    state = models.CharField(_("state"), max_length=12, choices=State.choices, default=State.QUEUED)
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="assigned_conversations"
+    )
+    group = models.ForeignKey("routing.AgentGroup", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    entry_page = models.URLField(_("entry page"), max_length=1000, blank=True)
+    # Highest seq handed out; bumped under the row lock in the same transaction as the insert.
+    last_seq = models.PositiveBigIntegerField(default=0)
+    last_message_at = models.DateTimeField(null=True, blank=True)
+    first_response_at = models.DateTimeField(null=True, blank=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("conversation")
+        verbose_name_plural = _("conversations")
+        indexes = [
+            models.Index(fields=["inbox", "state", "-last_message_at"], name="conv_inbox_state"),
+            models.Index(fields=["customer", "-created_at"], name="conv_customer"),
+        ]
+
+    def __str__(self):
+        return f"#{self.pk} {self.customer} ({self.state})"
+
+    @property
+    def is_open(self):
+        return self.state in self.OPEN_STATES
+
+
+class SenderKind(models.TextChoices):
+    CUSTOMER = "customer", _("Customer")
+    AGENT = "agent", _("Agent")
+    BOT = "bot", _("Bot")
+    SYSTEM = "system", _("System")
+
+
+class Message(models.Model):
+    class Type(models.TextChoices):
+        TEXT = "text", _("Text")
+        IMAGE = "image", _("Image")
+        FILE = "file", _("File")
+        CARD = "card", _("Card")
+        ARTICLE = "article", _("Article")
+        EVENT = "event", _("Event")
+
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="messages")
+    seq = models.PositiveBigIntegerField()
+    sender_kind = models.CharField(max_length=10, choices=SenderKind.choices)
+    sender_user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    sender_customer = models.ForeignKey(Customer, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    # "c:<customer id>", "u:<user id>", "bot", "system": one column so idempotency is one unique constraint.
+    sender_key = models.CharField(max_length=40)
+    # Denormalised so history pages need no joins.
+    sender_name = models.CharField(max_length=120, blank=True)
+    client_msg_id = models.CharField(max_length=64, blank=True, default="")
+    msg_type = models.CharField(max_length=10, choices=Type.choices, default=Type.TEXT)
+    # Plain text, never trusted as markup: renderers must escape it.
+    body = models.TextField(blank=True)
+    attachments = models.JSONField(default=list, blank=True)
+    is_private = models.BooleanField(_("private note"), default=False)
+    recalled_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("message")
+        verbose_name_plural = _("messages")
+        constraints = [
+            models.UniqueConstraint(fields=["conversation", "seq"], name="uniq_message_seq"),
+            models.UniqueConstraint(
+                fields=["conversation", "sender_key", "client_msg_id"],
+                condition=~Q(client_msg_id=""),
+                name="uniq_message_client_id",
+            ),
+        ]
+
+    @property
+    def is_recalled(self):
+        return self.recalled_at is not None
+
+
+class ConversationEvent(models.Model):
+    """Every state change of a conversation, with actor and time: timelines and metrics read these."""
+
+    class Kind(models.TextChoices):
+        CREATED = "created", _("Created")
+        STATE_CHANGED = "state_changed", _("State changed")
+        ASSIGNED = "assigned", _("Assigned")
+        FIRST_RESPONSE = "first_response", _("First response")
+        MESSAGE_RECALLED = "message_recalled", _("Message recalled")
+
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="events")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    from_state = models.CharField(max_length=12, blank=True)
+    to_state = models.CharField(max_length=12, blank=True)
+    actor_kind = models.CharField(max_length=10, choices=SenderKind.choices)
+    actor_user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    actor_customer = models.ForeignKey(Customer, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    data = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        verbose_name = _("conversation event")
+        verbose_name_plural = _("conversation events")
+        ordering = ["id"]
+
+
+class ReadState(models.Model):
+    """How far one participant (a customer or an agent) has read a conversation."""
+
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="read_states")
+    participant_key = models.CharField(max_length=40)
+    last_read_seq = models.PositiveBigIntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["conversation", "participant_key"], name="uniq_read_state")]

@@ -1,0 +1,62 @@
+"""Real-time fan-out. The channel layer is at-most-once: clients recover
+anything it drops by resuming from their last seq, so nothing here retries.
+
+`publish` is the one way domain code emits events, and it only sends after
+the surrounding transaction commits (nothing leaks from a rollback)."""
+
+import json
+import logging
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.db import transaction
+
+log = logging.getLogger(__name__)
+
+
+def group_for_inbox(inbox_id):
+    """Every agent serving the inbox."""
+    return f"inbox.{inbox_id}"
+
+
+def group_for_customer(customer_id):
+    """Every open tab and device of one customer."""
+    return f"customer.{customer_id}"
+
+
+def group_for_agent(user_id):
+    """Every open tab and device of one agent."""
+    return f"agent.{user_id}"
+
+
+def encode(event):
+    return json.dumps(event, ensure_ascii=False, separators=(",", ":"))
+
+
+def publish(deliveries):
+    """deliveries: iterable of (group, event dict). Sent once the transaction commits."""
+    # Serialise once now: every receiver relays the same text.
+    frames = [(group, {"type": "relay", "text": encode(event)}) for group, event in deliveries]
+    if frames:
+        transaction.on_commit(lambda: _send(frames))
+
+
+def _send(frames):
+    try:
+        async_to_sync(_send_async)(frames)
+    except Exception:  # the layer may drop; clients resume from the database
+        log.warning("publish failed for %d frame(s)", len(frames), exc_info=True)
+
+
+async def _send_async(frames):
+    layer = get_channel_layer()
+    for group, frame in frames:
+        await layer.group_send(group, frame)
+
+
+async def signal_now(group, event):
+    """Ephemeral signals (typing) that touch no database row: no commit to wait for."""
+    try:
+        await get_channel_layer().group_send(group, {"type": "relay", "text": encode(event)})
+    except Exception:
+        log.warning("signal to %s failed", group, exc_info=True)

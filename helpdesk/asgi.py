@@ -1,0 +1,35 @@
+import os
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "helpdesk.settings")
+
+from django.core.asgi import get_asgi_application  # noqa: E402
+
+django_asgi_app = get_asgi_application()
+
+from channels.auth import AuthMiddlewareStack  # noqa: E402
+from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
+from django.conf import settings  # noqa: E402
+from django.urls import path  # noqa: E402
+
+from chat import consumers  # noqa: E402
+
+http_app = django_asgi_app
+if settings.SERVE_STATIC:
+    from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler
+
+    http_app = ASGIStaticFilesHandler(django_asgi_app)
+
+application = ProtocolTypeRouter(
+    {
+        "http": http_app,
+        "websocket": URLRouter(
+            [
+                # Token-authenticated: embeddable on any merchant origin.
+                path("ws/customer/", consumers.CustomerConsumer.as_asgi()),
+                # Cookie-authenticated: only our own origins (cross-site WebSocket hijacking).
+                path("ws/agent/", AllowedHostsOriginValidator(AuthMiddlewareStack(consumers.AgentConsumer.as_asgi()))),
+            ]
+        ),
+    }
+)

@@ -1,0 +1,1 @@
+# The knowledge base (articles, categories, search) arrives with its own issue.

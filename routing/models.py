@@ -1,0 +1,18 @@
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class AgentGroup(models.Model):
+    """A reception group. Rules, strategies and membership come with the routing issue."""
+
+    workspace = models.ForeignKey("accounts.Workspace", on_delete=models.CASCADE, related_name="agent_groups")
+    name = models.CharField(_("name"), max_length=80)
+    is_default = models.BooleanField(_("default reception group"), default=False)
+
+    class Meta:
+        verbose_name = _("agent group")
+        verbose_name_plural = _("agent groups")
+        constraints = [models.UniqueConstraint(fields=["workspace", "name"], name="uniq_group_name")]
+
+    def __str__(self):
+        return self.name
