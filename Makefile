@@ -1,0 +1,39 @@
+# Everything the project needs is installed from here: `make run` and `make test` are the two commands.
+VENV := .venv
+PY := $(VENV)/bin/python
+HOST ?= 127.0.0.1
+PORT ?= 8000
+STAMP := $(VENV)/.installed
+
+.PHONY: run test bench install messages clean
+
+$(STAMP): requirements.txt requirements-dev.txt
+	test -x $(PY) || $$(scripts/python312.sh) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## Run the product on the embedded default (SQLite, in-memory layer) with demo data.
+run: install
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py seed_demo
+	@echo "Open http://$(HOST):$(PORT)/demo/ (customer) and http://$(HOST):$(PORT)/demo/agent/ (agent)"
+	$(PY) -m uvicorn helpdesk.asgi:application --host $(HOST) --port $(PORT) --ws-max-size 1048576
+
+## The whole test suite (SQLite pass, then PostgreSQL + Redis pass).
+test: install
+	scripts/test.sh
+
+## Messaging benchmark: embedded default and scale-out; prints figures.
+bench: install
+	$(PY) scripts/bench.py $(BENCH_ARGS)
+
+## Regenerate translation catalogues (needs gettext).
+messages: install
+	$(PY) manage.py makemessages -l zh_Hans -l zh_Hant -l en --ignore=.venv --ignore=staticfiles
+	$(PY) manage.py compilemessages --ignore=.venv
+
+clean:
+	rm -rf $(VENV) db.sqlite3* staticfiles

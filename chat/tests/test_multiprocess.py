@@ -1,0 +1,108 @@
+"""Two real uvicorn processes sharing PostgreSQL and Redis behave as one system."""
+
+import asyncio
+import json
+import uuid
+
+import pytest
+import websockets
+from django.conf import settings
+from django.db import connection
+from django.test import Client
+
+from chat.models import Message
+from helpdesk import processes
+
+pytestmark = [pytest.mark.scaleout, pytest.mark.django_db(transaction=True)]
+
+IDLE_SECONDS = 35  # longer than redis-py 8's ~5 s idle close and than a 30 s proxy timeout
+
+
+@pytest.fixture
+def two_servers(db, tmp_path):
+    assert connection.vendor == "postgresql", "the scale-out test needs DATABASE_URL=postgres://..."
+    assert settings.REDIS_URL, "the scale-out test needs REDIS_URL"
+    db = connection.settings_dict
+    url = f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+    env = {"DATABASE_URL": url, "REDIS_URL": settings.REDIS_URL, "CHANNEL_PREFIX": f"t{uuid.uuid4().hex[:8]}", "DB_CONN_MAX_AGE": "0"}
+    ports = [processes.free_port(), processes.free_port()]
+    procs = [processes.start_uvicorn(p, env, tmp_path / f"uvicorn-{p}.log") for p in ports]
+    yield ports
+    for proc in procs:
+        processes.stop(proc)
+
+
+async def open_ws(url, headers=None):
+    ws = await websockets.connect(url, additional_headers=headers or {}, origin="http://127.0.0.1")
+    hello = json.loads(await asyncio.wait_for(ws.recv(), 5))
+    assert hello["type"] == "hello", hello
+    return ws
+
+
+async def next_of(ws, frame_type, timeout=5):
+    while True:
+        frame = json.loads(await asyncio.wait_for(ws.recv(), timeout))
+        if frame["type"] == frame_type:
+            return frame
+
+
+async def message_with(ws, client_msg_id, timeout=10):
+    """The live message frame for one send (senders also get their own messages: other tabs need them)."""
+    while True:
+        frame = await next_of(ws, "message", timeout)
+        if frame["message"]["client_msg_id"] == client_msg_id:
+            return frame["message"]
+
+
+def agent_cookie(user):
+    client = Client()
+    client.force_login(user)
+    return {"Cookie": f"sessionid={client.cookies['sessionid'].value}"}
+
+
+def test_customer_and_agent_on_different_processes(personas, two_servers):
+    port_a, port_b = two_servers
+    cookie = agent_cookie(personas.agent_a_user)
+
+    async def scenario():
+        customer = await open_ws(f"ws://127.0.0.1:{port_a}/ws/customer/?token={personas.visitor_token}")
+        agent = await open_ws(f"ws://127.0.0.1:{port_b}/ws/agent/", cookie)
+        agent_phone = await open_ws(f"ws://127.0.0.1:{port_a}/ws/agent/", cookie)
+        customer_tab2 = await open_ws(f"ws://127.0.0.1:{port_b}/ws/customer/?token={personas.visitor_token}")
+
+        await customer.send(json.dumps({"type": "send", "client_msg_id": "c1", "body": "在吗？"}))
+        ack = await next_of(customer, "ack")
+        cid = ack["message"]["conversation_id"]
+        assert (await message_with(agent, "c1"))["body"] == "在吗？"
+        assert (await message_with(agent_phone, "c1"))["seq"] == 1
+        assert (await message_with(customer_tab2, "c1"))["seq"] == 1
+
+        await agent.send(json.dumps({"type": "send", "client_msg_id": "a1", "conversation_id": cid, "body": "在的"}))
+        assert (await message_with(customer, "a1"))["body"] == "在的"
+        assert (await message_with(agent_phone, "a1"))["seq"] == 2
+        assert (await next_of(agent, "ack"))["message"]["seq"] == 2
+
+        # Concurrent senders on both processes: distinct consecutive seqs.
+        async def burst(ws, prefix):
+            for n in range(20):
+                await ws.send(json.dumps({"type": "send", "client_msg_id": f"{prefix}{n}", "conversation_id": cid, "body": f"{prefix}{n}"}))
+            acks = [await next_of(ws, "ack", 15) for _ in range(20)]
+            return [a["message"]["seq"] for a in acks]
+
+        seqs = await asyncio.gather(burst(customer, "x"), burst(customer_tab2, "y"), burst(agent, "z"), burst(agent_phone, "w"))
+        flat = sorted(s for part in seqs for s in part)
+        assert flat == list(range(3, 83))
+
+        # Everyone idles well past the redis-py 8 idle-close window, then traffic must still flow.
+        await asyncio.sleep(IDLE_SECONDS)
+        await customer.send(json.dumps({"type": "send", "client_msg_id": "late", "body": "still there?"}))
+        assert (await message_with(agent, "late"))["seq"] == 83
+        await agent.send(json.dumps({"type": "send", "client_msg_id": "late-a", "conversation_id": cid, "body": "yes"}))
+        assert (await message_with(customer, "late-a"))["seq"] == 84
+        for ws in (customer, agent, agent_phone, customer_tab2):
+            await ws.close()
+        return cid
+
+    cid = asyncio.run(scenario())
+    stored = list(Message.objects.filter(conversation_id=cid).order_by("seq").values_list("seq", flat=True))
+    assert stored == list(range(1, 85))

@@ -1,0 +1,70 @@
+"""Factories and personas shared by every app's tests.
+
+Personas: an owner (founder), an agent serving inbox A, an agent serving
+inbox B only, an anonymous visitor on inbox A, and a second workspace whose
+rows must stay invisible to all of them."""
+
+import itertools
+
+import pytest
+from django.contrib.auth import get_user_model
+
+from accounts.models import Membership, Role, Workspace
+from chat import access, actions
+from chat.models import Inbox, InboxMember
+
+_ids = itertools.count(1)
+
+
+def make_workspace(name=None):
+    n = next(_ids)
+    return Workspace.objects.create(name=name or f"Workspace {n}", slug=f"ws-{n}")
+
+
+def make_inbox(workspace, **kwargs):
+    return Inbox.objects.create(workspace=workspace, name=kwargs.pop("name", f"Inbox {next(_ids)}"), **kwargs)
+
+
+def make_agent(workspace, inboxes=(), role=Role.AGENT, username=None, password="pw-for-tests-123"):
+    user = get_user_model().objects.create_user(username=username or f"agent{next(_ids)}", password=password)
+    membership = Membership.objects.create(workspace=workspace, user=user, role=role, display_name=user.username)
+    for inbox in inboxes:
+        InboxMember.objects.create(inbox=inbox, user=user)
+    return user, access.agent_actor(membership)
+
+
+def make_visitor(inbox):
+    """An anonymous visitor: (actor, token) exactly as the widget gets them."""
+    customer, inbox, token = actions.open_customer_session(inbox.public_key)
+    return access.customer_actor(customer, inbox.pk), token
+
+
+class Personas:
+    pass
+
+
+@pytest.fixture
+def personas(db):
+    p = Personas()
+    p.workspace = make_workspace("Shop A")
+    p.inbox_a = make_inbox(p.workspace, name="Site A")
+    p.inbox_b = make_inbox(p.workspace, name="App B")
+    p.owner_user, p.owner = make_agent(p.workspace, [p.inbox_a, p.inbox_b], role=Role.FOUNDER, username="owner")
+    p.agent_a_user, p.agent_a = make_agent(p.workspace, [p.inbox_a], username="agent_a")
+    p.agent_b_user, p.agent_b = make_agent(p.workspace, [p.inbox_b], username="agent_b")
+    p.visitor, p.visitor_token = make_visitor(p.inbox_a)
+    p.other_workspace = make_workspace("Shop Z")
+    p.other_inbox = make_inbox(p.other_workspace, name="Site Z")
+    p.other_agent_user, p.other_agent = make_agent(p.other_workspace, [p.other_inbox], username="agent_z")
+    p.other_visitor, p.other_visitor_token = make_visitor(p.other_inbox)
+    return p
+
+
+def send(actor, body="hello", client_msg_id=None, **kwargs):
+    """Send through the real action with a fresh client_msg_id unless one is given."""
+    return actions.send_message(actor, client_msg_id=client_msg_id or f"t-{next(_ids)}", body=body, **kwargs)
+
+
+@pytest.fixture
+def sender():
+    return send
