@@ -20,7 +20,7 @@ run: install
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py seed_demo
 	@echo "Open http://$(HOST):$(PORT)/demo/ (customer) and http://$(HOST):$(PORT)/demo/agent/ (agent)"
-	$(PY) -m uvicorn helpdesk.asgi:application --host $(HOST) --port $(PORT) --ws-max-size 1048576
+	$(PY) -m uvicorn helpdesk.asgi:application --host $(HOST) --port $(PORT) --ws-max-size 1048576 --ws-per-message-deflate false
 
 ## The whole test suite (SQLite pass, then PostgreSQL + Redis pass).
 test: install

@@ -68,11 +68,11 @@ def get_conversation(actor, conversation_id, *, lock=False):
         conversation_id = int(conversation_id)
     except (TypeError, ValueError):
         raise not_found() from None
-    qs = visible_conversations(actor)
+    qs = visible_conversations(actor).filter(pk=conversation_id)
     if lock:
-        # Lock only the conversation row (a join in FOR UPDATE would lock memberships too).
-        qs = Conversation.objects.select_for_update().filter(pk__in=qs.filter(pk=conversation_id).values("pk"))
-    conversation = qs.filter(pk=conversation_id).first()
+        # OF self: lock the conversation row only, not the joined membership rows.
+        qs = qs.select_for_update(of=("self",))
+    conversation = qs.first()
     if conversation is None:
         raise not_found()
     return conversation

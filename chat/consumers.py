@@ -8,7 +8,7 @@ import json
 import logging
 from urllib.parse import parse_qs
 
-from channels.db import database_sync_to_async
+from channels.db import database_sync_to_async as _database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.utils.translation import gettext as _
@@ -20,6 +20,12 @@ from .payloads import conversation_payload, message_payload
 log = logging.getLogger(__name__)
 
 CLOSE_UNAUTHENTICATED = 4401
+
+
+def database_sync_to_async(func):
+    """SQLite has one writer: one database thread per process is ideal there. A server
+    database serves many connections: let several threads wait on it at once."""
+    return _database_sync_to_async(func, thread_sensitive=settings.CHAT["DB_THREAD_SENSITIVE"])
 
 
 class ChatConsumer(AsyncWebsocketConsumer):

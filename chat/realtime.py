@@ -4,10 +4,12 @@ anything it drops by resuming from their last seq, so nothing here retries.
 `publish` is the one way domain code emits events, and it only sends after
 the surrounding transaction commits (nothing leaks from a rollback)."""
 
+import asyncio
 import json
 import logging
+import weakref
 
-from asgiref.sync import async_to_sync
+from asgiref.sync import SyncToAsync, async_to_sync
 from channels.layers import get_channel_layer
 from django.db import transaction
 
@@ -41,14 +43,42 @@ def publish(deliveries):
         transaction.on_commit(lambda: _send(frames))
 
 
+# One publisher task per event loop: commits hand their frames over without
+# waiting (the database thread is the bottleneck, it must not wait on Redis),
+# and the single task keeps the commit order on the wire.
+_outboxes = weakref.WeakKeyDictionary()
+
+
 def _send(frames):
-    try:
-        async_to_sync(_send_async)(frames)
-    except Exception:  # the layer may drop; clients resume from the database
-        log.warning("publish failed for %d frame(s)", len(frames), exc_info=True)
+    loop = getattr(SyncToAsync.threadlocal, "main_event_loop", None)
+    if loop is None or loop.is_closed() or not loop.is_running():
+        # Plain sync context (management command, shell): publish and wait.
+        try:
+            async_to_sync(_publish_all)(frames)
+        except Exception:  # the layer may drop; clients resume from the database
+            log.warning("publish failed for %d frame(s)", len(frames), exc_info=True)
+        return
+    loop.call_soon_threadsafe(_enqueue, loop, frames)
 
 
-async def _send_async(frames):
+def _enqueue(loop, frames):
+    outbox = _outboxes.get(loop)
+    if outbox is None:
+        outbox = _outboxes[loop] = asyncio.Queue()
+        loop.create_task(_drain(outbox))
+    outbox.put_nowait(frames)
+
+
+async def _drain(outbox):
+    while True:
+        frames = await outbox.get()
+        try:
+            await _publish_all(frames)
+        except Exception:  # the layer may drop; clients resume from the database
+            log.warning("publish failed for %d frame(s)", len(frames), exc_info=True)
+
+
+async def _publish_all(frames):
     layer = get_channel_layer()
     for group, frame in frames:
         await layer.group_send(group, frame)

@@ -36,7 +36,7 @@ def start_uvicorn(port, env_overrides, log_path=None):
     out = open(log_path, "ab") if log_path else subprocess.DEVNULL
     proc = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "helpdesk.asgi:application", "--host", "127.0.0.1", "--port", str(port),
-         "--log-level", "warning", "--no-access-log", "--ws-max-size", "1048576", "--backlog", "4096"],
+         "--log-level", "warning", "--no-access-log", "--ws-max-size", "1048576", "--ws-per-message-deflate", "false", "--backlog", "4096"],
         cwd=BASE_DIR, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
     )
     wait_for_port(port, proc=proc)

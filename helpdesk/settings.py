@@ -180,6 +180,8 @@ CHAT = {
     "HEARTBEAT_INTERVAL_SECONDS": 25,
     "CUSTOMER_TOKEN_MAX_AGE_SECONDS": env_int("CHAT_CUSTOMER_TOKEN_MAX_AGE", 60 * 60 * 24 * 365),
     "RECALL_WINDOW_SECONDS": env_int("CHAT_RECALL_WINDOW_SECONDS", 120),
+    # One database thread per process on SQLite (a single writer anyway); a pool of them otherwise.
+    "DB_THREAD_SENSITIVE": DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3",
 }
 
 LOGGING = {
