@@ -11,6 +11,7 @@ $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(PY) || $$(scripts/python312.sh) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements-dev.txt
+	scripts/install-chromium.sh
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -92,6 +92,7 @@ async function main() {
       if (e.type === "error") statusEl.textContent = e.message;
     },
   });
+  client.lastSeq.clear(); // a fresh page shows the whole history again
   for (const item of client.outbox) render({ ...item, sender: { kind: role } }, true);
   client.start();
   if (role === "agent") {
