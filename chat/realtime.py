@@ -7,7 +7,6 @@ the surrounding transaction commits (nothing leaks from a rollback)."""
 import asyncio
 import json
 import logging
-import weakref
 
 from asgiref.sync import SyncToAsync, async_to_sync
 from channels.layers import get_channel_layer
@@ -46,7 +45,7 @@ def publish(deliveries):
 # One publisher task per event loop: commits hand their frames over without
 # waiting (the database thread is the bottleneck, it must not wait on Redis),
 # and the single task keeps the commit order on the wire.
-_outboxes = weakref.WeakKeyDictionary()
+_outboxes = {}  # event loop -> (queue, publisher task)
 
 
 def _send(frames):
@@ -62,10 +61,13 @@ def _send(frames):
 
 
 def _enqueue(loop, frames):
-    outbox = _outboxes.get(loop)
-    if outbox is None:
-        outbox = _outboxes[loop] = asyncio.Queue()
-        loop.create_task(_drain(outbox))
+    outbox, task = _outboxes.get(loop, (None, None))
+    if task is None or task.done():  # first use on this loop, or the publisher was cancelled
+        for closed in [other for other in _outboxes if other.is_closed()]:
+            del _outboxes[closed]
+        outbox = asyncio.Queue()
+        task = loop.create_task(_drain(outbox))
+        _outboxes[loop] = (outbox, task)
     outbox.put_nowait(frames)
 
 
