@@ -352,7 +352,8 @@ def recall_message(actor, message_id):
     """The sender recalls their own message within the recall window; the seq stays, the content goes."""
     window = timedelta(seconds=_limits()["RECALL_WINDOW_SECONDS"])
     with transaction.atomic():
-        message = Message.objects.select_for_update().filter(pk=message_id if isinstance(message_id, int) else -1).first()
+        valid_id = isinstance(message_id, int) and not isinstance(message_id, bool)
+        message = Message.objects.select_for_update().filter(pk=message_id if valid_id else -1).first()
         if message is None or message.sender_key != actor.key:
             raise ChatError("not_found", _("Message not found."), status=404)
         access.get_conversation(actor, message.conversation_id)

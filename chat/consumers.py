@@ -14,7 +14,7 @@ from django.conf import settings
 from django.utils.translation import gettext as _
 
 from . import access, actions, realtime
-from .errors import ChatError
+from .errors import ChatError, not_found
 from .payloads import conversation_payload, message_payload
 
 log = logging.getLogger(__name__)
@@ -135,14 +135,20 @@ class ChatConsumer(AsyncWebsocketConsumer):
         for group in self.typing_groups(conversation):
             await realtime.signal_now(group, event)
 
+    async def on_recall(self, frame):
+        message = await database_sync_to_async(actions.recall_message)(self.actor, frame.get("message_id"))
+        await self.send_frame({"type": "recall.ok", "message": message_payload(message, for_customer=self.for_customer), "ref": frame.get("ref")})
+
     async def cached_conversation(self, conversation_id):
         """Typing is frequent and touches no row: authorise once per conversation per connection."""
+        if not isinstance(conversation_id, int) or isinstance(conversation_id, bool):
+            raise not_found()
         cache = self.__dict__.setdefault("_conversations", {})
         if conversation_id not in cache:
             cache[conversation_id] = await database_sync_to_async(access.get_conversation)(self.actor, conversation_id)
         return cache[conversation_id]
 
-    handlers = {"ping": on_ping, "send": on_send, "resume": on_resume, "read": on_read, "typing": on_typing}
+    handlers = {"ping": on_ping, "send": on_send, "resume": on_resume, "read": on_read, "typing": on_typing, "recall": on_recall}
 
 
 class CustomerConsumer(ChatConsumer):
