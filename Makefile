@@ -7,10 +7,10 @@ STAMP := $(VENV)/.installed
 
 .PHONY: run test bench install messages clean
 
-$(STAMP): requirements.txt requirements-dev.txt
+$(STAMP): requirements.txt requirements-dev.txt constraints.txt
 	test -x $(PY) || $$(scripts/python312.sh) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -r requirements-dev.txt
+	$(PY) -m pip install --quiet -r requirements-dev.txt -c constraints.txt
 	scripts/install-chromium.sh
 	touch $(STAMP)
 

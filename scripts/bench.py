@@ -217,7 +217,6 @@ async def load(args, seed, ports, pids):
     rss_end = sum(rss_kib(p) for p in pids)
 
     # --- loss check: every acked seq must reach every receiver (live, else by resume) ---
-    inbox_of = {c["conversation_id"]: c["inbox_id"] for c in seed["customers"]}
     agents_of_inbox = defaultdict(list)
     for conn, a in zip(agents, seed["agents"]):
         agents_of_inbox[a["inbox_id"]].append(conn)

@@ -50,7 +50,6 @@ BAD_FRAMES = [
 @pytest.mark.parametrize("raw,code", BAD_FRAMES)
 async def test_bad_customer_frames_get_error_and_change_nothing(personas, raw, code):
     customer = await connect_customer(personas.visitor_token)
-    await frame(customer)
     await customer.send_to(text_data=raw)
     await assert_error(customer, code)
     assert await message_count() == 0
@@ -61,7 +60,6 @@ async def test_bad_customer_frames_get_error_and_change_nothing(personas, raw, c
 async def test_oversized_body_and_frame_are_refused_with_limits_from_settings(personas, settings):
     settings.CHAT = {**settings.CHAT, "MAX_BODY_CHARS": 100, "MAX_FRAME_BYTES": 2048}
     customer = await connect_customer(personas.visitor_token)
-    await frame(customer)
     await send_json(customer, {"type": "send", "client_msg_id": "big", "body": "长" * 101})
     await assert_error(customer, "body_too_long")
     await customer.send_to(text_data=json.dumps({"type": "send", "client_msg_id": "huge", "body": "x" * 5000}))
@@ -99,13 +97,11 @@ async def test_agent_socket_needs_a_session_and_our_origin(personas):
 async def test_token_cannot_reach_another_workspaces_conversation(personas):
     """A valid token of workspace Z names a conversation of workspace A: not_found, nothing stored."""
     victim = await connect_customer(personas.visitor_token)
-    await frame(victim)
     await send_json(victim, {"type": "send", "client_msg_id": "v1", "body": "private order details"})
     ack, _ = await frames_until(victim, "ack")
     cid = ack["message"]["conversation_id"]
 
     attacker = await connect_customer(personas.other_visitor_token)
-    await frame(attacker)
     for bad in (
         {"type": "send", "client_msg_id": "a1", "conversation_id": cid, "body": "hijack"},
         {"type": "resume", "conversation_id": cid, "after_seq": 0},
@@ -118,7 +114,6 @@ async def test_token_cannot_reach_another_workspaces_conversation(personas):
     await assert_alive(attacker)
 
     other_agent = await connect_agent(personas.other_agent_user)
-    await frame(other_agent)
     await send_json(other_agent, {"type": "resume", "conversation_id": cid, "after_seq": 0})
     await assert_error(other_agent, "not_found")
     await send_json(other_agent, {"type": "send", "client_msg_id": "z1", "conversation_id": cid, "body": "hi"})
@@ -132,14 +127,12 @@ async def test_token_cannot_reach_another_workspaces_conversation(personas):
 
 async def test_customer_of_same_workspace_cannot_read_another_customers_conversation(personas):
     first = await connect_customer(personas.visitor_token)
-    await frame(first)
     await send_json(first, {"type": "send", "client_msg_id": "p1", "body": "mine"})
     ack, _ = await frames_until(first, "ack")
     from conftest import make_visitor
 
     _, other_token = await sync_to_async(make_visitor)(personas.inbox_a)
     second = await connect_customer(other_token)
-    await frame(second)
     await send_json(second, {"type": "resume", "conversation_id": ack["message"]["conversation_id"], "after_seq": 0})
     await assert_error(second, "not_found")
     await first.disconnect()

@@ -7,16 +7,14 @@ from django.utils import timezone
 
 from chat import actions
 from chat.models import ConversationEvent, Message
-from chat.tests.wsutil import connect_agent, connect_customer, frame, frames_until, send_json
+from chat.tests.wsutil import connect_agent, connect_customer, frames_until, send_json
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 
 
 async def test_recall_own_message_hides_it_everywhere(personas):
     customer = await connect_customer(personas.visitor_token)
-    await frame(customer)
     agent = await connect_agent(personas.agent_a_user)
-    await frame(agent)
     await send_json(customer, {"type": "send", "client_msg_id": "oops", "body": "my card number is 1234"})
     ack, _ = await frames_until(customer, "ack")
     await send_json(customer, {"type": "recall", "message_id": ack["message"]["id"], "ref": "r1"})

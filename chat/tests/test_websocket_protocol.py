@@ -4,7 +4,7 @@ import pytest
 from asgiref.sync import sync_to_async
 
 from chat.models import Message
-from chat.tests.wsutil import connect_agent, connect_customer, frame, frames_until, quiet, send_json
+from chat.tests.wsutil import connect_agent, connect_customer, frames_until, quiet, send_json
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 
@@ -13,10 +13,10 @@ count_messages = sync_to_async(lambda **kw: Message.objects.filter(**kw).count()
 
 async def test_customer_and_agent_exchange_messages_live(personas):
     customer = await connect_customer(personas.visitor_token)
-    hello = await frame(customer)
+    hello = customer.hello
     assert hello["type"] == "hello" and hello["role"] == "customer" and hello["heartbeat_interval"] == 25
     agent = await connect_agent(personas.agent_a_user)
-    agent_hello = await frame(agent)
+    agent_hello = agent.hello
     assert agent_hello["role"] == "agent" and agent_hello["inbox_ids"] == [personas.inbox_a.pk]
 
     await send_json(customer, {"type": "send", "client_msg_id": "m1", "body": "你好，我的订单没到"})
@@ -50,9 +50,7 @@ async def test_customer_and_agent_exchange_messages_live(personas):
 
 async def test_agent_of_another_inbox_receives_nothing(personas):
     customer = await connect_customer(personas.visitor_token)
-    await frame(customer)
     outsider = await connect_agent(personas.agent_b_user)
-    await frame(outsider)
     await send_json(customer, {"type": "send", "client_msg_id": "x", "body": "secret"})
     await frames_until(customer, "ack")
     assert await quiet(outsider, 0.5) == []
@@ -62,20 +60,18 @@ async def test_agent_of_another_inbox_receives_nothing(personas):
 
 async def test_resume_after_disconnect_gets_exactly_the_missed_messages(personas):
     customer = await connect_customer(personas.visitor_token)
-    await frame(customer)
     await send_json(customer, {"type": "send", "client_msg_id": "r1", "body": "first"})
     ack, _ = await frames_until(customer, "ack")
     cid = ack["message"]["conversation_id"]
     await customer.disconnect()
 
     agent = await connect_agent(personas.agent_a_user)
-    await frame(agent)
     for n in range(3):
         await send_json(agent, {"type": "send", "client_msg_id": f"r-a{n}", "conversation_id": cid, "body": f"missed {n}"})
         await frames_until(agent, "ack")
 
     again = await connect_customer(personas.visitor_token)
-    hello = await frame(again)
+    hello = again.hello
     assert hello["conversations"][0]["last_seq"] == 4
     await send_json(again, {"type": "resume", "conversation_id": cid, "after_seq": 1, "ref": "r"})
     batch, _ = await frames_until(again, "messages")
@@ -88,7 +84,6 @@ async def test_resume_after_disconnect_gets_exactly_the_missed_messages(personas
 
 async def test_html_is_stored_and_sent_as_text(personas):
     customer = await connect_customer(personas.visitor_token)
-    await frame(customer)
     payload = '<img src=x onerror="alert(1)"><script>alert(2)</script>'
     await send_json(customer, {"type": "send", "client_msg_id": "h1", "body": payload})
     ack, _ = await frames_until(customer, "ack")

@@ -13,6 +13,8 @@ async def connect_customer(token, path="/ws/customer/"):
     comm = WebsocketCommunicator(application, f"{path}?token={token}")
     connected, _ = await comm.connect()
     assert connected
+    comm.hello = await frame(comm)
+    assert comm.hello["type"] == "hello", comm.hello
     return comm
 
 
@@ -29,6 +31,8 @@ async def connect_agent(user, origin="http://localhost"):
     comm = WebsocketCommunicator(application, "/ws/agent/", headers=headers)
     connected, _ = await comm.connect()
     assert connected
+    comm.hello = await frame(comm)
+    assert comm.hello["type"] == "hello", comm.hello
     return comm
 
 
