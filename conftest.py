@@ -68,3 +68,18 @@ def send(actor, body="hello", client_msg_id=None, **kwargs):
 @pytest.fixture
 def sender():
     return send
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _release_worker_connections(django_db_setup, django_db_blocker):
+    """Consumers run database work on executor threads whose connections outlive the
+    tests; end them so the PostgreSQL test database can be dropped at teardown."""
+    yield
+    from django.db import connection
+
+    with django_db_blocker.unblock():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )

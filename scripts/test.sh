@@ -15,7 +15,7 @@ scripts/run-pytest.sh $PY -m pytest -m "not scaleout" "$@" || status=1
 
 if $PY scripts/services_up.py "$PG_URL" "$REDIS"; then
   echo "== pass 2: PostgreSQL + Redis (engine_db, scaleout)"
-  DATABASE_URL=$PG_URL REDIS_URL=$REDIS scripts/run-pytest.sh $PY -m pytest -m "engine_db or scaleout" "$@" || status=1
+  DATABASE_URL=$PG_URL REDIS_URL=$REDIS DB_CONN_MAX_AGE=0 scripts/run-pytest.sh $PY -m pytest -m "engine_db or scaleout" "$@" || status=1
 elif [ "${CI:-}" = "true" ]; then
   echo "FAILED: PostgreSQL ($PG_URL) or Redis ($REDIS) is not reachable; CI requires the scale-out suites." >&2
   status=1

@@ -3,7 +3,7 @@
 import json
 
 import pytest
-from asgiref.sync import sync_to_async
+from channels.db import database_sync_to_async as sync_to_async  # closes its DB connection after use
 from channels.testing import WebsocketCommunicator
 
 from chat.models import Conversation, Message

@@ -1,12 +1,12 @@
 """The WebSocket protocol end to end through the real ASGI app and channel layer."""
 
 import pytest
-from asgiref.sync import sync_to_async
+from channels.db import database_sync_to_async as sync_to_async  # closes its DB connection after use
 
 from chat.models import Message
 from chat.tests.wsutil import connect_agent, connect_customer, frames_until, quiet, send_json
 
-pytestmark = [pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.engine_db, pytest.mark.django_db(transaction=True)]
 
 count_messages = sync_to_async(lambda **kw: Message.objects.filter(**kw).count())
 

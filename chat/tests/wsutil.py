@@ -2,7 +2,7 @@
 
 import json
 
-from asgiref.sync import sync_to_async
+from channels.db import database_sync_to_async as sync_to_async  # closes its DB connection after use
 from channels.testing import WebsocketCommunicator
 from django.test import Client
 
