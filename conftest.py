@@ -11,7 +11,8 @@ from django.contrib.auth import get_user_model
 
 from accounts.models import Membership, Role, Workspace
 from chat import access, actions
-from chat.models import Inbox, InboxMember
+from chat.models import Inbox
+from guardian.shortcuts import assign_perm
 
 _ids = itertools.count(1)
 
@@ -29,8 +30,8 @@ def make_agent(workspace, inboxes=(), role=Role.AGENT, username=None, password="
     user = get_user_model().objects.create_user(username=username or f"agent{next(_ids)}", password=password)
     membership = Membership.objects.create(workspace=workspace, user=user, role=role, display_name=user.username)
     for inbox in inboxes:
-        InboxMember.objects.create(inbox=inbox, user=user)
-    return user, access.agent_actor(membership)
+        assign_perm("chat.reply_in_inbox", user, inbox)
+    return user, (None if role == Role.VERIFIER else access.agent_actor(membership))
 
 
 def make_visitor(inbox):

@@ -1,6 +1,7 @@
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from guardian.models import UserObjectPermissionBase
 
 
 class Workspace(models.Model):
@@ -13,6 +14,7 @@ class Workspace(models.Model):
     class Meta:
         verbose_name = _("workspace")
         verbose_name_plural = _("workspaces")
+        permissions = [("view_all_history", _("Can view every conversation of the workspace"))]
 
     def __str__(self):
         return self.name
@@ -26,12 +28,39 @@ class Role(models.TextChoices):
     VERIFIER = "verifier", _("Verifier")
 
 
+class WorkspaceUserPermission(UserObjectPermissionBase):
+    """Guardian object permissions on a workspace (direct foreign key: cheap joins)."""
+
+    content_object = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="user_permissions")
+
+    class Meta(UserObjectPermissionBase.Meta):
+        verbose_name = _("workspace permission")
+        verbose_name_plural = _("workspace permissions")
+
+
+class CustomRole(models.Model):
+    """A named set of extra capabilities a founder or senior admin defines (see accounts.roles)."""
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="custom_roles")
+    name = models.CharField(_("name"), max_length=60)
+    capabilities = models.JSONField(_("capabilities"), default=list, blank=True)
+
+    class Meta:
+        verbose_name = _("custom role")
+        verbose_name_plural = _("custom roles")
+        constraints = [models.UniqueConstraint(fields=["workspace", "name"], name="uniq_custom_role_name")]
+
+    def __str__(self):
+        return self.name
+
+
 class Membership(models.Model):
-    """A user's place in a workspace. The full role system builds on this row."""
+    """A user's place in a workspace: a base role, optionally a custom role on top."""
 
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="memberships")
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
     role = models.CharField(_("role"), max_length=20, choices=Role.choices, default=Role.AGENT)
+    custom_role = models.ForeignKey(CustomRole, on_delete=models.SET_NULL, null=True, blank=True, related_name="members")
     display_name = models.CharField(_("display name"), max_length=80, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -42,3 +71,26 @@ class Membership(models.Model):
 
     def __str__(self):
         return f"{self.user} @ {self.workspace} ({self.role})"
+
+
+class AuditLog(models.Model):
+    """Who changed which member, role, permission or setting, from what to what, and when.
+    Refused attempts (escalation, other workspace's ids) are recorded too."""
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="audit_log")
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    action = models.CharField(_("action"), max_length=60)
+    target_type = models.CharField(_("target type"), max_length=60, blank=True)
+    target_id = models.CharField(_("target id"), max_length=60, blank=True)
+    before = models.JSONField(_("before"), default=dict, blank=True)
+    after = models.JSONField(_("after"), default=dict, blank=True)
+    denied = models.BooleanField(_("denied"), default=False)
+    created_at = models.DateTimeField(_("when"), auto_now_add=True, db_index=True)
+
+    class Meta:
+        verbose_name = _("audit log entry")
+        verbose_name_plural = _("audit log")
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self):
+        return f"{self.created_at:%Y-%m-%d %H:%M} {self.actor} {self.action}"

@@ -145,23 +145,31 @@ def _record(conversation, kind, actor, *, from_state="", to_state="", data=None)
     )
 
 
+def _scope(conversation):
+    """Lets each agent socket apply the history rule to inbox-wide events (access.may_see_live)."""
+    return {"assignee_id": conversation.assignee_id}
+
+
 def _notify_conversation(conversation, event_type="conversation.updated"):
     realtime.publish(
-        [
-            (realtime.group_for_inbox(conversation.inbox_id), {"type": event_type, "conversation": conversation_payload(conversation, for_customer=False)}),
-            (realtime.group_for_customer(conversation.customer_id), {"type": event_type, "conversation": conversation_payload(conversation, for_customer=True)}),
-        ]
+        [(realtime.group_for_inbox(conversation.inbox_id), {"type": event_type, "conversation": conversation_payload(conversation, for_customer=False)})],
+        scope=_scope(conversation),
+    )
+    realtime.publish(
+        [(realtime.group_for_customer(conversation.customer_id), {"type": event_type, "conversation": conversation_payload(conversation, for_customer=True)})]
     )
 
 
 def _notify_message(message, event_type="message"):
     conversation = message.conversation
-    deliveries = [(realtime.group_for_inbox(conversation.inbox_id), {"type": event_type, "message": message_payload(message, for_customer=False)})]
+    realtime.publish(
+        [(realtime.group_for_inbox(conversation.inbox_id), {"type": event_type, "message": message_payload(message, for_customer=False)})],
+        scope=_scope(conversation),
+    )
     if not message.is_private:
-        deliveries.append(
-            (realtime.group_for_customer(conversation.customer_id), {"type": event_type, "message": message_payload(message, for_customer=True)})
+        realtime.publish(
+            [(realtime.group_for_customer(conversation.customer_id), {"type": event_type, "message": message_payload(message, for_customer=True)})]
         )
-    realtime.publish(deliveries)
 
 
 # --- conversations ----------------------------------------------------------
@@ -214,6 +222,7 @@ def send_message(actor, *, client_msg_id, body="", msg_type="text", conversation
                 conversation = _customer_target(actor, conversation_id, entry_page)
             else:
                 conversation = access.get_conversation(actor, conversation_id, lock=True)
+                access.require_reply_right(actor, conversation)
             existing = Message.objects.filter(conversation=conversation, sender_key=actor.key, client_msg_id=client_msg_id).first()
             if existing is not None:
                 return existing, False
@@ -311,9 +320,8 @@ def mark_read(actor, conversation_id, seq):
                     last_read_seq=Greatest(F("last_read_seq"), seq)
                 )
         event = {"type": "read", "conversation_id": conversation.pk, "reader": {"kind": actor.kind, "name": actor.name}, "seq": seq}
-        realtime.publish(
-            [(realtime.group_for_inbox(conversation.inbox_id), event), (realtime.group_for_customer(conversation.customer_id), event)]
-        )
+        realtime.publish([(realtime.group_for_inbox(conversation.inbox_id), event)], scope=_scope(conversation))
+        realtime.publish([(realtime.group_for_customer(conversation.customer_id), event)])
     return seq
 
 
@@ -380,7 +388,7 @@ def require_workspace_member(user):
     """The agent actor for a logged-in user; raises if they belong to no workspace."""
     from accounts.models import Membership
 
-    membership = Membership.objects.select_related("user").filter(user=user).order_by("pk").first()
+    membership = Membership.objects.select_related("user", "custom_role").filter(user=user).order_by("pk").first()
     if membership is None:
         raise forbidden(_("You are not a member of any workspace."))
     return access.agent_actor(membership)

@@ -1,19 +1,12 @@
 from django.contrib import admin
 
-from .models import Conversation, ConversationEvent, Customer, Inbox, InboxMember, Message
-
-
-class InboxMemberInline(admin.TabularInline):
-    model = InboxMember
-    extra = 0
-    autocomplete_fields = ["user"]
+from .models import Conversation, ConversationEvent, Customer, Inbox, Message
 
 
 @admin.register(Inbox)
 class InboxAdmin(admin.ModelAdmin):
     list_display = ["name", "workspace", "kind", "public_key", "bot_first"]
     list_filter = ["kind", "workspace"]
-    inlines = [InboxMemberInline]
     readonly_fields = ["public_key"]
 
 

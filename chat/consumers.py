@@ -20,6 +20,7 @@ from .payloads import conversation_payload, message_payload
 log = logging.getLogger(__name__)
 
 CLOSE_UNAUTHENTICATED = 4401
+CLOSE_FORBIDDEN = 4403
 
 
 def database_sync_to_async(func):
@@ -57,7 +58,30 @@ class ChatConsumer(AsyncWebsocketConsumer):
 
     async def relay(self, event):
         """Group events arrive already encoded: relay the text as is."""
+        if "assignee_id" in event and not access.may_see_live(self.actor, event["assignee_id"]):
+            return
         await self.send(text_data=event["text"])
+
+    async def control(self, event):
+        """Server-side instructions (see accounts.actions.notify_access_changed)."""
+        if event.get("action") == "resync":
+            await self.resync()
+
+    async def resync(self):
+        """Re-read this user's access now: leave inboxes no longer served, join new ones, forget cached checks."""
+        try:
+            self.actor, groups, hello = await database_sync_to_async(self.authenticate)()
+        except ChatError as exc:
+            await self.send_frame({"type": "error", **exc.as_dict()})
+            await self.close(code=CLOSE_FORBIDDEN)
+            return
+        for group in set(self.groups_joined) - set(groups):
+            await self.channel_layer.group_discard(group, self.channel_name)
+        for group in set(groups) - set(self.groups_joined):
+            await self.channel_layer.group_add(group, self.channel_name)
+        self.groups_joined = groups
+        self.__dict__.pop("_conversations", None)
+        await self.send_frame({"type": "access.changed", **hello})
 
     async def receive(self, text_data=None, bytes_data=None):
         if self.actor is None:

@@ -4,6 +4,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+from guardian.models import UserObjectPermissionBase
 
 
 def new_public_key():
@@ -39,22 +40,22 @@ class Inbox(models.Model):
     class Meta:
         verbose_name = _("inbox")
         verbose_name_plural = _("inboxes")
+        permissions = [("reply_in_inbox", _("Can serve and reply in this inbox"))]
 
     def __str__(self):
         return self.name
 
 
-class InboxMember(models.Model):
-    """Which agents serve which inbox: the basis of authorisation and fan-out."""
+class InboxUserPermission(UserObjectPermissionBase):
+    """Guardian object permissions on an inbox (direct foreign key). A user holding
+    `chat.reply_in_inbox` serves the inbox: gets its conversations live and may reply.
+    Grant and revoke through accounts.actions (audit + live revocation)."""
 
-    inbox = models.ForeignKey(Inbox, on_delete=models.CASCADE, related_name="members")
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="inbox_memberships")
-    created_at = models.DateTimeField(auto_now_add=True)
+    content_object = models.ForeignKey(Inbox, on_delete=models.CASCADE, related_name="user_permissions")
 
-    class Meta:
-        verbose_name = _("inbox member")
-        verbose_name_plural = _("inbox members")
-        constraints = [models.UniqueConstraint(fields=["inbox", "user"], name="uniq_inbox_member")]
+    class Meta(UserObjectPermissionBase.Meta):
+        verbose_name = _("inbox permission")
+        verbose_name_plural = _("inbox permissions")
 
 
 class Customer(models.Model):

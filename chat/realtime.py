@@ -34,12 +34,20 @@ def encode(event):
     return json.dumps(event, ensure_ascii=False, separators=(",", ":"))
 
 
-def publish(deliveries):
-    """deliveries: iterable of (group, event dict). Sent once the transaction commits."""
+def publish(deliveries, *, scope=None):
+    """deliveries: iterable of (group, event dict). Sent once the transaction commits.
+
+    scope: facts a consumer needs to decide whether its user may see the event
+    (e.g. {"assignee_id": 3}); it travels beside the encoded text."""
     # Serialise once now: every receiver relays the same text.
-    frames = [(group, {"type": "relay", "text": encode(event)}) for group, event in deliveries]
+    frames = [(group, {"type": "relay", "text": encode(event), **(scope or {})}) for group, event in deliveries]
     if frames:
         transaction.on_commit(lambda: _send(frames))
+
+
+def publish_control(group, data):
+    """A server-side instruction to the consumers in `group` (not relayed to clients as is)."""
+    transaction.on_commit(lambda: _send([(group, {"type": "control", **data})]))
 
 
 # One publisher task per event loop: commits hand their frames over without

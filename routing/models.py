@@ -1,5 +1,6 @@
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from guardian.models import UserObjectPermissionBase
 
 
 class AgentGroup(models.Model):
@@ -13,6 +14,17 @@ class AgentGroup(models.Model):
         verbose_name = _("agent group")
         verbose_name_plural = _("agent groups")
         constraints = [models.UniqueConstraint(fields=["workspace", "name"], name="uniq_group_name")]
+        permissions = [("supervise_group", _("Can supervise this group's conversations"))]
 
     def __str__(self):
         return self.name
+
+
+class AgentGroupUserPermission(UserObjectPermissionBase):
+    """Guardian object permissions on an agent group (direct foreign key)."""
+
+    content_object = models.ForeignKey(AgentGroup, on_delete=models.CASCADE, related_name="user_permissions")
+
+    class Meta(UserObjectPermissionBase.Meta):
+        verbose_name = _("agent group permission")
+        verbose_name_plural = _("agent group permissions")

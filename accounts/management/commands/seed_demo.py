@@ -7,7 +7,9 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from accounts.models import Membership, Role, Workspace
-from chat.models import Inbox, InboxMember
+from guardian.shortcuts import assign_perm
+
+from chat.models import Inbox
 from routing.models import AgentGroup
 
 DEMO_PASSWORD = "demo-pass-123"
@@ -31,7 +33,7 @@ class Command(BaseCommand):
             user.save()
             Membership.objects.update_or_create(workspace=workspace, user=user, defaults={"role": role, "display_name": display_name})
             for inbox in (web, app):
-                InboxMember.objects.get_or_create(inbox=inbox, user=user)
+                assign_perm("chat.reply_in_inbox", user, inbox)
         self.stdout.write(self.style.SUCCESS("Demo workspace ready."))
         self.stdout.write(f"  Customer demo page: /demo/?inbox={web.public_key}  (App inbox key: {app.public_key})")
         self.stdout.write("  Agent page: /demo/agent/   Admin: /admin/")

@@ -9,10 +9,11 @@ from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_K
 from django.contrib.sessions.backends.db import SessionStore
 from django.core.management.base import BaseCommand
 from django.db import transaction
+from guardian.shortcuts import assign_perm
 
 from accounts.models import Membership, Role, Workspace
 from chat import access, actions
-from chat.models import Inbox, InboxMember
+from chat.models import Inbox
 
 
 class Command(BaseCommand):
@@ -34,7 +35,7 @@ class Command(BaseCommand):
                 user = User.objects.create(username=f"bench-agent-{i}")
                 Membership.objects.create(workspace=workspace, user=user, role=Role.AGENT, display_name=f"Agent {i}")
                 inbox = inbox_rows[i % inboxes]
-                InboxMember.objects.create(inbox=inbox, user=user)
+                assign_perm("chat.reply_in_inbox", user, inbox)
                 session = SessionStore()
                 session[SESSION_KEY] = str(user.pk)
                 session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"

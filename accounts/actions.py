@@ -1,0 +1,275 @@
+"""Member, role and permission changes. Each one: authorise (refusals are audited),
+change inside a short transaction with an audit row, then tell the affected
+member's open sockets to re-check their access (after commit).
+
+Targets are always looked up inside the acting member's workspace, so another
+workspace's ids are "not found" (and the attempt is audited)."""
+
+from django.contrib.auth import get_user_model
+from django.db import transaction
+from django.utils.translation import gettext_lazy as _
+from guardian.shortcuts import assign_perm, remove_perm
+from guardian.utils import get_user_obj_perms_model
+
+from chat import realtime
+from chat.errors import ChatError
+from chat.models import Inbox
+from routing.models import AgentGroup
+
+from . import roles
+from .models import AuditLog, CustomRole, Membership, Role, Workspace
+
+REPLY_IN_INBOX = "chat.reply_in_inbox"
+SUPERVISE_GROUP = "routing.supervise_group"
+VIEW_ALL_HISTORY_PERM = "accounts.view_all_history"
+
+
+def member_not_found():
+    return ChatError("not_found", _("Not found."), status=404)
+
+
+def acting_member(user, workspace_id):
+    """The acting user's membership in a workspace, or 404."""
+    membership = Membership.objects.select_related("custom_role", "user").filter(user=user, workspace_id=workspace_id).first()
+    if membership is None:
+        raise member_not_found()
+    return membership
+
+
+def audit(actor, action, *, target=None, before=None, after=None, denied=False, workspace_id=None):
+    return AuditLog.objects.create(
+        workspace_id=workspace_id or actor.workspace_id,
+        actor_id=actor.user_id,
+        action=action,
+        target_type=target._meta.label_lower if target is not None else "",
+        target_id=str(target.pk) if target is not None else "",
+        before=before or {},
+        after=after or {},
+        denied=denied,
+    )
+
+
+def _refuse(actor, action, detail, *, status=403, code="forbidden", message=None, target=None):
+    """Record a refused attempt (outside any transaction that will roll back) and return the error to raise."""
+    audit(actor, action, target=target, after={"refused": detail}, denied=True)
+    if status == 404:
+        return member_not_found()
+    return ChatError(code, message or _("You are not allowed to do this."), status=status)
+
+
+def _require(actor, capability, action):
+    if not roles.can(actor, capability):
+        raise _refuse(actor, action, f"missing capability {capability}")
+
+
+def _target_membership(actor, membership_id, action):
+    target = Membership.objects.select_related("user").filter(pk=_int_or_none(membership_id), workspace_id=actor.workspace_id).first()
+    if target is None:
+        raise _refuse(actor, action, f"membership {membership_id!r} not in workspace", status=404)
+    return target
+
+
+def _in_workspace(actor, model, object_id, action):
+    field = "workspace_id"
+    obj = model.objects.filter(pk=_int_or_none(object_id), **{field: actor.workspace_id}).first()
+    if obj is None:
+        raise _refuse(actor, action, f"{model._meta.label_lower} {object_id!r} not in workspace", status=404)
+    return obj
+
+
+def _int_or_none(value):
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def notify_access_changed(user_id):
+    """The member's open sockets re-read their access (inboxes, history scope) at once."""
+    realtime.publish_control(realtime.group_for_agent(user_id), {"action": "resync"})
+
+
+# --- members -------------------------------------------------------------------
+
+
+def add_member(actor, *, user, role, display_name=""):
+    action = "member.add"
+    if role not in Role.values:
+        raise ChatError("invalid_role", _("Unknown role."), status=400)
+    _require(actor, roles.MANAGE_MEMBERS, action)
+    if not roles.can_manage_role(actor, role):
+        raise _refuse(actor, action, f"cannot add role {role}")
+    with transaction.atomic():
+        membership, created = Membership.objects.get_or_create(
+            workspace_id=actor.workspace_id, user=user, defaults={"role": role, "display_name": display_name[:80]}
+        )
+        if not created:
+            raise ChatError("already_member", _("This person is already a member."), status=409)
+        audit(actor, action, target=membership, after={"user": user.get_username(), "role": role})
+    return membership
+
+
+def change_role(actor, membership_id, new_role):
+    action = "member.change_role"
+    if new_role not in Role.values:
+        raise ChatError("invalid_role", _("Unknown role."), status=400)
+    _require(actor, roles.MANAGE_MEMBERS, action)
+    target = _target_membership(actor, membership_id, action)
+    if not (roles.can_manage_role(actor, target.role) and roles.can_manage_role(actor, new_role)):
+        raise _refuse(actor, action, f"cannot move {target.role} to {new_role}", target=target)
+    with _audit_refusal(actor, action, target), transaction.atomic():
+        target = Membership.objects.select_for_update().get(pk=target.pk)
+        before = target.role
+        if before == Role.FOUNDER and new_role != Role.FOUNDER:
+            _keep_a_founder(target)
+        target.role = new_role
+        target.save(update_fields=["role"])
+        audit(actor, action, target=target, before={"role": before}, after={"role": new_role})
+        notify_access_changed(target.user_id)
+    return target
+
+
+def remove_member(actor, membership_id):
+    action = "member.remove"
+    _require(actor, roles.MANAGE_MEMBERS, action)
+    target = _target_membership(actor, membership_id, action)
+    if not roles.can_manage_role(actor, target.role):
+        raise _refuse(actor, action, f"cannot remove {target.role}", target=target)
+    with _audit_refusal(actor, action, target), transaction.atomic():
+        target = Membership.objects.select_for_update().get(pk=target.pk)
+        if target.role == Role.FOUNDER:
+            _keep_a_founder(target)
+        snapshot = {"user": target.user.get_username(), "role": target.role}
+        _drop_object_permissions(target)
+        audit(actor, action, target=target, before=snapshot)
+        target.delete()
+        notify_access_changed(target.user_id)
+
+
+def _keep_a_founder(target):
+    """Called inside the transaction: lock every founder row, so two concurrent demotions cannot both pass."""
+    founders = list(
+        Membership.objects.select_for_update().filter(workspace_id=target.workspace_id, role=Role.FOUNDER).values_list("pk", flat=True)
+    )
+    if founders == [target.pk]:
+        raise ChatError("last_founder", _("A workspace must keep at least one founder."), status=409)
+
+
+class _audit_refusal:
+    """Around a transaction: a ChatError raised inside rolls the change back, then is audited as refused."""
+
+    def __init__(self, actor, action, target):
+        self.actor, self.action, self.target = actor, action, target
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc_type is not None and issubclass(exc_type, ChatError):
+            audit(self.actor, self.action, target=self.target, after={"refused": exc.code}, denied=True)
+        return False
+
+
+def _drop_object_permissions(membership):
+    user = membership.user
+    for inbox in Inbox.objects.filter(workspace_id=membership.workspace_id, user_permissions__user=user).distinct():
+        remove_perm(REPLY_IN_INBOX, user, inbox)
+    for group in AgentGroup.objects.filter(workspace_id=membership.workspace_id, user_permissions__user=user).distinct():
+        remove_perm(SUPERVISE_GROUP, user, group)
+    remove_perm(VIEW_ALL_HISTORY_PERM, user, membership.workspace)
+
+
+# --- object permissions ------------------------------------------------------------
+
+
+def holds(user, perm, obj):
+    """The explicit guardian row, not has_perm (which is always true for superusers)."""
+    codename = perm.split(".", 1)[1]
+    return get_user_obj_perms_model(obj).objects.filter(user=user, content_object=obj, permission__codename=codename).exists()
+
+
+def _set_object_permission(actor, *, action, capability, perm, obj, membership_id, granted):
+    _require(actor, capability, action)
+    target = _target_membership(actor, membership_id, action)
+    if target.role in (Role.FOUNDER, Role.SENIOR_ADMIN, Role.ADMIN) and not roles.can_manage_role(actor, target.role):
+        raise _refuse(actor, action, f"cannot change permissions of {target.role}", target=target)
+    with transaction.atomic():
+        user = target.user
+        had = holds(user, perm, obj)
+        if granted and not had:
+            assign_perm(perm, user, obj)
+        elif not granted and had:
+            remove_perm(perm, user, obj)
+        audit(actor, action, target=obj, before={"user": user.get_username(), "granted": had}, after={"user": user.get_username(), "granted": granted})
+        notify_access_changed(user.pk)
+    return target
+
+
+def set_inbox_access(actor, inbox_id, membership_id, granted):
+    """Grant or revoke "serve and reply in inbox X". Revocation stops live delivery at once."""
+    inbox = _in_workspace(actor, Inbox, inbox_id, "inbox.access")
+    return _set_object_permission(
+        actor, action="inbox.access", capability=roles.CONFIGURE, perm=REPLY_IN_INBOX, obj=inbox, membership_id=membership_id, granted=granted
+    )
+
+
+def set_group_supervision(actor, group_id, membership_id, granted):
+    group = _in_workspace(actor, AgentGroup, group_id, "group.supervise")
+    return _set_object_permission(
+        actor, action="group.supervise", capability=roles.CONFIGURE, perm=SUPERVISE_GROUP, obj=group, membership_id=membership_id, granted=granted
+    )
+
+
+def set_view_all_history(actor, membership_id, granted):
+    workspace = Workspace.objects.get(pk=actor.workspace_id)
+    return _set_object_permission(
+        actor, action="history.view_all", capability=roles.MANAGE_MEMBERS, perm=VIEW_ALL_HISTORY_PERM, obj=workspace,
+        membership_id=membership_id, granted=granted,
+    )
+
+
+# --- custom roles ---------------------------------------------------------------
+
+
+def define_custom_role(actor, name, capabilities):
+    action = "custom_role.define"
+    _require(actor, roles.MANAGE_ROLES, action)
+    capabilities = sorted(set(capabilities or ()))
+    forbidden = [c for c in capabilities if c not in roles.GRANTABLE_BY_CUSTOM_ROLE]
+    if forbidden:
+        raise _refuse(actor, action, f"ungrantable capabilities {forbidden}", code="invalid_capability",
+                      message=_("A custom role cannot grant member management."), status=400)
+    name = str(name or "").strip()[:60]
+    if not name:
+        raise ChatError("invalid_name", _("A name is required."), status=400)
+    with transaction.atomic():
+        role, _created = CustomRole.objects.update_or_create(workspace_id=actor.workspace_id, name=name, defaults={"capabilities": capabilities})
+        audit(actor, action, target=role, after={"name": name, "capabilities": capabilities})
+        for user_id in role.members.values_list("user_id", flat=True):
+            notify_access_changed(user_id)
+    return role
+
+
+def set_custom_role(actor, membership_id, custom_role_id):
+    action = "member.custom_role"
+    _require(actor, roles.MANAGE_ROLES, action)
+    target = _target_membership(actor, membership_id, action)
+    custom_role = _in_workspace(actor, CustomRole, custom_role_id, action) if custom_role_id is not None else None
+    with transaction.atomic():
+        before = target.custom_role_id
+        target.custom_role = custom_role
+        target.save(update_fields=["custom_role"])
+        audit(actor, action, target=target, before={"custom_role": before}, after={"custom_role": custom_role.pk if custom_role else None})
+        notify_access_changed(target.user_id)
+    return target
+
+
+def create_user(username, password=None, email=""):
+    User = get_user_model()
+    user = User(username=username, email=email)
+    if password:
+        user.set_password(password)
+    else:
+        user.set_unusable_password()
+    user.save()
+    return user
