@@ -6,6 +6,7 @@ local-memory cache: one process, no other server. Scale-out: set DATABASE_URL
 """
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -43,6 +44,9 @@ INSTALLED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "guardian",
+    "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
     "accounts",
     "routing",
     "chat",
@@ -56,8 +60,14 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # request.user.otp_device / is_verified() from the session (django-otp).
+    "django_otp.middleware.OTPMiddleware",
+    # A logged-in user who must pass the TOTP step sees only the 2FA pages until they do.
+    "accounts.middleware.TwoFactorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: turns a locked-out login into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "helpdesk.urls"
@@ -124,6 +134,9 @@ else:
 
 # --- Auth -----------------------------------------------------------------
 AUTHENTICATION_BACKENDS = [
+    # First: refuses any authenticate() for a locked-out username + IP (needs `request`;
+    # tests use force_login, or Client().login(request=HttpRequest(), ...)).
+    "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
     "guardian.backends.ObjectPermissionBackend",
 ]
@@ -132,6 +145,24 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
+# Argon2 for new passwords; the others still verify older hashes (upgraded at next login).
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2SHA1PasswordHasher",
+    "django.contrib.auth.hashers.BCryptSHA256PasswordHasher",
+    "django.contrib.auth.hashers.ScryptPasswordHasher",
+]
+# Brute-force lockout (django-axes): N failures for one username from one IP lock that
+# combination for the cool-off time; a successful login clears the count.
+AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("AXES_COOLOFF_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "accounts.security.lockout_response"  # renders registration/lockout.html
+# TOTP two-factor (django-otp): required for founders, senior admins and admins (any
+# workspace) and superusers; optional for agents. See accounts.security.
+OTP_TOTP_ISSUER = os.environ.get("OTP_TOTP_ISSUER", "Helpdesk")
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "chat:agent-demo"
 LOGOUT_REDIRECT_URL = "login"

@@ -70,28 +70,100 @@ ZH_HANS = {
     "Your message": "你的消息", "Type a message": "输入消息", "Agent page": "客服页面", "Log in": "登录", "Agent log in": "客服登录",
     "Your username and password didn't match. Please try again.": "用户名或密码不正确，请重试。",
     "Username": "用户名", "Password": "密码",
+    # Roles and permissions (issue 3)
+    "Not found.": "未找到。", "Unknown role.": "未知角色。", "This person is already a member.": "此人已是成员。",
+    "A workspace must keep at least one founder.": "工作区必须至少保留一名创始人。",
+    "A custom role cannot grant member management.": "自定义角色不能授予成员管理权限。", "A name is required.": "必须填写名称。",
+    "Can view every conversation of the workspace": "可查看工作区的所有会话",
+    "workspace permission": "工作区权限", "workspace permissions": "工作区权限", "capabilities": "权限项",
+    "custom role": "自定义角色", "custom roles": "自定义角色", "action": "操作", "target type": "对象类型", "target id": "对象 ID",
+    "before": "变更前", "after": "变更后", "denied": "已拒绝", "when": "时间", "audit log entry": "审计日志条目", "audit log": "审计日志",
+    "Serve chats": "接待会话", "View all conversation history": "查看全部会话历史",
+    "Configure inboxes, groups, routing, phrases and knowledge base": "配置接入渠道、客服组、路由、快捷短语和知识库",
+    "Manage members": "管理成员", "Define custom roles": "定义自定义角色", "View the audit log": "查看审计日志",
+    "Verify vouchers and orders": "核销券码和订单", "Use the admin site": "使用管理后台",
+    "Can serve and reply in this inbox": "可在此渠道接待和回复", "inbox permission": "渠道权限", "inbox permissions": "渠道权限",
+    "Can supervise this group's conversations": "可监管此客服组的会话",
+    "agent group permission": "客服组权限", "agent group permissions": "客服组权限",
+    # Login security (issue 3): lockout, two-factor, password change
+    "Too many failed log-in attempts": "登录失败次数过多",
+    "Logging in to this account from your network is locked for %(minutes)s minutes.": "此账号在你的网络下已被锁定登录 %(minutes)s 分钟。",
+    "Wait and try again, or ask an administrator to unlock it.": "请稍后再试，或请管理员解锁。", "Back to log in": "返回登录",
+    "Two-factor verification": "两步验证", "Two-factor authentication": "两步验证", "Verify": "验证",
+    "Enter the six-digit code from your authenticator app to finish logging in.": "请输入身份验证器应用中的六位验证码以完成登录。",
+    "Two-factor verification is required. Finish logging in first.": "需要两步验证，请先完成登录。",
+    "Six-digit code": "六位验证码", "Enter the digits your authenticator app shows.": "请输入身份验证器应用显示的数字。",
+    "That code is not valid. Wait for the next code and try again.": "验证码无效，请等待下一个验证码后重试。",
+    "That code is not valid. Check the time on your phone and try again.": "验证码无效，请检查手机时间后重试。",
+    "Too many wrong codes. Wait a little and try again.": "错误次数过多，请稍候再试。",
+    "Set up two-factor authentication": "设置两步验证", "Two-factor authentication is on for your account.": "你的账号已开启两步验证。",
+    "Your role requires two-factor authentication. Set it up to continue.": "你的角色要求开启两步验证，请先完成设置。",
+    "Scan this QR code with an authenticator app (for example Google Authenticator, Microsoft Authenticator or FreeOTP), or enter the secret key by hand.":
+        "用身份验证器应用（例如 Google Authenticator、Microsoft Authenticator 或 FreeOTP）扫描此二维码，或手动输入密钥。",
+    "QR code for your authenticator app": "身份验证器应用的二维码", "Secret key": "密钥", "Setup link": "设置链接",
+    "Then enter the six-digit code the app shows": "然后输入应用显示的六位验证码", "Turn on two-factor authentication": "开启两步验证",
+    "Change password": "修改密码", "Password changed": "密码已修改", "Back to the agent page": "返回客服页面",
+    "Changing your password logs out your other sessions.": "修改密码后，你的其他会话将退出登录。",
+    "Your password was changed. Your other sessions have been logged out.": "密码已修改，你的其他会话已退出登录。",
 }
 
-ENTRY = re.compile(r'(msgid "((?:[^"\\]|\\.)*)"\nmsgstr ")("\n)', re.M)
+UNESCAPES = {"n": "\n", "t": "\t", '"': '"', "\\": "\\"}
+
+
+def _unquote(parts):
+    """The text of a msgid/msgstr given its quoted lines (msgmerge wraps long ones)."""
+    raw = "".join(part.strip()[1:-1] for part in parts)
+    return re.sub(r"\\(.)", lambda m: UNESCAPES.get(m.group(1), m.group(1)), raw)
+
+
+def _quote(text):
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\t", "\\t") + '"'
+
+
+def _field(lines, at, keyword):
+    """(text, index after the field) of the keyword's line and its continuation lines."""
+    parts = [lines[at][len(keyword) + 1:]]
+    at += 1
+    while at < len(lines) and lines[at].startswith('"'):
+        parts.append(lines[at])
+        at += 1
+    return _unquote(parts), at
 
 
 def fill(path, translate):
-    text = path.read_text()
+    """Fill every empty msgstr from translate(msgid). Fuzzy guesses from msgmerge (a similar
+    old string's translation) are dropped and filled like new strings; translated ones are kept."""
     missing = []
-
-    def repl(m):
-        msgid = m.group(2).encode().decode("unicode_escape").encode("latin-1").decode("utf-8") if "\\" in m.group(2) else m.group(2)
-        if not msgid:
-            return m.group(0)
-        value = translate(msgid)
-        if value is None:
-            missing.append(msgid)
-            return m.group(0)
-        return f'{m.group(1)}{value.replace(chr(34), chr(92) + chr(34))}{m.group(3)}'
-
-    text = ENTRY.sub(repl, text)
-    text = text.replace("#, fuzzy\n", "", 1)
-    path.write_text(text)
+    blocks = path.read_text().split("\n\n")
+    for n, block in enumerate(blocks):
+        lines = block.split("\n")
+        starts = [i for i, line in enumerate(lines) if line.startswith("msgid ")]
+        if not starts or any(line.startswith("#~") for line in lines):
+            continue
+        at = starts[0]
+        comments = lines[:at]
+        fuzzy = any(line.startswith("#,") and "fuzzy" in line for line in comments)
+        if fuzzy:
+            comments = [line for line in comments if not line.startswith("#|")]
+            comments = [", ".join(f for f in line.split(", ") if f not in ("#, fuzzy", "fuzzy")) if line.startswith("#,") else line for line in comments]
+            comments = ["#, " + line[2:].lstrip(", ") if line.startswith("#,") and line != "#," else line for line in comments]
+            comments = [line for line in comments if line not in ("#,", "#, ")]
+        msgid, after_id = _field(lines, at, "msgid")
+        if lines[after_id].startswith("msgid_plural"):
+            missing.append(msgid + " (plural forms: not supported here)")
+            continue
+        msgstr, after_str = _field(lines, after_id, "msgstr")
+        value = msgstr if msgstr and not fuzzy else None
+        if msgid and value is None:
+            value = translate(msgid)
+            if value is None:
+                missing.append(msgid)
+                value = ""
+        if not msgid:  # the header: keep it, without the fuzzy mark
+            blocks[n] = "\n".join(comments + lines[at:])
+            continue
+        blocks[n] = "\n".join(comments + lines[at:after_id] + [f"msgstr {_quote(value)}"] + lines[after_str:])
+    path.write_text("\n\n".join(blocks))
     return missing
 
 

@@ -107,8 +107,9 @@ def test_conversation_list_costs_the_same_queries_for_1_or_30_rows(personas, sen
         sender(customer, f"hi {n}")
     thirty_rows, queries_for_thirty = list_queries()
     assert (one_row, thirty_rows) == (1, 30)
-    # session, user, membership, history grant, the list itself: never one per row
-    assert queries_for_one == queries_for_thirty == 5
+    # session, user, two-factor check (accounts.middleware), membership, history grant,
+    # the list itself: never one per row
+    assert queries_for_one == queries_for_thirty == 6
 
 
 def test_openapi_schema_is_served(db):

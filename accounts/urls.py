@@ -1,0 +1,12 @@
+from django.urls import path
+
+from . import views
+
+app_name = "accounts"
+
+urlpatterns = [
+    path("2fa/verify/", views.verify, name="2fa-verify"),
+    path("2fa/setup/", views.setup, name="2fa-setup"),
+    path("password/change/", views.password_change, name="password-change"),
+    path("password/change/done/", views.password_change_done, name="password-change-done"),
+]
