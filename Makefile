@@ -33,7 +33,8 @@ bench: install
 
 ## Regenerate translation catalogues (needs gettext).
 messages: install
-	$(PY) manage.py makemessages -l zh_Hans -l zh_Hant -l en --ignore=.venv --ignore=staticfiles
+	$(PY) manage.py makemessages -l zh_Hans -l zh_Hant -l en --ignore=.venv --ignore=staticfiles --ignore=scripts
+	$(PY) scripts/fill_translations.py
 	$(PY) manage.py compilemessages --ignore=.venv
 
 clean:

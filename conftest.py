@@ -84,3 +84,22 @@ def _release_worker_connections(django_db_setup, django_db_blocker):
                 cursor.execute(
                     "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
                 )
+
+
+def verified_client(user, client=None):
+    """A test Client logged in as `user` with the session past the TOTP step when the
+    user needs one (admin roles), as after a real password + token login."""
+    from django.test import Client
+    from django_otp import DEVICE_ID_SESSION_KEY
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    from accounts.security import must_verify
+
+    client = client or Client()
+    client.force_login(user)
+    if must_verify(user):
+        device = TOTPDevice.objects.filter(user=user, confirmed=True).first() or TOTPDevice.objects.create(user=user, name="test", confirmed=True)
+        session = client.session
+        session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+        session.save()
+    return client

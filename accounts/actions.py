@@ -29,11 +29,19 @@ def member_not_found():
 
 
 def acting_member(user, workspace_id):
-    """The acting user's membership in a workspace, or 404."""
+    """The acting user's membership in a workspace, or 404. The installation's superusers
+    act as founders everywhere (an unsaved membership: nothing is written for them)."""
     membership = Membership.objects.select_related("custom_role", "user").filter(user=user, workspace_id=workspace_id).first()
+    if membership is None and getattr(user, "is_superuser", False):
+        membership = Membership(workspace_id=workspace_id, user=user, role=Role.FOUNDER)
     if membership is None:
         raise member_not_found()
     return membership
+
+
+def membership_id_of(actor, user_id):
+    """The membership id of a user in the actor's workspace (None when not a member)."""
+    return Membership.objects.filter(workspace_id=actor.workspace_id, user_id=_int_or_none(user_id)).values_list("pk", flat=True).first()
 
 
 def audit(actor, action, *, target=None, before=None, after=None, denied=False, workspace_id=None):
@@ -231,7 +239,8 @@ def set_view_all_history(actor, membership_id, granted):
 # --- custom roles ---------------------------------------------------------------
 
 
-def define_custom_role(actor, name, capabilities):
+def define_custom_role(actor, name, capabilities, role_id=None):
+    """Create (or, with role_id, rename and redefine) a custom role."""
     action = "custom_role.define"
     _require(actor, roles.MANAGE_ROLES, action)
     capabilities = sorted(set(capabilities or ()))
@@ -242,9 +251,18 @@ def define_custom_role(actor, name, capabilities):
     name = str(name or "").strip()[:60]
     if not name:
         raise ChatError("invalid_name", _("A name is required."), status=400)
+    existing = _in_workspace(actor, CustomRole, role_id, action) if role_id is not None else None
     with transaction.atomic():
-        role, _created = CustomRole.objects.update_or_create(workspace_id=actor.workspace_id, name=name, defaults={"capabilities": capabilities})
-        audit(actor, action, target=role, after={"name": name, "capabilities": capabilities})
+        if existing is None:
+            role, _created = CustomRole.objects.update_or_create(
+                workspace_id=actor.workspace_id, name=name, defaults={"capabilities": capabilities}
+            )
+            before = {}
+        else:
+            role, before = existing, {"name": existing.name, "capabilities": existing.capabilities}
+            role.name, role.capabilities = name, capabilities
+            role.save(update_fields=["name", "capabilities"])
+        audit(actor, action, target=role, before=before, after={"name": name, "capabilities": capabilities})
         for user_id in role.members.values_list("user_id", flat=True):
             notify_access_changed(user_id)
     return role

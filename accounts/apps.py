@@ -3,3 +3,13 @@ from django.apps import AppConfig
 
 class AccountsConfig(AppConfig):
     name = "accounts"
+
+
+from django.contrib.admin import apps as admin_apps  # noqa: E402
+
+
+class HelpdeskAdminConfig(admin_apps.AdminConfig):
+    """The Django admin, with the role-aware site as the default site."""
+
+    default = False
+    default_site = "accounts.admin_scope.HelpdeskAdminSite"

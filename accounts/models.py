@@ -33,6 +33,9 @@ class WorkspaceUserPermission(UserObjectPermissionBase):
 
     content_object = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="user_permissions")
 
+    def __str__(self):
+        return f"{self.user} · {self.content_object}"
+
     class Meta(UserObjectPermissionBase.Meta):
         verbose_name = _("workspace permission")
         verbose_name_plural = _("workspace permissions")
@@ -94,3 +97,23 @@ class AuditLog(models.Model):
 
     def __str__(self):
         return f"{self.created_at:%Y-%m-%d %H:%M} {self.actor} {self.action}"
+
+
+class ApiToken(models.Model):
+    """A member's credential for the REST API: acts exactly as that member (same
+    workspace, same role and permissions). Only a hash is stored; the key is shown once."""
+
+    membership = models.ForeignKey(Membership, on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(_("name"), max_length=60)
+    prefix = models.CharField(max_length=12, unique=True)
+    key_hash = models.CharField(max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("API token")
+        verbose_name_plural = _("API tokens")
+
+    def __str__(self):
+        return f"{self.name} ({self.prefix}…)"

@@ -1,17 +1,91 @@
-from django.contrib import admin
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.auth import get_user_model
+from django.utils.translation import gettext_lazy as _
 
-from .models import Conversation, ConversationEvent, Customer, Inbox, Message
+from accounts import actions as account_actions
+from accounts import roles
+from accounts.admin_scope import WorkspaceScopedAdmin
+
+from .errors import ChatError
+from .models import Conversation, ConversationEvent, Customer, Inbox, InboxUserPermission, Message
+
+
+class ObjectAccessInline(admin.TabularInline):
+    """Who holds an object permission; saved through accounts.actions (audit, live revocation)."""
+
+    extra = 0
+    fields = ["user"]
+    set_access = None  # accounts.actions function (actor, object_id, membership_id, granted)
+
+    def parent_admin(self):
+        return self.admin_site._registry[self.parent_model]
+
+    # Rights follow the parent page's capability (not Django's per-model permissions).
+    def has_view_permission(self, request, obj=None):
+        return self.parent_admin().has_view_permission(request, obj)
+
+    def has_change_permission(self, request, obj=None):
+        return self.parent_admin().has_change_permission(request, obj)
+
+    has_add_permission = has_delete_permission = has_change_permission
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "user":
+            ids = self.parent_admin().workspace_ids(request)
+            kwargs["queryset"] = get_user_model().objects.filter(memberships__workspace_id__in=ids).distinct()
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+
+def save_access_formset(request, formset, parent, set_access):
+    """Grant what was added, revoke what was deleted, each through the audited action."""
+    actor = account_actions.acting_member(request.user, parent.workspace_id)
+    formset.save(commit=False)
+    changes = [(row.user_id, False) for row in formset.deleted_objects] + [(row.user_id, True) for row in formset.new_objects]
+    for user_id, granted in changes:
+        try:
+            set_access(actor, parent.pk, account_actions.membership_id_of(actor, user_id), granted)
+        except ChatError as exc:
+            messages.error(request, exc.message)
+
+
+class InboxAccessInline(ObjectAccessInline):
+    model = InboxUserPermission
+    verbose_name = _("agent serving this inbox")
+    verbose_name_plural = _("agents serving this inbox")
+
+
+class InboxForm(forms.ModelForm):
+    class Meta:
+        model = Inbox
+        fields = ["workspace", "name", "kind", "bot_first"]
 
 
 @admin.register(Inbox)
-class InboxAdmin(admin.ModelAdmin):
+class InboxAdmin(WorkspaceScopedAdmin):
+    form = InboxForm
     list_display = ["name", "workspace", "kind", "public_key", "bot_first"]
     list_filter = ["kind", "workspace"]
     readonly_fields = ["public_key"]
+    inlines = [InboxAccessInline]
+
+    def get_readonly_fields(self, request, obj=None):
+        return ["public_key", "workspace"] if obj is not None else ["public_key"]
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        actor = account_actions.acting_member(request.user, obj.workspace_id)
+        account_actions.audit(actor, "inbox.change" if change else "inbox.add", target=obj,
+                              after={f: str(form.cleaned_data.get(f)) for f in form.changed_data})
+
+    def save_formset(self, request, form, formset, change):
+        save_access_formset(request, formset, form.instance, account_actions.set_inbox_access)
 
 
 @admin.register(Customer)
-class CustomerAdmin(admin.ModelAdmin):
+class CustomerAdmin(WorkspaceScopedAdmin):
+    capability = roles.VIEW_ALL_HISTORY
+    read_only = True
     list_display = ["__str__", "workspace", "external_id", "created_at"]
     search_fields = ["name", "external_id"]
     list_select_related = ["workspace"]
@@ -24,6 +98,9 @@ class MessageInline(admin.TabularInline):
     fields = ["seq", "sender_kind", "sender_name", "msg_type", "body", "is_private", "recalled_at", "created_at"]
     readonly_fields = fields
 
+    def has_add_permission(self, request, obj=None):
+        return False
+
 
 class EventInline(admin.TabularInline):
     model = ConversationEvent
@@ -32,17 +109,19 @@ class EventInline(admin.TabularInline):
     fields = ["kind", "from_state", "to_state", "actor_kind", "actor_user", "created_at"]
     readonly_fields = fields
 
+    def has_add_permission(self, request, obj=None):
+        return False
+
 
 @admin.register(Conversation)
-class ConversationAdmin(admin.ModelAdmin):
-    """Read-mostly: conversation writes go through chat.actions (seq, events, fan-out)."""
+class ConversationAdmin(WorkspaceScopedAdmin):
+    """Read-only: conversation writes go through chat.actions (seq, events, fan-out)."""
 
+    capability = roles.VIEW_ALL_HISTORY
+    read_only = True
     list_display = ["pk", "inbox", "customer", "state", "assignee", "last_message_at"]
     list_filter = ["state", "inbox"]
     list_select_related = ["inbox", "customer", "assignee"]
-    readonly_fields = ["workspace", "inbox", "customer", "state", "last_seq", "first_response_at", "resolved_at", "entry_page"]
-    exclude = ["assignee", "group"]
+    fields = ["workspace", "inbox", "customer", "state", "assignee", "group", "last_seq", "first_response_at", "resolved_at", "entry_page"]
+    readonly_fields = fields
     inlines = [MessageInline, EventInline]
-
-    def has_add_permission(self, request):
-        return False

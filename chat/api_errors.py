@@ -1,3 +1,4 @@
+from django.utils.translation import gettext as _
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
@@ -15,5 +16,5 @@ def exception_handler(exc, context):
         if isinstance(detail, dict) and "detail" in detail:
             response.data = {"error": {"code": getattr(detail["detail"], "code", code), "message": str(detail["detail"])}}
         else:
-            response.data = {"error": {"code": "invalid", "message": "Invalid input.", "fields": detail}}
+            response.data = {"error": {"code": "invalid", "message": _("Invalid input."), "fields": detail}}
     return response

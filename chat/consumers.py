@@ -13,6 +13,8 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.utils.translation import gettext as _
 
+from accounts.security import is_session_verified
+
 from . import access, actions, realtime
 from .errors import ChatError, not_found
 from .payloads import conversation_payload, message_payload
@@ -204,6 +206,8 @@ class AgentConsumer(ChatConsumer):
         user = self.scope.get("user")
         if user is None or not user.is_authenticated:
             raise ChatError("unauthenticated", _("Please log in."), status=401)
+        if not is_session_verified(user, self.scope.get("session")):
+            raise ChatError("unauthenticated", _("Please complete the two-factor sign-in first."), status=401)
         actor = actions.require_workspace_member(user)
         inbox_ids = access.agent_inbox_ids(actor)
         groups = [realtime.group_for_inbox(i) for i in inbox_ids] + [realtime.group_for_agent(actor.user_id)]

@@ -53,6 +53,9 @@ class InboxUserPermission(UserObjectPermissionBase):
 
     content_object = models.ForeignKey(Inbox, on_delete=models.CASCADE, related_name="user_permissions")
 
+    def __str__(self):
+        return f"{self.user} · {self.content_object}"
+
     class Meta(UserObjectPermissionBase.Meta):
         verbose_name = _("inbox permission")
         verbose_name_plural = _("inbox permissions")

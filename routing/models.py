@@ -25,6 +25,9 @@ class AgentGroupUserPermission(UserObjectPermissionBase):
 
     content_object = models.ForeignKey(AgentGroup, on_delete=models.CASCADE, related_name="user_permissions")
 
+    def __str__(self):
+        return f"{self.user} · {self.content_object}"
+
     class Meta(UserObjectPermissionBase.Meta):
         verbose_name = _("agent group permission")
         verbose_name_plural = _("agent group permissions")

@@ -9,6 +9,18 @@ from pathlib import Path
 BASE = Path(__file__).resolve().parent.parent
 
 ZH_HANS = {
+    "Invalid input.": "输入无效。",
+    "Fields not accepted here: %(fields)s": "此处不接受这些字段：%(fields)s",
+    "You cannot manage members.": "你不能管理成员。",
+    "Create tokens from a logged-in session, not with a token.": "请在已登录的会话中创建令牌，而不是使用令牌创建。",
+    "You cannot manage members of this workspace.": "你不能管理此工作区的成员。",
+    "You cannot give or take away this role.": "你不能授予或收回此角色。",
+    "You cannot assign this custom role.": "你不能分配此自定义角色。",
+    "Helpdesk administration": "客服系统管理", "Workspace settings": "工作区设置",
+    "API token": "API 令牌", "API tokens": "API 令牌", "Invalid or revoked API token.": "API 令牌无效或已撤销。",
+    "agent serving this inbox": "接待此渠道的客服", "agents serving this inbox": "接待此渠道的客服",
+    "Please complete the two-factor sign-in first.": "请先完成两步验证登录。",
+    "supervisor": "主管", "supervisors": "主管",
     "name": "名称", "slug": "标识", "created at": "创建时间", "workspace": "工作区", "workspaces": "工作区",
     "Founder": "创始人", "Senior admin": "高级管理员", "Admin": "管理员", "Agent": "客服", "Verifier": "核销员",
     "role": "角色", "display name": "显示名称", "membership": "成员", "memberships": "成员",

@@ -10,6 +10,9 @@ PG_URL=${TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/helpdesk}
 REDIS=${TEST_REDIS_URL:-redis://127.0.0.1:6379/1}
 status=0
 
+echo "== lint (ruff: undefined names, unused imports, syntax)"
+.venv/bin/ruff check . || status=1
+
 echo "== pass 1: SQLite + in-memory channel layer"
 scripts/run-pytest.sh $PY -m pytest -m "not scaleout" "$@" || status=1
 

@@ -19,7 +19,12 @@ async def connect_customer(token, path="/ws/customer/"):
 
 
 @sync_to_async
-def session_cookie(user):
+def session_cookie(user, verified=True):
+    """A session id for `user`; verified=True also passes the TOTP step where the user needs it."""
+    if verified:
+        from conftest import verified_client
+
+        return verified_client(user).cookies["sessionid"].value
     client = Client()
     client.force_login(user)
     return client.cookies["sessionid"].value

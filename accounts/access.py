@@ -1,0 +1,34 @@
+"""Which workspaces a user may act in, for each capability: the one place admin
+pages, member APIs and management views ask. One query per request."""
+
+from . import roles
+from .models import Membership
+
+
+def memberships(user):
+    if not getattr(user, "is_authenticated", False):
+        return []
+    cache = getattr(user, "_helpdesk_memberships", None)
+    if cache is None:
+        cache = list(Membership.objects.select_related("custom_role").filter(user=user))
+        user._helpdesk_memberships = cache  # per request: the user object lives as long as the request
+    return cache
+
+
+def workspace_ids_where(user, capability):
+    """Ids of the workspaces where `user` holds `capability` (superusers: every workspace)."""
+    if getattr(user, "is_superuser", False):
+        from .models import Workspace
+
+        return list(Workspace.objects.values_list("pk", flat=True))
+    return [m.workspace_id for m in memberships(user) if roles.can(m, capability)]
+
+
+def membership_in(user, workspace_id):
+    return next((m for m in memberships(user) if m.workspace_id == workspace_id), None)
+
+
+def can_in(user, workspace_id, capability):
+    if getattr(user, "is_superuser", False):
+        return True
+    return roles.can(membership_in(user, workspace_id), capability)

@@ -1,0 +1,136 @@
+"""Role-aware Django admin: the site, and a base ModelAdmin that shows and accepts
+only rows of workspaces where the user holds the page's capability.
+
+- Admin access needs the `use_admin` capability in some workspace (founder,
+  senior admin, admin) or a superuser; is_staff is not consulted.
+- Another workspace's object id in a URL is a 404 (never a redirect or 403) and
+  is audited; a tampered workspace/role/user field is a form error and audited.
+"""
+
+from contextlib import contextmanager
+
+from django import forms
+from django.contrib import admin
+from django.contrib.admin.forms import AdminAuthenticationForm
+from django.http import Http404
+from django.utils.translation import gettext_lazy as _
+
+from . import access, roles
+
+PROTECTED_FIELDS = ("workspace", "role", "user", "custom_role", "inbox", "customer")
+
+
+class UnknownObject(Http404):
+    def __init__(self, detail):
+        super().__init__()
+        self.detail = detail
+
+
+class RoleAwareLoginForm(AdminAuthenticationForm):
+    def confirm_login_allowed(self, user):
+        if not user.is_active or not user_may_use_admin(user):
+            raise forms.ValidationError(self.error_messages["invalid_login"], code="invalid_login", params={"username": self.username_field.verbose_name})
+
+
+def user_may_use_admin(user):
+    return user.is_active and (user.is_superuser or bool(access.workspace_ids_where(user, roles.USE_ADMIN)))
+
+
+class HelpdeskAdminSite(admin.AdminSite):
+    site_header = _("Helpdesk administration")
+    site_title = _("Helpdesk")
+    index_title = _("Workspace settings")
+    login_form = RoleAwareLoginForm
+
+    def has_permission(self, request):
+        return user_may_use_admin(request.user)
+
+
+class WorkspaceScopedAdmin(admin.ModelAdmin):
+    """Rows are visible and editable only in workspaces where the user holds `capability`."""
+
+    capability = roles.CONFIGURE
+    workspace_path = "workspace"  # lookup from the model to its workspace
+    read_only = False
+
+    def workspace_ids(self, request, capability=None):
+        capability = capability or self.capability
+        cache = request.__dict__.setdefault("_workspace_ids", {})
+        if capability not in cache:
+            cache[capability] = access.workspace_ids_where(request.user, capability)
+        return cache[capability]
+
+    def workspace_of(self, obj):
+        value = obj
+        for part in self.workspace_path.split("__"):
+            value = getattr(value, part)
+        return value.pk if hasattr(value, "pk") else value
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).filter(**{f"{self.workspace_path}__in": self.workspace_ids(request)})
+
+    def has_module_permission(self, request):
+        return bool(self.workspace_ids(request))
+
+    def has_view_permission(self, request, obj=None):
+        return bool(self.workspace_ids(request)) and (obj is None or self.workspace_of(obj) in self.workspace_ids(request))
+
+    def has_change_permission(self, request, obj=None):
+        return not self.read_only and self.has_view_permission(request, obj)
+
+    def has_add_permission(self, request):
+        return not self.read_only and bool(self.workspace_ids(request))
+
+    def has_delete_permission(self, request, obj=None):
+        return self.has_change_permission(request, obj)
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        related = db_field.related_model
+        ids = self.workspace_ids(request)
+        if related._meta.label_lower == "accounts.workspace":
+            kwargs["queryset"] = related.objects.filter(pk__in=ids)
+        elif any(f.name == "workspace" for f in related._meta.get_fields()):
+            kwargs["queryset"] = related.objects.filter(workspace_id__in=ids)
+        elif related._meta.label_lower == "auth.user":
+            kwargs["queryset"] = related.objects.filter(memberships__workspace_id__in=ids).distinct()
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def _get_obj_does_not_exist_redirect(self, request, opts, object_id):
+        # Django would redirect with a message; an id from another workspace must look
+        # exactly like one that does not exist. Audited by the view, outside its transaction.
+        raise UnknownObject({"model": opts.label_lower, "id": str(object_id)[:60]})
+
+    def delete_view(self, request, object_id, extra_context=None):
+        with self.auditing_unknown_objects(request):
+            return super().delete_view(request, object_id, extra_context)
+
+    def history_view(self, request, object_id, extra_context=None):
+        with self.auditing_unknown_objects(request):
+            return super().history_view(request, object_id, extra_context)
+
+    @contextmanager
+    def auditing_unknown_objects(self, request):
+        try:
+            yield
+        except UnknownObject as exc:
+            self.audit_refusal(request, "admin.unknown_object", exc.detail)
+            raise Http404 from None
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        with self.auditing_unknown_objects(request):
+            response = super().changeform_view(request, object_id, form_url, extra_context)
+        context = getattr(response, "context_data", None) or {}
+        adminform = context.get("adminform")
+        if request.method == "POST" and adminform is not None:
+            tampered = [name for name in PROTECTED_FIELDS if name in adminform.form.errors]
+            if tampered:
+                posted = {name: request.POST.get(name, "")[:60] for name in tampered}
+                self.audit_refusal(request, "admin.rejected_field", {"model": self.model._meta.label_lower, "fields": posted})
+        return response
+
+    def audit_refusal(self, request, action, detail):
+        from .models import AuditLog
+
+        ids = self.workspace_ids(request) or access.workspace_ids_where(request.user, roles.SERVE_CHATS)
+        if ids:
+            AuditLog.objects.create(workspace_id=ids[0], actor=request.user, action=action, after={"refused": detail}, denied=True)
