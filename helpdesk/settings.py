@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     "routing",
     "chat",
     "knowledge",
+    "orders",
 ]
 
 MIDDLEWARE = [

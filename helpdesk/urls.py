@@ -13,5 +13,6 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("", include("accounts.api_urls")),
+    path("", include("orders.urls")),
     path("", include("chat.urls")),
 ]

@@ -9,6 +9,24 @@ from pathlib import Path
 BASE = Path(__file__).resolve().parent.parent
 
 ZH_HANS = {
+    # Voucher and order verification (orders app, issue 3: the verifier role)
+    "No voucher or order with this code.": "没有此券码对应的券或订单。", "Enter a code.": "请输入券码。",
+    "You are not allowed to verify vouchers or orders.": "你无权核销券或订单。",
+    "someone no longer in this workspace": "已不在此工作区的成员",
+    "Already verified by %(name)s on %(when)s.": "已由 %(name)s 于 %(when)s 核销。",
+    "This voucher or order has been voided and cannot be used.": "此券或订单已作废，不能使用。",
+    "This voucher or order has expired.": "此券或订单已过期。",
+    "This workspace already has a voucher or order with this code.": "此工作区已有相同券码的券或订单。",
+    "Choose a customer of the same workspace.": "请选择同一工作区的客户。",
+    "Vouchers and orders": "券和订单", "vouchers and orders": "券和订单", "voucher or order": "券或订单",
+    "Voucher": "券", "Order": "订单", "Valid": "有效", "Verified": "已核销", "Void": "已作废", "Expired": "已过期",
+    "code": "券码", "title": "标题", "status": "状态", "valid until": "有效期至", "verified at": "核销时间", "verified by": "核销人",
+    "Verified: %(title)s (%(code)s).": "已核销：%(title)s（%(code)s）。",
+    "Verify a voucher or order": "核销券或订单", "Voucher or order code": "券码或订单号",
+    "Type the code the customer shows you.": "输入客户出示的券码。", "Look up": "查询",
+    "Code": "券码", "Kind": "类型", "Status": "状态", "Valid until": "有效期至", "No expiry date": "无到期日",
+    "Not linked to a customer": "未关联客户", "by %(name)s on %(when)s": "由 %(name)s 于 %(when)s 核销",
+    "Mark as verified": "标记为已核销",
     "Invalid input.": "输入无效。",
     "Fields not accepted here: %(fields)s": "此处不接受这些字段：%(fields)s",
     "You cannot manage members.": "你不能管理成员。",

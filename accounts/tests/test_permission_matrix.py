@@ -63,6 +63,7 @@ def admin_page(capable_roles):
 
 PAGES = [
     ("/demo/agent/", {F: 200, S: 200, A: 200, G: 200, V: 404}),
+    ("/verify/", {F: 200, S: 200, A: 200, G: 404, V: 200}),
     ("/admin/", ADMIN_IN),
     ("/admin/accounts/membership/", admin_page({F, S, A})),
     ("/admin/accounts/workspace/", admin_page({F, S, A})),
