@@ -103,3 +103,68 @@ def verified_client(user, client=None):
         session[DEVICE_ID_SESSION_KEY] = device.persistent_id
         session.save()
     return client
+
+
+# --- browser tests: Debian's Chromium driven by Playwright against a real uvicorn ---
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+
+
+def outside_the_browser_loop(query):
+    """Playwright's sync API runs an event loop in this thread; Django's ORM must run elsewhere."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from django.db import connection
+
+    def run():
+        try:
+            return query()
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(run).result()
+
+
+@pytest.fixture
+def live_server_url(db, tmp_path):
+    """A uvicorn process serving the test database (tests using it need transaction=True)."""
+    import os
+
+    from django.db import connection
+
+    from helpdesk import processes
+
+    if not os.path.exists(CHROMIUM):
+        if os.environ.get("CI") == "true":
+            pytest.fail("Chromium missing at /usr/bin/chromium (scripts/install-chromium.sh installs it)")
+        pytest.skip("Chromium not installed at /usr/bin/chromium: run scripts/install-chromium.sh")
+    assert connection.vendor == "sqlite"
+    port = processes.free_port()
+    proc = processes.start_uvicorn(port, {"DATABASE_URL": f"sqlite:///{connection.settings_dict['NAME']}", "REDIS_URL": ""}, tmp_path / "uvicorn.log")
+    yield f"http://127.0.0.1:{port}"
+    processes.stop(proc)
+
+
+@pytest.fixture
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def artifacts():
+    """Folder for screenshots (gitignored)."""
+    from pathlib import Path
+
+    from django.conf import settings
+
+    folder = Path(settings.BASE_DIR, "test-artifacts")
+    folder.mkdir(exist_ok=True)
+    return folder

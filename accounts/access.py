@@ -1,6 +1,10 @@
 """Which workspaces a user may act in, for each capability: the one place admin
 pages, member APIs and management views ask. One query per request."""
 
+from django.utils.translation import gettext as _
+
+from chat.errors import ChatError
+
 from . import roles
 from .models import Membership
 
@@ -32,3 +36,18 @@ def can_in(user, workspace_id, capability):
     if getattr(user, "is_superuser", False):
         return True
     return roles.can(membership_in(user, workspace_id), capability)
+
+
+def membership_of_user(user, workspace_id=None):
+    """A user's membership in the chosen workspace (their first one when none is chosen).
+    Someone who belongs to several workspaces picks one per request or connection."""
+    memberships = Membership.objects.select_related("user", "custom_role").filter(user=user).order_by("pk")
+    if workspace_id not in (None, ""):
+        try:
+            memberships = memberships.filter(workspace_id=int(workspace_id))
+        except (TypeError, ValueError):
+            memberships = memberships.none()
+    membership = memberships.first()
+    if membership is None:
+        raise ChatError("forbidden", _("You are not a member of any workspace."), status=403)
+    return membership

@@ -5,8 +5,18 @@ member's open sockets to re-check their access (after commit).
 Targets are always looked up inside the acting member's workspace, so another
 workspace's ids are "not found" (and the attempt is audited)."""
 
+import csv
+import hashlib
+import io
+import re
+import secrets
+from datetime import timedelta
+
 from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
 from django.db import transaction
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from guardian.shortcuts import assign_perm, remove_perm
 from guardian.utils import get_user_obj_perms_model
@@ -17,7 +27,7 @@ from chat.models import Inbox
 from routing.models import AgentGroup
 
 from . import roles
-from .models import AuditLog, CustomRole, Membership, Role, Workspace
+from .models import AuditLog, CustomRole, Invite, Membership, Role, Workspace
 
 REPLY_IN_INBOX = "chat.reply_in_inbox"
 SUPERVISE_GROUP = "routing.supervise_group"
@@ -291,3 +301,149 @@ def create_user(username, password=None, email=""):
         user.set_unusable_password()
     user.save()
     return user
+
+
+# --- invitations and bulk creation --------------------------------------------------
+
+INVITE_TTL_HOURS = 72
+PHONE_RE = re.compile(r"^\+?[0-9][0-9 \-]{5,30}$")
+
+
+def _invite_digest(secret):
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def invite_member(actor, *, role, email="", phone="", display_name="", ttl_hours=INVITE_TTL_HOURS):
+    """Create an expiring single-use invitation; returns (invite, secret). The caller
+    turns the secret into a link (accounts.views.invite_url) and delivers it."""
+    action = "member.invite"
+    email, phone = (email or "").strip().lower(), (phone or "").strip()
+    if role not in Role.values:
+        raise ChatError("invalid_role", _("Unknown role."), status=400)
+    if not email and not phone:
+        raise ChatError("contact_required", _("Give an e-mail address or a phone number."), status=400)
+    if email:
+        try:
+            validate_email(email)
+        except ValidationError:
+            raise ChatError("invalid_email", _("Enter a valid e-mail address."), status=400) from None
+    if phone and not PHONE_RE.match(phone):
+        raise ChatError("invalid_phone", _("Enter a valid phone number."), status=400)
+    _require(actor, roles.MANAGE_MEMBERS, action)
+    if not roles.can_manage_role(actor, role):
+        raise _refuse(actor, action, f"cannot invite role {role}")
+    secret = secrets.token_urlsafe(24)
+    with transaction.atomic():
+        invite = Invite.objects.create(
+            workspace_id=actor.workspace_id, email=email, phone=phone, role=role, display_name=display_name[:80],
+            token_hash=_invite_digest(secret), invited_by_id=actor.user_id, expires_at=timezone.now() + timedelta(hours=ttl_hours),
+        )
+        audit(actor, action, target=invite, after={"email": email, "phone": phone, "role": role})
+    return invite, secret
+
+
+def find_invite(secret):
+    """The pending invitation for a link secret, or a ChatError saying why it cannot be used."""
+    invite = Invite.objects.select_related("workspace").filter(token_hash=_invite_digest(str(secret or ""))).first()
+    if invite is None or invite.revoked_at is not None:
+        raise ChatError("invalid_invite", _("This invitation link is not valid."), status=404)
+    if invite.accepted_at is not None:
+        raise ChatError("invite_used", _("This invitation has already been used."), status=410)
+    if invite.expires_at <= timezone.now():
+        raise ChatError("invite_expired", _("This invitation has expired. Ask for a new one."), status=410)
+    return invite
+
+
+def accept_invite(secret, *, user=None, username="", password="", email=""):
+    """Join the workspace: an existing (logged-in) user, or a new account created here;
+    for an account created in bulk, the link sets its first password instead.
+    Single use even when two people open the link at once (row lock)."""
+    invite = find_invite(secret)
+    with transaction.atomic():
+        invite = Invite.objects.select_for_update().get(pk=invite.pk)
+        if invite.accepted_at is not None:
+            raise ChatError("invite_used", _("This invitation has already been used."), status=410)
+        if invite.for_user_id is not None:
+            account = invite.for_user
+            account.set_password(password)
+            account.save(update_fields=["password"])
+            invite.accepted_at, invite.accepted_by = timezone.now(), account
+            invite.save(update_fields=["accepted_at", "accepted_by"])
+            membership = Membership.objects.get(workspace_id=invite.workspace_id, user=account)
+            AuditLog.objects.create(workspace_id=invite.workspace_id, actor=account, action="member.activate",
+                                    target_type="accounts.membership", target_id=str(membership.pk))
+            return membership
+        if user is None:
+            user = create_user(username, password, email=email or invite.email)
+        if Membership.objects.filter(workspace_id=invite.workspace_id, user=user).exists():
+            raise ChatError("already_member", _("You are already a member of this workspace."), status=409)
+        membership = Membership.objects.create(workspace_id=invite.workspace_id, user=user, role=invite.role,
+                                               display_name=invite.display_name or user.get_username())
+        invite.accepted_at, invite.accepted_by = timezone.now(), user
+        invite.save(update_fields=["accepted_at", "accepted_by"])
+        AuditLog.objects.create(workspace_id=invite.workspace_id, actor=user, action="member.join", target_type="accounts.membership",
+                                target_id=str(membership.pk), after={"role": invite.role, "invite": invite.pk, "invited_by": invite.invited_by_id})
+    return membership
+
+
+CSV_COLUMNS = ("username", "email", "display_name", "role", "inboxes")
+CSV_MAX_ROWS = 500
+
+
+def bulk_create_agents(actor, csv_text):
+    """Create members from CSV (header: username,email[,display_name,role,inboxes]; inboxes
+    are names separated by ';'). All or nothing: any bad line refuses the whole file.
+    Returns [(membership, invite secret)]: each new member sets a password through the link."""
+    action = "member.bulk_create"
+    _require(actor, roles.MANAGE_MEMBERS, action)
+    rows = list(csv.DictReader(io.StringIO(csv_text.lstrip("\ufeff"))))
+    if not rows:
+        raise ChatError("empty_csv", _("The file has no rows."), status=400)
+    if len(rows) > CSV_MAX_ROWS:
+        raise ChatError("too_many_rows", _("At most %(n)s rows per file.") % {"n": CSV_MAX_ROWS}, status=400)
+    unknown = set(rows[0]) - set(CSV_COLUMNS)
+    if unknown or not {"username", "email"} <= set(rows[0]):
+        raise ChatError("bad_header", _("The header must be: %(cols)s") % {"cols": ",".join(CSV_COLUMNS)}, status=400)
+    inboxes = {i.name: i for i in Inbox.objects.filter(workspace_id=actor.workspace_id)}
+    User = get_user_model()
+    errors, planned, seen = [], [], set()
+    for line, row in enumerate(rows, start=2):
+        username = (row.get("username") or "").strip()
+        email = (row.get("email") or "").strip().lower()
+        role = (row.get("role") or Role.AGENT).strip() or Role.AGENT
+        names = [n.strip() for n in (row.get("inboxes") or "").split(";") if n.strip()]
+        problems = []
+        if not username or len(username) > 150 or username in seen:
+            problems.append(_("missing or repeated username"))
+        elif User.objects.filter(username=username).exists():
+            problems.append(_("username already taken"))
+        try:
+            validate_email(email)
+        except ValidationError:
+            problems.append(_("invalid e-mail"))
+        if role not in Role.values or not roles.can_manage_role(actor, role):
+            problems.append(_("role not allowed: %(role)s") % {"role": role})
+        missing = [n for n in names if n not in inboxes]
+        if missing:
+            problems.append(_("unknown inbox: %(names)s") % {"names": ", ".join(missing)})
+        seen.add(username)
+        if problems:
+            errors.append(_("line %(line)s: %(problems)s") % {"line": line, "problems": "; ".join(str(p) for p in problems)})
+        planned.append((username, email, (row.get("display_name") or "").strip(), role, [inboxes[n] for n in names if n in inboxes]))
+    if errors:
+        audit(actor, action, after={"refused": [str(e) for e in errors][:20]}, denied=True)
+        raise ChatError("invalid_csv", " ".join(str(e) for e in errors), status=400)
+    created = []
+    with transaction.atomic():
+        for username, email, display_name, role, member_inboxes in planned:
+            user = create_user(username, email=email)
+            membership = Membership.objects.create(workspace_id=actor.workspace_id, user=user, role=role, display_name=display_name[:80])
+            for inbox in member_inboxes:
+                assign_perm(REPLY_IN_INBOX, user, inbox)
+            secret = secrets.token_urlsafe(24)
+            Invite.objects.create(workspace_id=actor.workspace_id, email=email, role=role, display_name=display_name[:80],
+                                  token_hash=_invite_digest(secret), invited_by_id=actor.user_id, for_user=user,
+                                  expires_at=timezone.now() + timedelta(hours=INVITE_TTL_HOURS))
+            created.append((membership, secret))
+        audit(actor, action, after={"usernames": [m.user.get_username() for m, _ in created]})
+    return created

@@ -3,14 +3,20 @@ Every write goes through accounts.actions, so the role rules and the audit apply
 exactly as in the API."""
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
+from django.core.mail import send_mail
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.urls import path
 from django.utils.translation import gettext_lazy as _
 
 from chat.errors import ChatError
 
 from . import actions, roles
 from .admin_scope import WorkspaceScopedAdmin
-from .models import AuditLog, CustomRole, Membership, Role, Workspace
+from .invite_views import invite_url
+from .models import AuditLog, CustomRole, Invite, Membership, Role, Workspace
 
 
 def acting(request, workspace_id):
@@ -48,9 +54,19 @@ class WorkspaceAdmin(WorkspaceScopedAdmin):
 
 
 class MembershipForm(forms.ModelForm):
+    view_all_history = forms.BooleanField(
+        label=_("View all history"), required=False,
+        help_text=_("Agents see only their own conversations unless this is ticked (admin roles always see all)."),
+    )
+
     class Meta:
         model = Membership
-        fields = ["workspace", "user", "role", "custom_role", "display_name"]
+        fields = ["workspace", "user", "role", "custom_role", "display_name", "view_all_history"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.fields["view_all_history"].initial = actions.holds(self.instance.user, actions.VIEW_ALL_HISTORY_PERM, self.instance.workspace)
 
     def clean(self):
         cleaned = super().clean()
@@ -72,8 +88,20 @@ class MembershipForm(forms.ModelForm):
         return cleaned
 
 
+class ManageableRoleChoices:
+    """The role field offers only roles the user may give (a tampered value is a form error)."""
+
+    def formfield_for_choice_field(self, db_field, request, **kwargs):
+        if db_field.name == "role":
+            allowed = set()
+            for workspace_id in self.workspace_ids(request):
+                allowed |= roles.MANAGEABLE_ROLES.get(acting(request, workspace_id).role, frozenset())
+            kwargs["choices"] = [(value, label) for value, label in Role.choices if value in allowed]
+        return super().formfield_for_choice_field(db_field, request, **kwargs)
+
+
 @admin.register(Membership)
-class MembershipAdmin(WorkspaceScopedAdmin):
+class MembershipAdmin(ManageableRoleChoices, WorkspaceScopedAdmin):
     capability = roles.MANAGE_MEMBERS
     form = MembershipForm
     list_display = ["user", "display_name", "workspace", "role", "custom_role"]
@@ -89,13 +117,6 @@ class MembershipAdmin(WorkspaceScopedAdmin):
     def get_readonly_fields(self, request, obj=None):
         return ["workspace", "user"] if obj is not None else []
 
-    def formfield_for_choice_field(self, db_field, request, **kwargs):
-        if db_field.name == "role":
-            allowed = set()
-            for workspace_id in self.workspace_ids(request):
-                allowed |= roles.MANAGEABLE_ROLES.get(acting(request, workspace_id).role, frozenset())
-            kwargs["choices"] = [(value, label) for value, label in Role.choices if value in allowed]
-        return super().formfield_for_choice_field(db_field, request, **kwargs)
 
     def has_change_permission(self, request, obj=None):
         if not super().has_change_permission(request, obj):
@@ -114,6 +135,8 @@ class MembershipAdmin(WorkspaceScopedAdmin):
                 actions.set_custom_role(actor, obj.pk, obj.custom_role_id)
             if "display_name" in form.changed_data and change:
                 Membership.objects.filter(pk=obj.pk).update(display_name=obj.display_name)
+            if "view_all_history" in form.changed_data:
+                actions.set_view_all_history(actor, obj.pk, form.cleaned_data["view_all_history"])
         except ChatError as exc:
             messages.error(request, exc.message)
 
@@ -126,6 +149,82 @@ class MembershipAdmin(WorkspaceScopedAdmin):
     def delete_queryset(self, request, queryset):
         for obj in queryset:
             self.delete_model(request, obj)
+
+    # --- bulk creation from CSV ---------------------------------------------------
+
+    def get_urls(self):
+        extra = [path("import/", self.admin_site.admin_view(self.import_csv), name="accounts_membership_import")]
+        return extra + super().get_urls()
+
+    def import_csv(self, request):
+        ids = self.workspace_ids(request)
+        if not ids:
+            return redirect("admin:index")
+        form = CsvImportForm(request.POST or None, request.FILES or None, workspaces=Workspace.objects.filter(pk__in=ids))
+        created = []
+        if request.method == "POST" and form.is_valid():
+            upload = form.cleaned_data["file"]
+            try:
+                text = upload.read(2_000_000).decode("utf-8-sig")
+                rows = actions.bulk_create_agents(acting(request, form.cleaned_data["workspace"].pk), text)
+                created = [(m, invite_url(request, secret)) for m, secret in rows]
+                messages.success(request, _("%(n)s members created. Send each one their link to choose a password.") % {"n": len(created)})
+            except UnicodeDecodeError:
+                form.add_error("file", _("The file must be UTF-8 text."))
+            except ChatError as exc:
+                form.add_error("file", exc.message)
+        context = {**self.admin_site.each_context(request), "form": form, "created": created, "opts": self.model._meta,
+                   "title": _("Import members from CSV"), "columns": ",".join(actions.CSV_COLUMNS)}
+        return TemplateResponse(request, "admin/accounts/membership/import_csv.html", context)
+
+
+class CsvImportForm(forms.Form):
+    workspace = forms.ModelChoiceField(queryset=Workspace.objects.none(), label=_("workspace"))
+    file = forms.FileField(label=_("CSV file"))
+
+    def __init__(self, *args, workspaces, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["workspace"].queryset = workspaces
+        if len(workspaces) == 1:
+            self.fields["workspace"].initial = workspaces[0].pk
+
+
+class InviteForm(forms.ModelForm):
+    class Meta:
+        model = Invite
+        fields = ["workspace", "email", "phone", "role", "display_name"]
+
+
+@admin.register(Invite)
+class InviteAdmin(ManageableRoleChoices, WorkspaceScopedAdmin):
+    """Invitations by e-mail (sent) or phone (the link is shown to share, e.g. in WeChat)."""
+
+    capability = roles.MANAGE_MEMBERS
+    form = InviteForm
+    list_display = ["__str__", "workspace", "role", "invited_by", "created_at", "expires_at", "accepted_at"]
+    list_filter = ["role", "workspace"]
+    list_select_related = ["workspace", "invited_by"]
+
+    def has_change_permission(self, request, obj=None):
+        return obj is None and super().has_change_permission(request, obj)  # invitations are not edited
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def save_model(self, request, obj, form, change):
+        try:
+            invite, secret = actions.invite_member(acting(request, obj.workspace_id), role=obj.role, email=obj.email,
+                                                   phone=obj.phone, display_name=obj.display_name)
+        except ChatError as exc:
+            messages.error(request, exc.message)
+            return
+        obj.pk = invite.pk
+        link = invite_url(request, secret)
+        if invite.email:
+            send_mail(str(_("You are invited to %(workspace)s") % {"workspace": invite.workspace.name}),
+                      str(_("Open this link within 72 hours to join: %(link)s") % {"link": link}),
+                      settings.DEFAULT_FROM_EMAIL, [invite.email], fail_silently=True)
+        messages.warning(request, _("Invitation link (shown once, valid 72 hours): %(link)s") % {"link": link})
 
 
 class CustomRoleForm(forms.ModelForm):

@@ -46,6 +46,19 @@ class HelpdeskAdminSite(admin.AdminSite):
         return user_may_use_admin(request.user)
 
 
+class ScopedRelatedFilter(admin.RelatedFieldListFilter):
+    """A sidebar filter that lists only the user's workspaces (or their rows), never another's names."""
+
+    def field_choices(self, field, request, model_admin):
+        ids = model_admin.workspace_ids(request)
+        related = field.related_model
+        if related._meta.label_lower == "accounts.workspace":
+            rows = related.objects.filter(pk__in=ids)
+        else:
+            rows = related.objects.filter(workspace_id__in=ids)
+        return [(row.pk, str(row)) for row in rows]
+
+
 class WorkspaceScopedAdmin(admin.ModelAdmin):
     """Rows are visible and editable only in workspaces where the user holds `capability`."""
 
@@ -68,6 +81,16 @@ class WorkspaceScopedAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request):
         return super().get_queryset(request).filter(**{f"{self.workspace_path}__in": self.workspace_ids(request)})
+
+    def get_list_filter(self, request):
+        scoped = []
+        for entry in super().get_list_filter(request):
+            field = self.model._meta.get_field(entry) if isinstance(entry, str) and "__" not in entry else None
+            related = getattr(field, "related_model", None)
+            if related is not None and (related._meta.label_lower == "accounts.workspace" or any(f.name == "workspace" for f in related._meta.get_fields())):
+                entry = (entry, ScopedRelatedFilter)
+            scoped.append(entry)
+        return scoped
 
     def has_module_permission(self, request):
         return bool(self.workspace_ids(request))

@@ -10,20 +10,19 @@ from rest_framework.views import APIView
 from chat.errors import ChatError, unauthenticated
 
 from . import actions, roles, tokens
+from .access import membership_of_user
 from .models import ApiToken, Membership, Role
 
 
 def member_for(request):
-    """The membership an API request acts as: the token's, else the session user's first one."""
+    """The membership an API request acts as: the token's, else the session user's in the
+    workspace named by the X-Workspace header (default: their first)."""
     if isinstance(request.auth, ApiToken):
         return request.auth.membership
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         raise unauthenticated()
-    membership = Membership.objects.select_related("user", "custom_role").filter(user=user).order_by("pk").first()
-    if membership is None:
-        raise ChatError("forbidden", _("You are not a member of any workspace."), status=403)
-    return membership
+    return membership_of_user(user, request.headers.get("X-Workspace"))
 
 
 def strict(serializer_class, request, actor, action):

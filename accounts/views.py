@@ -150,3 +150,21 @@ password_change = auth_views.PasswordChangeView.as_view(
     template_name="accounts/password_change_form.html", success_url=reverse_lazy("accounts:password-change-done")
 )
 password_change_done = auth_views.PasswordChangeDoneView.as_view(template_name="accounts/password_change_done.html")
+
+
+@login_required
+def home(request):
+    """Where a login lands: the agent page for those who serve chats, the verify page for
+    verifiers, the admin for installation superusers without a workspace."""
+    from django.http import Http404
+
+    from . import access, roles
+
+    memberships = access.memberships(request.user)
+    if any(roles.can(m, roles.SERVE_CHATS) for m in memberships):
+        return redirect("chat:agent-demo")
+    if any(roles.can(m, roles.VERIFY_ORDERS) for m in memberships):
+        return redirect("orders:verify")
+    if request.user.is_superuser:
+        return redirect("admin:index")
+    raise Http404

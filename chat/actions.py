@@ -384,11 +384,9 @@ def conversations_for(actor, *, state=None, limit=50):
     return list(qs[:limit])
 
 
-def require_workspace_member(user):
-    """The agent actor for a logged-in user; raises if they belong to no workspace."""
-    from accounts.models import Membership
+def require_workspace_member(user, workspace_id=None):
+    """The agent actor for a logged-in user in the workspace they chose (their first
+    one by default); raises if they are not a member there."""
+    from accounts.access import membership_of_user
 
-    membership = Membership.objects.select_related("user", "custom_role").filter(user=user).order_by("pk").first()
-    if membership is None:
-        raise forbidden(_("You are not a member of any workspace."))
-    return access.agent_actor(membership)
+    return access.agent_actor(membership_of_user(user, workspace_id))

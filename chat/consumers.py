@@ -208,7 +208,8 @@ class AgentConsumer(ChatConsumer):
             raise ChatError("unauthenticated", _("Please log in."), status=401)
         if not is_session_verified(user, self.scope.get("session")):
             raise ChatError("unauthenticated", _("Please complete the two-factor sign-in first."), status=401)
-        actor = actions.require_workspace_member(user)
+        params = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
+        actor = actions.require_workspace_member(user, (params.get("workspace") or [None])[0])
         inbox_ids = access.agent_inbox_ids(actor)
         groups = [realtime.group_for_inbox(i) for i in inbox_ids] + [realtime.group_for_agent(actor.user_id)]
         return actor, groups, {"user": {"id": actor.user_id, "name": actor.name}, "inbox_ids": inbox_ids}

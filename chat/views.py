@@ -32,7 +32,7 @@ def customer_demo(request):
 def agent_demo(request):
     """A minimal agent page to answer the demo chat (the real console is a later issue)."""
     try:
-        actor = actions.require_workspace_member(request.user)
+        actor = actions.require_workspace_member(request.user, request.GET.get("workspace"))
     except ChatError:
         raise Http404 from None
     conversations = actions.conversations_for(actor, limit=50)

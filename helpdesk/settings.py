@@ -165,10 +165,20 @@ AXES_LOCKOUT_CALLABLE = "accounts.security.lockout_response"  # renders registra
 # workspace) and superusers; optional for agents. See accounts.security.
 OTP_TOTP_ISSUER = os.environ.get("OTP_TOTP_ISSUER", "Helpdesk")
 LOGIN_URL = "login"
-LOGIN_REDIRECT_URL = "chat:agent-demo"
+LOGIN_REDIRECT_URL = "accounts:home"  # the agent page, the verify page or the admin, by role
 LOGOUT_REDIRECT_URL = "login"
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
+
+# --- E-mail (invitations) ---------------------------------------------------
+# Console by default (the embedded default sends nothing); set SMTP in production.
+EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("EMAIL_PORT", 25)
+EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "helpdesk@localhost")
 
 # --- i18n -----------------------------------------------------------------
 LANGUAGE_CODE = "zh-hans"

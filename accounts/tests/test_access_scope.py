@@ -107,3 +107,32 @@ async def test_removed_member_socket_is_closed(personas):
     assert error["code"] == "forbidden"
     assert await agent.receive_output(timeout=1) == {"type": "websocket.close", "code": 4403}
     assert not await database_sync_to_async(lambda: get_user_model().objects.get(pk=personas.agent_b_user.pk).memberships.exists())()
+
+
+def test_member_of_two_workspaces_picks_one_per_request(personas, sender):
+    from accounts.models import Membership
+    from conftest import verified_client
+
+    Membership.objects.create(workspace=personas.other_workspace, user=personas.agent_a_user, role=Role.AGENT)
+    from guardian.shortcuts import assign_perm
+
+    assign_perm("chat.reply_in_inbox", personas.agent_a_user, personas.other_inbox)
+    ours, _ = sender(personas.visitor, "ours")
+    theirs, _ = sender(personas.other_visitor, "theirs")
+    client = verified_client(personas.agent_a_user)
+    default = [c["id"] for c in client.get("/api/v1/conversations").json()["conversations"]]
+    chosen = [c["id"] for c in client.get("/api/v1/conversations", HTTP_X_WORKSPACE=str(personas.other_workspace.pk)).json()["conversations"]]
+    assert default == [ours.conversation_id] and chosen == [theirs.conversation_id]
+    assert client.get("/api/v1/conversations", HTTP_X_WORKSPACE="999999").status_code == 403
+
+
+def test_login_lands_on_the_page_for_the_role(personas):
+    from django.contrib.auth import get_user_model
+
+    from conftest import verified_client
+
+    verifier_user, _ = make_agent(personas.workspace, role=Role.VERIFIER, username="counter")
+    stranger = get_user_model().objects.create_user(username="stranger", password="x-pass-12345")
+    assert verified_client(personas.agent_a_user).get("/accounts/home/")["Location"] == "/demo/agent/"
+    assert verified_client(verifier_user).get("/accounts/home/")["Location"] == "/verify/"
+    assert verified_client(stranger).get("/accounts/home/").status_code == 404

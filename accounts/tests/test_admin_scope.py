@@ -95,3 +95,22 @@ def test_audit_log_is_for_founders(shop):
     assert verified_client(shop.owner_user).get("/admin/accounts/auditlog/").status_code == 200
     assert verified_client(shop.senior_user).get("/admin/accounts/auditlog/").status_code == 403
     assert verified_client(shop.admin_user).get("/admin/accounts/auditlog/").status_code == 403
+
+
+def test_view_all_history_is_granted_from_the_member_page(shop):
+    from accounts import actions
+
+    admin = verified_client(shop.admin_user)
+    agent = Membership.objects.get(user=shop.agent_a_user)
+    r = admin.post(f"/admin/accounts/membership/{agent.pk}/change/", {"role": "agent", "display_name": "Li", "view_all_history": "on"})
+    assert r.status_code == 302
+    assert actions.holds(shop.agent_a_user, actions.VIEW_ALL_HISTORY_PERM, shop.workspace)
+    assert AuditLog.objects.filter(action="history.view_all", actor=shop.admin_user, after__granted=True).count() == 1
+
+
+@pytest.mark.parametrize("path", ["/admin/accounts/membership/", "/admin/accounts/invite/", "/admin/chat/inbox/", "/admin/chat/conversation/",
+                                  "/admin/chat/customer/", "/admin/routing/agentgroup/", "/admin/accounts/workspace/", "/admin/accounts/customrole/"])
+def test_no_other_workspace_name_appears_anywhere(shop, path, sender):
+    sender(shop.other_visitor, "rival conversation")
+    page = verified_client(shop.owner_user).get(path).content.decode()
+    assert "Shop Z" not in page and "Site Z" not in page and "agent_z" not in page

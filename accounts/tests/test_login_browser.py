@@ -1,61 +1,19 @@
 """A person logs in with a password and a TOTP code, and a guesser gets locked out, in
 Debian's Chromium driven by Playwright against a real uvicorn process."""
 
-import os
 import re
 from pathlib import Path
 
 import pytest
 from django.conf import settings
-from django.db import connection
 from django_otp.oath import totp
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from helpdesk import processes
+from conftest import outside_the_browser_loop
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 
-CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(settings.BASE_DIR, "test-artifacts")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
-
-
-def outside_the_browser_loop(query):
-    """Playwright's sync API runs an event loop in this thread; Django's ORM must run elsewhere."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    def run():
-        try:
-            return query()
-        finally:
-            connection.close()
-
-    with ThreadPoolExecutor(1) as pool:
-        return pool.submit(run).result()
-
-
-@pytest.fixture
-def live_server_url(db, tmp_path):
-    if not os.path.exists(CHROMIUM):
-        if os.environ.get("CI") == "true":
-            pytest.fail("Chromium missing at /usr/bin/chromium (scripts/install-chromium.sh installs it)")
-        pytest.skip("Chromium not installed at /usr/bin/chromium: run scripts/install-chromium.sh")
-    assert connection.vendor == "sqlite"
-    port = processes.free_port()
-    proc = processes.start_uvicorn(port, {"DATABASE_URL": f"sqlite:///{connection.settings_dict['NAME']}", "REDIS_URL": ""}, tmp_path / "uvicorn.log")
-    yield f"http://127.0.0.1:{port}"
-    processes.stop(proc)
-
-
-@pytest.fixture
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
 
 
 def current_token(device):

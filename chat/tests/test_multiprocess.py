@@ -106,3 +106,50 @@ def test_customer_and_agent_on_different_processes(personas, two_servers):
     cid = asyncio.run(scenario())
     stored = list(Message.objects.filter(conversation_id=cid).order_by("seq").values_list("seq", flat=True))
     assert stored == list(range(1, 85))
+
+
+def test_inbox_revocation_reaches_a_socket_on_another_process(personas, two_servers):
+    """An admin revokes an agent over REST on process A; the agent's socket on process B stops
+    receiving the inbox within a second (through Redis), while a colleague keeps receiving."""
+    import time
+    import urllib.request
+
+    from accounts import tokens
+    from accounts.models import Membership
+    from conftest import verified_client
+
+    port_a, port_b = two_servers
+    _, key = tokens.issue(Membership.objects.get(user=personas.owner_user), "revoker")
+    agent_membership = Membership.objects.get(user=personas.agent_a_user)
+    colleague_cookie = {"Cookie": f"sessionid={verified_client(personas.owner_user).cookies['sessionid'].value}"}
+    agent_session = agent_cookie(personas.agent_a_user)
+
+    def revoke():
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port_a}/api/v1/inboxes/{personas.inbox_a.pk}/members/{agent_membership.pk}",
+            data=json.dumps({"granted": False}).encode(), method="PUT",
+            headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=5) as response:
+            return response.status
+
+    async def scenario():
+        customer = await open_ws(f"ws://127.0.0.1:{port_a}/ws/customer/?token={personas.visitor_token}")
+        agent = await open_ws(f"ws://127.0.0.1:{port_b}/ws/agent/", agent_session)
+        colleague = await open_ws(f"ws://127.0.0.1:{port_b}/ws/agent/", colleague_cookie)
+        await customer.send(json.dumps({"type": "send", "client_msg_id": "r1", "body": "before"}))
+        assert (await message_with(agent, "r1"))["seq"] == 1
+
+        started = time.monotonic()
+        assert await asyncio.to_thread(revoke) == 200
+        changed = await next_of(agent, "access.changed", timeout=1)
+        assert changed["inbox_ids"] == [] and time.monotonic() - started < 1.5
+
+        await customer.send(json.dumps({"type": "send", "client_msg_id": "r2", "body": "after"}))
+        assert (await message_with(colleague, "r2"))["seq"] == 2
+        with pytest.raises(asyncio.TimeoutError):
+            await message_with(agent, "r2", timeout=1)
+        for ws in (customer, agent, colleague):
+            await ws.close()
+
+    asyncio.run(scenario())

@@ -10,10 +10,17 @@ from accounts.models import Membership, Role, Workspace
 from guardian.shortcuts import assign_perm
 
 from chat.models import Inbox
+from orders.models import Voucher
 from routing.models import AgentGroup
 
 DEMO_PASSWORD = "demo-pass-123"
-AGENTS = [("founder", "Fang 方", Role.FOUNDER), ("agent1", "Li 李", Role.AGENT), ("agent2", "Wang 王", Role.AGENT)]
+AGENTS = [
+    ("founder", "Fang 方", Role.FOUNDER),
+    ("agent1", "Li 李", Role.AGENT),
+    ("agent2", "Wang 王", Role.AGENT),
+    ("verifier", "Zhou 周", Role.VERIFIER),
+]
+VOUCHERS = [("DEMO-0001", "双人下午茶套餐 Afternoon tea for two"), ("DEMO-0002", "满100减20 ¥20 off ¥100"), ("DEMO-0003", "订单 Order #10086")]
 
 
 class Command(BaseCommand):
@@ -32,10 +39,14 @@ class Command(BaseCommand):
             user.is_staff = user.is_superuser = role == Role.FOUNDER
             user.save()
             Membership.objects.update_or_create(workspace=workspace, user=user, defaults={"role": role, "display_name": display_name})
-            for inbox in (web, app):
-                assign_perm("chat.reply_in_inbox", user, inbox)
+            if role != Role.VERIFIER:
+                for inbox in (web, app):
+                    assign_perm("chat.reply_in_inbox", user, inbox)
+        for code, title in VOUCHERS:
+            kind = Voucher.Kind.ORDER if code == "DEMO-0003" else Voucher.Kind.VOUCHER
+            Voucher.objects.get_or_create(workspace=workspace, code=code, defaults={"title": title, "kind": kind})
         self.stdout.write(self.style.SUCCESS("Demo workspace ready."))
         self.stdout.write(f"  Customer demo page: /demo/?inbox={web.public_key}  (App inbox key: {app.public_key})")
-        self.stdout.write("  Agent page: /demo/agent/   Admin: /admin/")
+        self.stdout.write("  Agent page: /demo/agent/   Verifier page: /verify/ (codes DEMO-0001..3)   Admin: /admin/")
         for username, display_name, role in AGENTS:
             self.stdout.write(f"  login {username:8} password {DEMO_PASSWORD}  ({role})")
