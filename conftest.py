@@ -40,6 +40,31 @@ def make_visitor(inbox):
     return access.customer_actor(customer, inbox.pk), token
 
 
+def run_threads(count, target):
+    """Run target(i) in `count` real threads at once (each with its own DB connection);
+    any exception in a thread fails the test."""
+    import threading
+
+    from django.db import connection
+
+    errors = []
+
+    def wrapped(i):
+        try:
+            target(i)
+        except Exception as exc:  # surfaced below: a failing thread must fail the test
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=wrapped, args=(i,)) for i in range(count)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+
+
 class Personas:
     pass
 

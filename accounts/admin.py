@@ -29,6 +29,7 @@ class WorkspaceAdmin(WorkspaceScopedAdmin):
     workspace_path = "pk"
     list_display = ["name", "slug", "created_at"]
     fields = ["name", "slug"]
+    audit_name = "workspace"
 
     def get_queryset(self, request):
         return Workspace.objects.filter(pk__in=self.workspace_ids(request))
@@ -45,12 +46,6 @@ class WorkspaceAdmin(WorkspaceScopedAdmin):
     def get_readonly_fields(self, request, obj=None):
         return [] if request.user.is_superuser or obj is None else ["slug"]
 
-    def save_model(self, request, obj, form, change):
-        before = {f: form.initial.get(f) for f in form.changed_data}
-        super().save_model(request, obj, form, change)
-        if change and form.changed_data:
-            actor = acting(request, obj.pk)
-            actions.audit(actor, "workspace.change", target=obj, before=before, after={f: form.cleaned_data[f] for f in form.changed_data})
 
 
 class MembershipForm(forms.ModelForm):

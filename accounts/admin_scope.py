@@ -65,6 +65,17 @@ class WorkspaceScopedAdmin(admin.ModelAdmin):
     capability = roles.CONFIGURE
     workspace_path = "workspace"  # lookup from the model to its workspace
     read_only = False
+    audit_name = None  # e.g. "inbox": saves are audited as inbox.add / inbox.change with before/after
+
+    def save_model(self, request, obj, form, change):
+        before = {f: str(form.initial.get(f)) for f in form.changed_data} if change else {}
+        super().save_model(request, obj, form, change)
+        if self.audit_name and (form.changed_data or not change):
+            from . import actions
+
+            actor = actions.acting_member(request.user, self.workspace_of(obj))
+            actions.audit(actor, f"{self.audit_name}.{'change' if change else 'add'}", target=obj, before=before,
+                          after={f: str(form.cleaned_data.get(f)) for f in form.changed_data})
 
     def workspace_ids(self, request, capability=None):
         capability = capability or self.capability

@@ -86,10 +86,7 @@ def verify(request):
     form = TokenForm(request.POST or None)
     error = None
     if request.method == "POST" and form.is_valid():
-        with transaction.atomic():
-            locked = TOTPDevice.objects.select_for_update().get(pk=device.pk)
-            allowed, _info = locked.verify_is_allowed()
-            ok = allowed and locked.verify_token(form.cleaned_data["token"])
+        allowed, ok, locked = _check_token(device, form.cleaned_data["token"])
         if ok:
             _mark_verified(request, locked)
             return redirect(_next_url(request))
@@ -97,6 +94,21 @@ def verify(request):
             "Too many wrong codes. Wait a little and try again."
         )
     return render(request, "accounts/two_factor_verify.html", {"form": form, "error": error, "next": request.POST.get("next") or request.GET.get("next", "")})
+
+
+def _check_token(device, token, confirm=False):
+    """Check a code with the device row locked (django-otp's throttling and replay guard
+    need one writer at a time). confirm=True also confirms a new device on success.
+    Returns (allowed, ok, device)."""
+    with transaction.atomic():
+        locked = TOTPDevice.objects.select_for_update().get(pk=device.pk)
+        allowed, _info = locked.verify_is_allowed()
+        ok = allowed and locked.verify_token(token)
+        if ok and confirm:
+            locked.confirmed = True
+            locked.save(update_fields=["confirmed"])
+            TOTPDevice.objects.filter(user=locked.user_id, confirmed=False).delete()
+    return allowed, ok, locked
 
 
 @never_cache
@@ -118,14 +130,7 @@ def setup(request):
     form = TokenForm(request.POST or None)
     error = None
     if request.method == "POST" and form.is_valid():
-        with transaction.atomic():
-            locked = TOTPDevice.objects.select_for_update().get(pk=device.pk)
-            allowed, _info = locked.verify_is_allowed()
-            ok = allowed and locked.verify_token(form.cleaned_data["token"])
-            if ok:
-                locked.confirmed = True
-                locked.save(update_fields=["confirmed"])
-                TOTPDevice.objects.filter(user=user, confirmed=False).delete()
+        allowed, ok, locked = _check_token(device, form.cleaned_data["token"], confirm=True)
         if ok:
             _mark_verified(request, locked)
             return redirect(_next_url(request))

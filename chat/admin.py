@@ -68,15 +68,10 @@ class InboxAdmin(WorkspaceScopedAdmin):
     list_filter = ["kind", "workspace"]
     readonly_fields = ["public_key"]
     inlines = [InboxAccessInline]
+    audit_name = "inbox"
 
     def get_readonly_fields(self, request, obj=None):
         return ["public_key", "workspace"] if obj is not None else ["public_key"]
-
-    def save_model(self, request, obj, form, change):
-        super().save_model(request, obj, form, change)
-        actor = account_actions.acting_member(request.user, obj.workspace_id)
-        account_actions.audit(actor, "inbox.change" if change else "inbox.add", target=obj,
-                              after={f: str(form.cleaned_data.get(f)) for f in form.changed_data})
 
     def save_formset(self, request, form, formset, change):
         save_access_formset(request, formset, form.instance, account_actions.set_inbox_access)

@@ -2,7 +2,6 @@ from django import forms
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
-from accounts import actions as account_actions
 from accounts import roles
 from accounts.admin_scope import WorkspaceScopedAdmin
 
@@ -57,6 +56,7 @@ class VoucherAdmin(WorkspaceScopedAdmin):
     list_select_related = ["workspace", "verified_by"]
     raw_id_fields = ["customer"]
     ordering = ["-created_at"]
+    audit_name = "voucher"
 
     def get_readonly_fields(self, request, obj=None):
         if obj is None:
@@ -70,9 +70,3 @@ class VoucherAdmin(WorkspaceScopedAdmin):
         fields = ["workspace", "code", "title", "kind", "status", "valid_until", "customer", "verified_at", "verified_by"]
         return fields + ["created_at"] if obj is not None else fields
 
-    def save_model(self, request, obj, form, change):
-        before = {f: str(form.initial.get(f)) for f in form.changed_data} if change else {}
-        super().save_model(request, obj, form, change)
-        actor = account_actions.acting_member(request.user, obj.workspace_id)
-        account_actions.audit(actor, "voucher.change" if change else "voucher.add", target=obj, before=before,
-                              after={f: str(form.cleaned_data.get(f)) for f in form.changed_data})

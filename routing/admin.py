@@ -19,15 +19,10 @@ class AgentGroupAdmin(WorkspaceScopedAdmin):
     list_display = ["name", "workspace", "is_default"]
     fields = ["workspace", "name", "is_default"]
     inlines = [SupervisorInline]
+    audit_name = "group"
 
     def get_readonly_fields(self, request, obj=None):
         return ["workspace"] if obj is not None else []
-
-    def save_model(self, request, obj, form, change):
-        super().save_model(request, obj, form, change)
-        actor = account_actions.acting_member(request.user, obj.workspace_id)
-        account_actions.audit(actor, "group.change" if change else "group.add", target=obj,
-                              after={f: str(form.cleaned_data.get(f)) for f in form.changed_data})
 
     def save_formset(self, request, form, formset, change):
         save_access_formset(request, formset, form.instance, account_actions.set_group_supervision)

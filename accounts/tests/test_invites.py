@@ -5,7 +5,7 @@ from datetime import timedelta
 import pytest
 from django.core import mail
 from django.test import Client
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from accounts import actions
 from accounts.models import AuditLog, Invite, Membership, Role
@@ -74,7 +74,7 @@ CSV_OK = "username,email,display_name,role,inboxes\nwang,wang@example.com,王,ag
 
 
 def test_bulk_create_from_csv_is_all_or_nothing(shop):
-    with pytest.raises(ChatError) as exc:
+    with pytest.raises(ChatError) as exc, translation.override("en"):
         actions.bulk_create_agents(shop.admin_m, CSV_OK + "boss,boss@example.com,Boss,founder,\nbad,not-mail,,agent,Nowhere\n")
     assert exc.value.code == "invalid_csv" and "line 4" in str(exc.value.message) and "line 5" in str(exc.value.message)
     assert not Membership.objects.filter(user__username__in=["wang", "zhao", "boss"]).exists()

@@ -2,7 +2,6 @@
 
 Marked engine_db: scripts/test.sh runs these on SQLite and again on PostgreSQL."""
 
-import threading
 
 import pytest
 from asgiref.sync import async_to_sync
@@ -11,28 +10,9 @@ from django.db import connection, transaction
 
 from chat import actions, realtime
 from chat.models import ConversationEvent, Message
-from conftest import send
+from conftest import run_threads, send
 
 pytestmark = [pytest.mark.engine_db, pytest.mark.django_db(transaction=True)]
-
-
-def run_threads(count, target):
-    errors = []
-
-    def wrapped(i):
-        try:
-            target(i)
-        except Exception as exc:  # surfaced below: a failing thread must fail the test
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=wrapped, args=(i,)) for i in range(count)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert errors == []
 
 
 def test_concurrent_senders_get_distinct_consecutive_seqs(personas):

@@ -6,34 +6,14 @@ the IMMEDIATE write lock on SQLite)."""
 import threading
 
 import pytest
-from django.db import connection
 
 from accounts.models import AuditLog, Membership, Role
 from chat.errors import ChatError
-from conftest import make_agent, make_workspace
+from conftest import make_agent, make_workspace, run_threads
 from orders import actions
 from orders.models import Voucher
 
 pytestmark = [pytest.mark.engine_db, pytest.mark.django_db(transaction=True)]
-
-
-def run_threads(count, target):
-    errors = []
-
-    def wrapped(i):
-        try:
-            target(i)
-        except Exception as exc:  # surfaced below: a failing thread must fail the test
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=wrapped, args=(i,)) for i in range(count)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert errors == []
 
 
 @pytest.mark.parametrize("racers", [2, 6])
