@@ -88,8 +88,7 @@ def _target_membership(actor, membership_id, action):
 
 
 def _in_workspace(actor, model, object_id, action):
-    field = "workspace_id"
-    obj = model.objects.filter(pk=_int_or_none(object_id), **{field: actor.workspace_id}).first()
+    obj = model.objects.filter(pk=_int_or_none(object_id), workspace_id=actor.workspace_id).first()
     if obj is None:
         raise _refuse(actor, action, f"{model._meta.label_lower} {object_id!r} not in workspace", status=404)
     return obj
@@ -282,6 +281,8 @@ def set_custom_role(actor, membership_id, custom_role_id):
     action = "member.custom_role"
     _require(actor, roles.MANAGE_ROLES, action)
     target = _target_membership(actor, membership_id, action)
+    if not roles.can_manage_role(actor, target.role):
+        raise _refuse(actor, action, f"cannot change the custom role of {target.role}", target=target)
     custom_role = _in_workspace(actor, CustomRole, custom_role_id, action) if custom_role_id is not None else None
     with transaction.atomic():
         before = target.custom_role_id

@@ -159,7 +159,9 @@ class ChatConsumer(AsyncWebsocketConsumer):
             "is_typing": bool(frame.get("is_typing", True)),
         }
         for group in self.typing_groups(conversation):
-            await realtime.signal_now(group, event)
+            # Inbox-wide typing obeys the same history rule as messages.
+            scope = {"assignee_id": conversation.assignee_id} if group == realtime.group_for_inbox(conversation.inbox_id) else None
+            await realtime.signal_now(group, event, scope=scope)
 
     async def on_recall(self, frame):
         message = await database_sync_to_async(actions.recall_message)(self.actor, frame.get("message_id"))

@@ -94,9 +94,10 @@ async def _publish_all(frames):
         await layer.group_send(group, frame)
 
 
-async def signal_now(group, event):
-    """Ephemeral signals (typing) that touch no database row: no commit to wait for."""
+async def signal_now(group, event, *, scope=None):
+    """Ephemeral signals (typing) that touch no database row: no commit to wait for.
+    scope: as in publish (who may see it among the group's sockets)."""
     try:
-        await get_channel_layer().group_send(group, {"type": "relay", "text": encode(event)})
+        await get_channel_layer().group_send(group, {"type": "relay", "text": encode(event), **(scope or {})})
     except Exception:
         log.warning("signal to %s failed", group, exc_info=True)

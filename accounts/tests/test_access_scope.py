@@ -136,3 +136,24 @@ def test_login_lands_on_the_page_for_the_role(personas):
     assert verified_client(personas.agent_a_user).get("/accounts/home/")["Location"] == "/demo/agent/"
     assert verified_client(verifier_user).get("/accounts/home/")["Location"] == "/verify/"
     assert verified_client(stranger).get("/accounts/home/").status_code == 404
+
+
+async def test_typing_in_a_colleagues_conversation_is_not_shown_without_history_rights(personas):
+    from channels.db import database_sync_to_async
+
+    from chat.tests.wsutil import quiet
+
+    customer = await connect_customer(personas.visitor_token)
+    await send_json(customer, {"type": "send", "client_msg_id": "t1", "body": "hi"})
+    ack, _ = await frames_until(customer, "ack")
+    cid = ack["message"]["conversation_id"]
+    await database_sync_to_async(lambda: Conversation.objects.filter(pk=cid).update(assignee=personas.owner_user))()
+    agent = await connect_agent(personas.agent_a_user)  # serves the inbox, not assigned, no view-all
+    owner = await connect_agent(personas.owner_user)
+    customer_again = await connect_customer(personas.visitor_token)  # fresh socket: no cached conversation
+    await send_json(customer_again, {"type": "typing", "conversation_id": cid, "is_typing": True})
+    typing, _ = await frames_until(owner, "typing")
+    assert typing["conversation_id"] == cid
+    assert [f for f in await quiet(agent, 0.5) if f["type"] == "typing"] == []
+    for comm in (customer, customer_again, agent, owner):
+        await comm.disconnect()

@@ -117,3 +117,10 @@ def test_custom_roles_add_capabilities_but_never_member_management(staff):
     assert not roles.can(agent, roles.MANAGE_MEMBERS)
     refused(actions.define_custom_role, m[Role.ADMIN], "Sneaky", ["configure"])  # admins cannot define roles
     assert AuditLog.objects.filter(action="custom_role.define", denied=False).count() == 1
+
+
+def test_senior_admin_cannot_touch_a_founders_custom_role(staff):
+    _, m = staff
+    role = actions.define_custom_role(m[Role.FOUNDER], "Reviewer", ["view_all_history"])
+    refused(actions.set_custom_role, m[Role.SENIOR_ADMIN], m[Role.FOUNDER].pk, role.pk)
+    assert actions.set_custom_role(m[Role.SENIOR_ADMIN], m[Role.AGENT].pk, role.pk).custom_role_id == role.pk
