@@ -184,6 +184,10 @@ def _start_conversation(actor, inbox_id, entry_page=""):
     )
     _record(conversation, ConversationEvent.Kind.CREATED, actor, to_state=state, data={"entry_page": conversation.entry_page})
     _notify_conversation(conversation, "conversation.created")
+    if state == Conversation.State.QUEUED:
+        from routing.actions import route  # routing builds on the engine, not the reverse
+
+        transaction.on_commit(lambda: route(conversation.pk))
     return conversation
 
 
@@ -267,7 +271,11 @@ def _append(conversation, actor, *, body, msg_type=Message.Type.TEXT, client_msg
         _record(conversation, ConversationEvent.Kind.STATE_CHANGED, actor, from_state=conversation.state, to_state=Conversation.State.QUEUED)
         changes["state"] = conversation.state = Conversation.State.QUEUED
         changes["resolved_at"] = conversation.resolved_at = None
+        changes["assignee"] = conversation.assignee = None
         _notify_conversation(conversation)
+        from routing.actions import route
+
+        transaction.on_commit(lambda: route(conversation.pk))
     Conversation.objects.filter(pk=conversation.pk).update(**changes)
     message.conversation = conversation
     _notify_message(message)
@@ -353,6 +361,11 @@ def change_state(actor, conversation_id, to_state):
         conversation.save(update_fields=["state", "resolved_at", "updated_at"])
         _record(conversation, ConversationEvent.Kind.STATE_CHANGED, actor, from_state=from_state, to_state=to_state)
         _notify_conversation(conversation)
+        if to_state in (Conversation.State.RESOLVED, Conversation.State.CLOSED, Conversation.State.QUEUED):
+            from routing.actions import drain, route  # a freed slot or a reopened chat: route again
+
+            workspace_id, conversation_id = conversation.workspace_id, conversation.pk
+            transaction.on_commit(lambda: route(conversation_id) if to_state == Conversation.State.QUEUED else drain(workspace_id))
     return conversation
 
 

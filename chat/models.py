@@ -109,6 +109,8 @@ class Conversation(models.Model):
     )
     group = models.ForeignKey("routing.AgentGroup", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
     entry_page = models.URLField(_("entry page"), max_length=1000, blank=True)
+    queued_at = models.DateTimeField(_("queued at"), null=True, blank=True)
+    vip_level = models.PositiveSmallIntegerField(_("VIP level"), default=0)
     # Highest seq handed out; bumped under the row lock in the same transaction as the insert.
     last_seq = models.PositiveBigIntegerField(default=0)
     last_message_at = models.DateTimeField(null=True, blank=True)
@@ -191,6 +193,7 @@ class ConversationEvent(models.Model):
         CREATED = "created", _("Created")
         STATE_CHANGED = "state_changed", _("State changed")
         ASSIGNED = "assigned", _("Assigned")
+        ROUTED = "routed", _("Queued or pooled by routing")
         FIRST_RESPONSE = "first_response", _("First response")
         MESSAGE_RECALLED = "message_recalled", _("Message recalled")
 

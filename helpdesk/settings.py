@@ -227,6 +227,13 @@ CHAT = {
     "DB_THREAD_SENSITIVE": DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3",
 }
 
+ROUTING = {
+    # Agents may set their own capacity up to this bound (admins set any value).
+    "MAX_SELF_CAPACITY": env_int("ROUTING_MAX_SELF_CAPACITY", 20),
+    # When an agent goes offline, their assigned chats nobody has answered yet are routed again.
+    "REROUTE_UNANSWERED_ON_OFFLINE": env_bool("ROUTING_REROUTE_UNANSWERED_ON_OFFLINE", True),
+}
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -5,7 +5,7 @@ from accounts import actions as account_actions
 from accounts.admin_scope import WorkspaceScopedAdmin
 from chat.admin import ObjectAccessInline, save_access_formset
 
-from .models import AgentGroup, AgentGroupUserPermission
+from .models import AgentGroup, AgentGroupUserPermission, AgentPresence
 
 
 class SupervisorInline(ObjectAccessInline):
@@ -16,8 +16,9 @@ class SupervisorInline(ObjectAccessInline):
 
 @admin.register(AgentGroup)
 class AgentGroupAdmin(WorkspaceScopedAdmin):
-    list_display = ["name", "workspace", "is_default"]
-    fields = ["workspace", "name", "is_default"]
+    list_display = ["name", "workspace", "is_default", "priority", "strategy", "enabled"]
+    fields = ["workspace", "name", "is_default", "priority", "strategy", "rules", "enabled", "members"]
+    filter_horizontal = ["members"]
     inlines = [SupervisorInline]
     audit_name = "group"
 
@@ -26,3 +27,22 @@ class AgentGroupAdmin(WorkspaceScopedAdmin):
 
     def save_formset(self, request, form, formset, change):
         save_access_formset(request, formset, form.instance, account_actions.set_group_supervision)
+
+
+@admin.register(AgentPresence)
+class AgentPresenceAdmin(WorkspaceScopedAdmin):
+    """Admins set each agent's capacity; agents set their status themselves."""
+
+    list_display = ["user", "workspace", "status", "capacity", "last_assigned_at"]
+    list_filter = ["status", "workspace"]
+    fields = ["workspace", "user", "status", "capacity"]
+    readonly_fields = ["status"]
+    audit_name = "presence"
+
+    def save_model(self, request, obj, form, change):
+        from django.db import transaction
+
+        from .actions import drain
+
+        super().save_model(request, obj, form, change)
+        transaction.on_commit(lambda: drain(obj.workspace_id))  # more capacity may serve the queue now

@@ -152,6 +152,7 @@ def test_every_state_change_writes_an_event(personas):
     kinds = list(ConversationEvent.objects.filter(conversation_id=cid).values_list("kind", "from_state", "to_state", "actor_kind"))
     assert kinds == [
         ("created", "", "queued", "customer"),
+        ("routed", "queued", "queued", "system"),  # nobody online: waits in the default group
         ("first_response", "", "", "agent"),
         ("state_changed", "queued", "resolved", "agent"),
         ("state_changed", "resolved", "queued", "customer"),

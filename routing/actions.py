@@ -1,0 +1,264 @@
+"""Routing actions: agent presence, routing a conversation, claiming, draining the queue.
+
+Each routing step reads a snapshot (groups, agents serving the inbox, their load),
+asks routing.selection.decide, then applies the decision under row locks: the
+conversation row, then the chosen agent's presence row, recounting that agent's
+open chats under the lock. Two processes therefore never assign one conversation
+twice and never push an agent over capacity; a loser of the race re-decides."""
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Count
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from accounts import roles
+from accounts.models import Membership
+from chat import access, realtime
+from chat.errors import ChatError, forbidden
+from chat.models import Conversation, ConversationEvent, InboxUserPermission, SenderKind
+from chat.payloads import conversation_payload
+
+from .models import AgentGroup, AgentPresence
+from .selection import AgentState, AgentStatus, CustomerContext, GroupSpec, Rule, RuleField, Strategy, decide, queue_positions, QueueEntry
+
+OPEN = Conversation.OPEN_STATES
+MAX_RACE_RETRIES = 5
+FAMILIAR_DAYS = 30
+
+
+def default_group(workspace_id):
+    group, _created = AgentGroup.objects.get_or_create(
+        workspace_id=workspace_id, is_default=True, defaults={"name": str(_("Default reception group"))}
+    )
+    return group
+
+
+# --- snapshot -------------------------------------------------------------------------------
+
+
+def _serving_user_ids(workspace_id, inbox_id):
+    """Members with reception rights (serve chats) who serve this inbox."""
+    inbox_users = set(
+        InboxUserPermission.objects.filter(content_object_id=inbox_id, permission__codename="reply_in_inbox").values_list("user_id", flat=True)
+    )
+    memberships = Membership.objects.select_related("custom_role").filter(workspace_id=workspace_id, user_id__in=inbox_users)
+    return {m.user_id for m in memberships if roles.can(m, roles.SERVE_CHATS)}
+
+
+def _rules(group):
+    rules = []
+    for raw in group.rules or []:
+        try:
+            rules.append(Rule(RuleField(raw["field"]), tuple(raw.get("values", ())), raw.get("key", "")))
+        except (KeyError, ValueError, TypeError):
+            continue  # an unreadable rule never matches (validated when saved)
+    return tuple(rules)
+
+
+def snapshot(workspace_id, inbox_id, exclude=()):
+    """(groups, agents) for the decision: a handful of queries, whatever the number of agents."""
+    serving = _serving_user_ids(workspace_id, inbox_id) - set(exclude)
+    rows = list(AgentGroup.objects.filter(workspace_id=workspace_id, enabled=True).prefetch_related("members"))
+    if not any(group.is_default for group in rows):
+        rows.append(default_group(workspace_id))  # every workspace has one, created on first need
+    groups = []
+    for group in rows:
+        members = serving if group.is_default else {u.pk for u in group.members.all()} & serving
+        groups.append(GroupSpec(group.pk, group.priority, _rules(group), Strategy(group.strategy), group.is_default, True, frozenset(members)))
+    load = dict(
+        Conversation.objects.filter(workspace_id=workspace_id, assignee_id__in=serving, state__in=OPEN)
+        .values_list("assignee_id").annotate(n=Count("pk")).values_list("assignee_id", "n")
+    )
+    agents = {
+        p.user_id: AgentState(p.user_id, AgentStatus(p.status), load.get(p.user_id, 0), p.capacity, p.last_assigned_at)
+        for p in AgentPresence.objects.filter(workspace_id=workspace_id, user_id__in=serving)
+    }
+    return groups, agents
+
+
+def context_for(conversation):
+    customer = conversation.customer
+    attrs = customer.attributes or {}
+    since = timezone.now() - timedelta(days=FAMILIAR_DAYS)
+    last_agent = (
+        Conversation.objects.filter(customer_id=customer.pk, assignee__isnull=False, created_at__gte=since)
+        .exclude(pk=conversation.pk).order_by("-created_at").values_list("assignee_id", flat=True).first()
+    )
+    tags = attrs.get("tags") or []
+    return CustomerContext(
+        entry_page=conversation.entry_page, region=str(attrs.get("region", "")), store=str(attrs.get("store", "")),
+        inbox_id=conversation.inbox_id, tags=frozenset(str(t) for t in tags) if isinstance(tags, list) else frozenset(),
+        level=str(attrs.get("level", "")), attributes=attrs, last_agent_id=last_agent, vip_level=conversation.vip_level,
+    )
+
+
+# --- routing ------------------------------------------------------------------------------
+
+
+def _event(conversation, kind, *, from_state="", data=None, actor=None):
+    ConversationEvent.objects.create(
+        conversation=conversation, kind=kind, from_state=from_state, to_state=conversation.state,
+        actor_kind=actor.kind if actor else SenderKind.SYSTEM, actor_user_id=actor.user_id if actor else None, data=data or {},
+    )
+
+
+def _notify(conversation):
+    realtime.publish(
+        [(realtime.group_for_inbox(conversation.inbox_id), {"type": "conversation.updated", "conversation": conversation_payload(conversation, for_customer=False)})],
+        scope={"assignee_id": None},  # routing changes are shown to everyone serving the inbox (pool updates)
+    )
+    realtime.publish([(realtime.group_for_customer(conversation.customer_id), {"type": "conversation.updated", "conversation": conversation_payload(conversation, for_customer=True)})])
+
+
+def _assign(conversation, agent_id, group_id, *, reason, actor=None):
+    """Caller holds the conversation row lock and has checked the agent's capacity under its presence lock."""
+    from_state = conversation.state
+    now = timezone.now()
+    conversation.assignee_id, conversation.group_id = agent_id, group_id
+    conversation.state, conversation.queued_at = Conversation.State.ASSIGNED, None
+    conversation.save(update_fields=["assignee", "group", "state", "queued_at", "updated_at"])
+    AgentPresence.objects.filter(workspace_id=conversation.workspace_id, user_id=agent_id).update(last_assigned_at=now)
+    _event(conversation, ConversationEvent.Kind.ASSIGNED, from_state=from_state, data={"agent": agent_id, "group": group_id, "reason": reason}, actor=actor)
+    _notify(conversation)
+
+
+def _lock_capacity(workspace_id, agent_id):
+    """Lock the agent's presence row and say whether they can take one more chat now."""
+    presence = AgentPresence.objects.select_for_update().filter(workspace_id=workspace_id, user_id=agent_id).first()
+    if presence is None or presence.status != AgentStatus.ONLINE:
+        return False
+    open_now = Conversation.objects.filter(workspace_id=workspace_id, assignee_id=agent_id, state__in=OPEN).count()
+    return open_now < presence.capacity
+
+
+def route(conversation_id):
+    """Assign, pool or queue one conversation that nobody holds. Returns the Decision applied (or None)."""
+    excluded = set()
+    for _attempt in range(MAX_RACE_RETRIES):
+        with transaction.atomic():
+            conversation = Conversation.objects.select_for_update(of=("self",)).select_related("customer").filter(pk=conversation_id).first()
+            if conversation is None or conversation.assignee_id or conversation.state != Conversation.State.QUEUED:
+                return None
+            groups, agents = snapshot(conversation.workspace_id, conversation.inbox_id, exclude=excluded)
+            decision = decide(groups, agents, context_for(conversation))
+            if decision.kind == "assign":
+                if not _lock_capacity(conversation.workspace_id, decision.agent_id):
+                    excluded.add(decision.agent_id)  # lost a race for the last slot: decide again without them
+                    continue
+                _assign(conversation, decision.agent_id, decision.group_id, reason=decision.reason)
+                return decision
+            if decision.kind in ("queue", "pool"):
+                first_time = conversation.queued_at is None or conversation.group_id != decision.group_id
+                conversation.group_id = decision.group_id
+                conversation.queued_at = conversation.queued_at or timezone.now()
+                conversation.save(update_fields=["group", "queued_at", "updated_at"])
+                if first_time:
+                    _event(conversation, ConversationEvent.Kind.ROUTED, from_state=conversation.state, data={"routing": decision.kind, "group": decision.group_id})
+                    _notify(conversation)
+                    # A newcomer changes nobody else's position (VIPs excepted: they are rare); tell them theirs.
+                    scope = None if conversation.vip_level else conversation.pk
+                    transaction.on_commit(lambda: publish_queue_positions(conversation.workspace_id, decision.group_id, only=scope))
+            return decision
+    return None
+
+
+def claim(actor, conversation_id):
+    """An agent takes a conversation from the pool or queue: first claim wins."""
+    if not actor.is_agent:
+        raise forbidden()
+    with transaction.atomic():
+        try:
+            conversation = access.get_conversation(actor, conversation_id, lock=True)
+        except ChatError:
+            # Taken a moment ago by a colleague, it has left this agent's view: say so plainly.
+            if Conversation.objects.filter(pk=conversation_id if isinstance(conversation_id, int) else -1,
+                                           inbox_id__in=access.served_inboxes(actor), assignee__isnull=False).exists():
+                raise ChatError("already_taken", _("Someone else has already taken this conversation."), status=409) from None
+            raise
+        access.require_reply_right(actor, conversation)
+        if conversation.assignee_id is not None or conversation.state != Conversation.State.QUEUED:
+            raise ChatError("already_taken", _("Someone else has already taken this conversation."), status=409)
+        if not _lock_capacity(conversation.workspace_id, actor.user_id):
+            raise ChatError("at_capacity", _("You are at your chat limit or not online."), status=409)
+        _assign(conversation, actor.user_id, conversation.group_id, reason="claim", actor=actor)
+        group_id = conversation.group_id
+        transaction.on_commit(lambda: publish_queue_positions(conversation.workspace_id, group_id))
+    return conversation
+
+
+def set_status(actor, status, capacity=None):
+    """An agent goes online / busy / away / offline (and may change capacity within the bound)."""
+    if status not in {s.value for s in AgentStatus}:
+        raise ChatError("invalid_status", _("Unknown status."), status=400)
+    bound = settings.ROUTING["MAX_SELF_CAPACITY"]
+    if capacity is not None and (not isinstance(capacity, int) or isinstance(capacity, bool) or not 0 <= capacity <= bound):
+        raise ChatError("invalid_capacity", _("Capacity must be between 0 and %(n)s.") % {"n": bound}, status=400)
+    with transaction.atomic():
+        presence, _created = AgentPresence.objects.select_for_update().get_or_create(workspace_id=actor.workspace_id, user_id=actor.user_id)
+        before = presence.status
+        presence.status = AgentStatus(status)
+        if capacity is not None:
+            presence.capacity = capacity
+        presence.save(update_fields=["status", "capacity", "updated_at"])
+        realtime.publish([(realtime.group_for_agent(actor.user_id), {"type": "status", "status": presence.status, "capacity": presence.capacity})])
+        workspace_id = actor.workspace_id
+        if presence.status == AgentStatus.OFFLINE and before != AgentStatus.OFFLINE and settings.ROUTING["REROUTE_UNANSWERED_ON_OFFLINE"]:
+            transaction.on_commit(lambda: reroute_unanswered(workspace_id, actor.user_id))
+        transaction.on_commit(lambda: drain(workspace_id))
+    return presence
+
+
+def reroute_unanswered(workspace_id, agent_id):
+    """An agent left: their assigned chats nobody has answered yet go back to routing."""
+    ids = list(
+        Conversation.objects.filter(workspace_id=workspace_id, assignee_id=agent_id, state=Conversation.State.ASSIGNED, first_response_at__isnull=True)
+        .values_list("pk", flat=True)
+    )
+    for conversation_id in ids:
+        with transaction.atomic():
+            conversation = Conversation.objects.select_for_update().filter(pk=conversation_id, assignee_id=agent_id, first_response_at__isnull=True).first()
+            if conversation is None:
+                continue
+            conversation.assignee_id, conversation.state = None, Conversation.State.QUEUED
+            conversation.queued_at = conversation.queued_at or timezone.now()
+            conversation.save(update_fields=["assignee", "state", "queued_at", "updated_at"])
+            _event(conversation, ConversationEvent.Kind.STATE_CHANGED, from_state=Conversation.State.ASSIGNED, data={"reroute": "agent offline", "agent": agent_id})
+        route(conversation_id)
+
+
+def drain(workspace_id, limit=500):
+    """Route every waiting conversation of the workspace, VIP first then oldest first."""
+    waiting = list(
+        Conversation.objects.filter(workspace_id=workspace_id, state=Conversation.State.QUEUED, assignee__isnull=True)
+        .order_by("-vip_level", "queued_at", "pk").values_list("pk", flat=True)[:limit]
+    )
+    return [decision for decision in (route(pk) for pk in waiting) if decision is not None]
+
+
+QUEUE_POSITIONS_PUBLISHED = 100
+
+
+def publish_queue_positions(workspace_id, group_id, only=None):
+    """Tell waiting customers where they stand: one of them (`only`), or the first
+    QUEUE_POSITIONS_PUBLISHED of the group after the queue moved (those further back hear
+    when they come within reach: the wait there is long anyway)."""
+    rows = list(
+        Conversation.objects.filter(workspace_id=workspace_id, group_id=group_id, state=Conversation.State.QUEUED, assignee__isnull=True)
+        .values_list("pk", "customer_id", "queued_at", "vip_level")
+    )
+    entries = [QueueEntry(pk, group_id, queued_at or timezone.now(), vip) for pk, _c, queued_at, vip in rows]
+    positions = queue_positions(entries)
+    if only is not None:
+        positions = {only: positions[only]} if only in positions else {}
+    else:
+        positions = {pk: p for pk, p in positions.items() if p <= QUEUE_POSITIONS_PUBLISHED}
+    customers = {pk: customer_id for pk, customer_id, _q, _v in rows}
+    with transaction.atomic():
+        realtime.publish(
+            [(realtime.group_for_customer(customers[pk]), {"type": "queue.position", "conversation_id": pk, "position": position})
+             for pk, position in positions.items()]
+        )
+    return positions

@@ -1,0 +1,127 @@
+"""Routing actions against the real database: assign, queue, drain, claim, re-route."""
+
+import pytest
+
+from chat import actions as chat_actions
+from chat.errors import ChatError
+from chat.models import Conversation, ConversationEvent
+from conftest import make_visitor, run_threads, send
+from routing import actions
+from routing.models import AgentGroup
+
+pytestmark = [pytest.mark.engine_db, pytest.mark.django_db(transaction=True)]
+
+
+def new_chat(inbox, vip_level=0):
+    visitor, _ = make_visitor(inbox)
+    message, _ = send(visitor, "hello")
+    if vip_level:
+        Conversation.objects.filter(pk=message.conversation_id).update(vip_level=vip_level)
+    return Conversation.objects.get(pk=message.conversation_id)
+
+
+def online(actor, capacity=2):
+    return actions.set_status(actor, "online", capacity=capacity)
+
+
+def test_new_conversation_is_assigned_to_the_least_loaded_online_agent(personas):
+    online(personas.agent_a, capacity=3)
+    online(personas.owner, capacity=3)
+    first = new_chat(personas.inbox_a)
+    second = new_chat(personas.inbox_a)
+    assert {first.assignee_id, second.assignee_id} == {personas.agent_a_user.pk, personas.owner_user.pk}
+    assert first.state == second.state == "assigned"
+    event = ConversationEvent.objects.filter(conversation=first, kind="assigned").get()
+    assert event.data["reason"] == "least_loaded" and event.to_state == "assigned"
+    assert AgentGroup.objects.filter(workspace=personas.workspace, is_default=True).count() == 1
+
+
+def test_nobody_online_queues_then_coming_online_drains_vip_first(personas):
+    chats = [new_chat(personas.inbox_a), new_chat(personas.inbox_a), new_chat(personas.inbox_a, vip_level=2)]
+    chats = [Conversation.objects.get(pk=c.pk) for c in chats]
+    assert all(c.state == "queued" and c.assignee_id is None and c.queued_at for c in chats)
+    online(personas.agent_a, capacity=2)
+    served = Conversation.objects.filter(assignee=personas.agent_a_user).order_by("pk")
+    assert {c.pk for c in served} == {chats[2].pk, chats[0].pk}  # the VIP, then the oldest
+    assert Conversation.objects.get(pk=chats[1].pk).state == "queued"
+    chat_actions.change_state(personas.agent_a, chats[0].pk, "resolved")  # frees a slot: the queue moves
+    assert Conversation.objects.get(pk=chats[1].pk).assignee_id == personas.agent_a_user.pk
+
+
+def test_busy_agents_keep_their_chats_but_get_no_new_ones(personas):
+    online(personas.agent_a, capacity=5)
+    kept = new_chat(personas.inbox_a)
+    actions.set_status(personas.agent_a, "busy")
+    waiting = new_chat(personas.inbox_a)
+    assert Conversation.objects.get(pk=kept.pk).assignee_id == personas.agent_a_user.pk
+    assert Conversation.objects.get(pk=waiting.pk).state == "queued"
+
+
+def test_going_offline_reroutes_unanswered_chats(personas):
+    online(personas.agent_a, capacity=5)
+    unanswered = new_chat(personas.inbox_a)
+    answered = new_chat(personas.inbox_a)
+    send(personas.agent_a, "hi!", conversation_id=answered.pk)
+    online(personas.owner, capacity=5)
+    actions.set_status(personas.agent_a, "offline")
+    assert Conversation.objects.get(pk=unanswered.pk).assignee_id == personas.owner_user.pk
+    assert Conversation.objects.get(pk=answered.pk).assignee_id == personas.agent_a_user.pk
+
+
+def test_claim_race_exactly_one_wins(personas):
+    AgentGroup.objects.create(workspace=personas.workspace, name="Pool", is_default=True, strategy="claim")
+    online(personas.agent_a, capacity=5)
+    online(personas.owner, capacity=5)
+    pooled = new_chat(personas.inbox_a)
+    assert Conversation.objects.get(pk=pooled.pk).state == "queued"  # claim mode: nobody is assigned
+    outcomes = []
+
+    def grab(i):
+        actor = [personas.agent_a, personas.owner][i % 2]
+        try:
+            actions.claim(actor, pooled.pk)
+            outcomes.append(("won", actor.user_id))
+        except ChatError as exc:
+            outcomes.append((exc.code, actor.user_id))
+
+    run_threads(6, grab)
+    winners = [who for result, who in outcomes if result == "won"]
+    assert len(winners) == 1 and sorted(r for r, _ in outcomes).count("already_taken") == 5
+    assert Conversation.objects.get(pk=pooled.pk).assignee_id == winners[0]
+
+
+def test_concurrent_new_chats_never_exceed_capacity(personas):
+    online(personas.agent_a, capacity=3)
+    online(personas.owner, capacity=2)
+    created = []
+    run_threads(12, lambda i: created.append(new_chat(personas.inbox_a).pk))
+    load = {u: Conversation.objects.filter(assignee_id=u, state="assigned").count() for u in (personas.agent_a_user.pk, personas.owner_user.pk)}
+    assert load == {personas.agent_a_user.pk: 3, personas.owner_user.pk: 2}
+    assert Conversation.objects.filter(pk__in=created, state="queued", assignee__isnull=True).count() == 7
+    assert ConversationEvent.objects.filter(kind="assigned").count() == 5  # nobody assigned twice
+
+
+def test_status_and_capacity_are_validated(personas):
+    for status, capacity, code in (("sleeping", None, "invalid_status"), ("online", 999, "invalid_capacity"), ("online", -1, "invalid_capacity")):
+        with pytest.raises(ChatError) as exc:
+            actions.set_status(personas.agent_a, status, capacity=capacity)
+        assert exc.value.code == code
+
+
+async def test_agent_goes_online_and_claims_over_the_websocket(personas):
+    from channels.db import database_sync_to_async
+
+    from chat.tests.wsutil import connect_agent, frames_until, send_json
+
+    pooled = await database_sync_to_async(lambda: (AgentGroup.objects.create(workspace=personas.workspace, name="Pool", is_default=True, strategy="claim"), new_chat(personas.inbox_a))[1])()
+    agent = await connect_agent(personas.agent_a_user)
+    await send_json(agent, {"type": "status", "status": "online", "capacity": 4})
+    ok, _ = await frames_until(agent, "status.ok")
+    assert (ok["status"], ok["capacity"]) == ("online", 4)
+    await send_json(agent, {"type": "claim", "conversation_id": pooled.pk})
+    claimed, _ = await frames_until(agent, "claim.ok")
+    assert claimed["conversation"]["assignee_id"] == personas.agent_a_user.pk
+    await send_json(agent, {"type": "status", "status": "asleep"})
+    error, _ = await frames_until(agent, "error")
+    assert error["code"] == "invalid_status"
+    await agent.disconnect()
