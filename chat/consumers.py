@@ -179,6 +179,17 @@ class ChatConsumer(AsyncWebsocketConsumer):
         conversation = await database_sync_to_async(claim)(self.actor, frame.get("conversation_id"))
         await self.send_frame({"type": "claim.ok", "conversation": conversation_payload(conversation, for_customer=False), "ref": frame.get("ref")})
 
+    async def on_transfer(self, frame):
+        from routing.actions import transfer
+
+        if not self.actor.is_agent:
+            raise ChatError("unknown_type", _("Unknown frame type."))
+        conversation = await database_sync_to_async(transfer)(
+            self.actor, frame.get("conversation_id"), to_agent_id=frame.get("to_agent_id"), to_group_id=frame.get("to_group_id"),
+            note=frame.get("note", ""),
+        )
+        await self.send_frame({"type": "transfer.ok", "conversation": conversation_payload(conversation, for_customer=False), "ref": frame.get("ref")})
+
     async def on_recall(self, frame):
         message = await database_sync_to_async(actions.recall_message)(self.actor, frame.get("message_id"))
         await self.send_frame({"type": "recall.ok", "message": message_payload(message, for_customer=self.for_customer), "ref": frame.get("ref")})
@@ -193,7 +204,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         return cache[conversation_id]
 
     handlers = {"ping": on_ping, "send": on_send, "resume": on_resume, "read": on_read, "typing": on_typing, "recall": on_recall,
-                "status": on_status, "claim": on_claim}
+                "status": on_status, "claim": on_claim, "transfer": on_transfer}
 
 
 class CustomerConsumer(ChatConsumer):

@@ -194,6 +194,7 @@ class ConversationEvent(models.Model):
         STATE_CHANGED = "state_changed", _("State changed")
         ASSIGNED = "assigned", _("Assigned")
         ROUTED = "routed", _("Queued or pooled by routing")
+        TRANSFERRED = "transferred", _("Transferred")
         FIRST_RESPONSE = "first_response", _("First response")
         MESSAGE_RECALLED = "message_recalled", _("Message recalled")
 

@@ -6,6 +6,7 @@ conversation row, then the chosen agent's presence row, recounting that agent's
 open chats under the lock. Two processes therefore never assign one conversation
 twice and never push an agent over capacity; a loser of the race re-decides."""
 
+from dataclasses import replace
 from datetime import timedelta
 
 from django.conf import settings
@@ -134,8 +135,9 @@ def _lock_capacity(workspace_id, agent_id):
     return open_now < presence.capacity
 
 
-def route(conversation_id):
-    """Assign, pool or queue one conversation that nobody holds. Returns the Decision applied (or None)."""
+def route(conversation_id, only_group_id=None):
+    """Assign, pool or queue one conversation that nobody holds. Returns the Decision applied (or None).
+    only_group_id: route within that group alone (a transfer to a group)."""
     excluded = set()
     for _attempt in range(MAX_RACE_RETRIES):
         with transaction.atomic():
@@ -143,6 +145,8 @@ def route(conversation_id):
             if conversation is None or conversation.assignee_id or conversation.state != Conversation.State.QUEUED:
                 return None
             groups, agents = snapshot(conversation.workspace_id, conversation.inbox_id, exclude=excluded)
+            if only_group_id is not None:
+                groups = [replace(g, is_default=True, rules=()) for g in groups if g.id == only_group_id]
             decision = decide(groups, agents, context_for(conversation))
             if decision.kind == "assign":
                 if not _lock_capacity(conversation.workspace_id, decision.agent_id):
@@ -262,3 +266,60 @@ def publish_queue_positions(workspace_id, group_id, only=None):
              for pk, position in positions.items()]
         )
     return positions
+
+
+def transfer(actor, conversation_id, *, to_agent_id=None, to_group_id=None, note=""):
+    """Hand a conversation to a colleague or a group. The customer sees a system line;
+    the note reaches the agents as a private note."""
+    from chat import actions as chat_actions
+
+    if not actor.is_agent:
+        raise forbidden()
+    if (to_agent_id is None) == (to_group_id is None):
+        raise ChatError("invalid_transfer", _("Transfer to one agent or one group."), status=400)
+    if not isinstance(note, str) or len(note) > 1000:
+        raise ChatError("invalid_note", _("The note must be text of at most 1000 characters."), status=400)
+    with transaction.atomic():
+        conversation = access.get_conversation(actor, conversation_id, lock=True)
+        access.require_reply_right(actor, conversation)
+        if not conversation.is_open:
+            raise ChatError("conversation_closed", _("This conversation is closed."), status=409)
+        from_state, previous = conversation.state, conversation.assignee_id
+        if to_agent_id is not None:
+            target = _int(to_agent_id)
+            if target not in _serving_user_ids(conversation.workspace_id, conversation.inbox_id):
+                raise ChatError("not_found", _("No such agent serves this inbox."), status=404)
+            if not _lock_capacity(conversation.workspace_id, target):
+                raise ChatError("at_capacity", _("That agent is at their chat limit or not online."), status=409)
+            target_name = Membership.objects.filter(workspace_id=conversation.workspace_id, user_id=target).values_list("display_name", flat=True).first()
+            line = _("Your conversation was transferred to %(name)s.") % {"name": target_name or _("a colleague")}
+        else:
+            group = AgentGroup.objects.filter(pk=_int(to_group_id), workspace_id=conversation.workspace_id, enabled=True).first()
+            if group is None:
+                raise ChatError("not_found", _("No such group."), status=404)
+            line = _("Your conversation was transferred to %(name)s.") % {"name": group.name}
+        # The note and the line are written while the sender still holds the conversation.
+        if note.strip():
+            chat_actions.send_message(actor, client_msg_id=f"transfer-{conversation.pk}-{timezone.now().timestamp()}",
+                                      body=note, conversation_id=conversation.pk, is_private=True)
+        chat_actions.post_system_message(conversation.pk, line)
+        conversation.refresh_from_db()
+        if to_agent_id is not None:
+            _assign(conversation, target, conversation.group_id, reason="transfer", actor=actor)
+        else:
+            conversation.assignee_id, conversation.group_id = None, group.pk
+            conversation.state, conversation.queued_at = Conversation.State.QUEUED, timezone.now()
+            conversation.save(update_fields=["assignee", "group", "state", "queued_at", "updated_at"])
+            _notify(conversation)
+            group_id = group.pk
+            transaction.on_commit(lambda: route(conversation.pk, only_group_id=group_id))
+        _event(conversation, ConversationEvent.Kind.TRANSFERRED, from_state=from_state, actor=actor,
+               data={"from_agent": previous, "to_agent": to_agent_id, "to_group": to_group_id, "note": note[:1000]})
+    return conversation
+
+
+def _int(value):
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None

@@ -125,3 +125,47 @@ async def test_agent_goes_online_and_claims_over_the_websocket(personas):
     error, _ = await frames_until(agent, "error")
     assert error["code"] == "invalid_status"
     await agent.disconnect()
+
+
+def test_transfer_to_an_agent_with_a_note(personas):
+    from chat.models import Message
+
+    online(personas.agent_a, capacity=3)
+    chat = new_chat(personas.inbox_a)
+    assert Conversation.objects.get(pk=chat.pk).assignee_id == personas.agent_a_user.pk
+    with pytest.raises(ChatError) as exc:  # the colleague is offline
+        actions.transfer(personas.agent_a, chat.pk, to_agent_id=personas.owner_user.pk, note="VIP, refund asked")
+    assert exc.value.code == "at_capacity"
+    online(personas.owner, capacity=3)
+    actions.transfer(personas.agent_a, chat.pk, to_agent_id=personas.owner_user.pk, note="VIP, refund asked")
+    chat.refresh_from_db()
+    assert chat.assignee_id == personas.owner_user.pk
+    lines = list(Message.objects.filter(conversation=chat).order_by("seq").values_list("sender_kind", "is_private", "body"))
+    assert lines[-2] == ("agent", True, "VIP, refund asked") and lines[-1][0:2] == ("system", False)
+    customer_view, _, _ = chat_actions.fetch_messages(_customer_actor(chat), chat.pk)
+    assert "VIP, refund asked" not in [m.body for m in customer_view]
+    assert ConversationEvent.objects.filter(conversation=chat, kind="transferred").get().data["note"] == "VIP, refund asked"
+
+
+def _customer_actor(conversation):
+    from chat.access import customer_actor
+
+    return customer_actor(conversation.customer, conversation.inbox_id)
+
+
+def test_transfer_to_a_group_routes_within_that_group(personas):
+    after_sales = AgentGroup.objects.create(workspace=personas.workspace, name="After-sales", priority=1,
+                                            rules=[{"field": "tag", "values": ["never"]}])
+    after_sales.members.add(personas.owner_user)
+    online(personas.agent_a, capacity=3)
+    online(personas.owner, capacity=3)
+    chat = new_chat(personas.inbox_a)
+    first_agent = Conversation.objects.get(pk=chat.pk).assignee_id
+    assert first_agent in (personas.agent_a_user.pk, personas.owner_user.pk)
+    actor = personas.agent_a if first_agent == personas.agent_a_user.pk else personas.owner
+    actions.transfer(actor, chat.pk, to_group_id=after_sales.pk)
+    chat.refresh_from_db()
+    assert (chat.group_id, chat.assignee_id) == (after_sales.pk, personas.owner_user.pk)
+    with pytest.raises(ChatError) as exc:
+        actions.transfer(personas.owner, chat.pk, to_group_id=999999)
+    assert exc.value.code == "not_found"
