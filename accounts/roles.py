@@ -50,10 +50,13 @@ MANAGEABLE_ROLES = {
 
 
 def capabilities(membership):
-    caps = set(ROLE_CAPABILITIES.get(membership.role, ()))
-    if membership.custom_role_id:
-        caps |= set(membership.custom_role.capabilities) & GRANTABLE_BY_CUSTOM_ROLE
-    return frozenset(caps)
+    extra = membership.custom_role.capabilities if membership.custom_role_id else ()
+    return capabilities_of(membership.role, extra)
+
+
+def capabilities_of(role, custom_capabilities=()):
+    """The same rule from plain values (for queries that fetch rows as tuples)."""
+    return frozenset(ROLE_CAPABILITIES.get(role, ())) | (frozenset(custom_capabilities or ()) & GRANTABLE_BY_CUSTOM_ROLE)
 
 
 def can(membership, capability):

@@ -125,6 +125,8 @@ class Conversation(models.Model):
         indexes = [
             models.Index(fields=["inbox", "state", "-last_message_at"], name="conv_inbox_state"),
             models.Index(fields=["customer", "-created_at"], name="conv_customer"),
+            # Routing counts each agent's open chats (load snapshot, capacity check under lock).
+            models.Index(fields=["workspace", "state", "assignee"], name="conv_ws_state_assignee"),
         ]
 
     def __str__(self):

@@ -41,17 +41,15 @@ def default_group(workspace_id):
 
 
 def _serving_user_ids(workspace_id, inbox_id):
-    """Members with reception rights (serve chats) who serve this inbox."""
-    inbox_users = set(
-        InboxUserPermission.objects.filter(content_object_id=inbox_id, permission__codename="reply_in_inbox").values_list("user_id", flat=True)
-    )
-    memberships = Membership.objects.select_related("custom_role").filter(workspace_id=workspace_id, user_id__in=inbox_users)
-    return {m.user_id for m in memberships if roles.can(m, roles.SERVE_CHATS)}
+    """Members with reception rights (serve chats) who serve this inbox: one query, plain tuples."""
+    inbox_users = InboxUserPermission.objects.filter(content_object_id=inbox_id, permission__codename="reply_in_inbox").values("user_id")
+    rows = Membership.objects.filter(workspace_id=workspace_id, user_id__in=inbox_users).values_list("user_id", "role", "custom_role__capabilities")
+    return {user_id for user_id, role, custom in rows if roles.SERVE_CHATS in roles.capabilities_of(role, custom)}
 
 
-def _rules(group):
+def _rules(raw_rules):
     rules = []
-    for raw in group.rules or []:
+    for raw in raw_rules or []:
         try:
             rules.append(Rule(RuleField(raw["field"]), tuple(raw.get("values", ())), raw.get("key", "")))
         except (KeyError, ValueError, TypeError):
@@ -60,34 +58,45 @@ def _rules(group):
 
 
 def snapshot(workspace_id, inbox_id, exclude=()):
-    """(groups, agents) for the decision: a handful of queries, whatever the number of agents."""
+    """(groups, agents) for the decision: five queries returning plain tuples, whatever the
+    number of agents (model instances for hundreds of agents cost more than the queries)."""
     serving = _serving_user_ids(workspace_id, inbox_id) - set(exclude)
-    rows = list(AgentGroup.objects.filter(workspace_id=workspace_id, enabled=True).prefetch_related("members"))
-    if not any(group.is_default for group in rows):
-        rows.append(default_group(workspace_id))  # every workspace has one, created on first need
-    groups = []
-    for group in rows:
-        members = serving if group.is_default else {u.pk for u in group.members.all()} & serving
-        groups.append(GroupSpec(group.pk, group.priority, _rules(group), Strategy(group.strategy), group.is_default, True, frozenset(members)))
+    rows = list(AgentGroup.objects.filter(workspace_id=workspace_id, enabled=True).values_list("pk", "priority", "rules", "strategy", "is_default"))
+    if not any(row[4] for row in rows):
+        group = default_group(workspace_id)  # every workspace has one, created on first need
+        rows.append((group.pk, group.priority, group.rules, group.strategy, True))
+    members = {}
+    for group_id, user_id in AgentGroup.members.through.objects.filter(agentgroup__workspace_id=workspace_id).values_list("agentgroup_id", "user_id"):
+        members.setdefault(group_id, set()).add(user_id)
+    groups = [
+        GroupSpec(pk, priority, _rules(rules), Strategy(strategy), is_default, True,
+                  frozenset(serving if is_default else members.get(pk, set()) & serving))
+        for pk, priority, rules, strategy, is_default in rows
+    ]
+    # Whole-workspace reads filtered in Python: cheaper than IN lists of hundreds of ids.
     load = dict(
-        Conversation.objects.filter(workspace_id=workspace_id, assignee_id__in=serving, state__in=OPEN)
+        Conversation.objects.filter(workspace_id=workspace_id, assignee__isnull=False, state__in=OPEN)
         .values_list("assignee_id").annotate(n=Count("pk")).values_list("assignee_id", "n")
     )
     agents = {
-        p.user_id: AgentState(p.user_id, AgentStatus(p.status), load.get(p.user_id, 0), p.capacity, p.last_assigned_at)
-        for p in AgentPresence.objects.filter(workspace_id=workspace_id, user_id__in=serving)
+        user_id: AgentState(user_id, AgentStatus(status), load.get(user_id, 0), capacity, last_assigned_at)
+        for user_id, status, capacity, last_assigned_at in AgentPresence.objects.filter(workspace_id=workspace_id)
+        .exclude(status=AgentStatus.OFFLINE).values_list("user_id", "status", "capacity", "last_assigned_at")
+        if user_id in serving
     }
     return groups, agents
 
 
-def context_for(conversation):
+def context_for(conversation, need_last_agent=True):
     customer = conversation.customer
     attrs = customer.attributes or {}
-    since = timezone.now() - timedelta(days=FAMILIAR_DAYS)
-    last_agent = (
-        Conversation.objects.filter(customer_id=customer.pk, assignee__isnull=False, created_at__gte=since)
-        .exclude(pk=conversation.pk).order_by("-created_at").values_list("assignee_id", flat=True).first()
-    )
+    last_agent = None
+    if need_last_agent:  # only familiar-first groups use it: skip the query otherwise
+        since = timezone.now() - timedelta(days=FAMILIAR_DAYS)
+        last_agent = (
+            Conversation.objects.filter(customer_id=customer.pk, assignee__isnull=False, created_at__gte=since)
+            .exclude(pk=conversation.pk).order_by("-created_at").values_list("assignee_id", flat=True).first()
+        )
     tags = attrs.get("tags") or []
     return CustomerContext(
         entry_page=conversation.entry_page, region=str(attrs.get("region", "")), store=str(attrs.get("store", "")),
@@ -147,7 +156,8 @@ def route(conversation_id, only_group_id=None):
             groups, agents = snapshot(conversation.workspace_id, conversation.inbox_id, exclude=excluded)
             if only_group_id is not None:
                 groups = [replace(g, is_default=True, rules=()) for g in groups if g.id == only_group_id]
-            decision = decide(groups, agents, context_for(conversation))
+            familiar = any(g.strategy == Strategy.FAMILIAR_FIRST for g in groups)
+            decision = decide(groups, agents, context_for(conversation, need_last_agent=familiar))
             if decision.kind == "assign":
                 if not _lock_capacity(conversation.workspace_id, decision.agent_id):
                     excluded.add(decision.agent_id)  # lost a race for the last slot: decide again without them

@@ -136,11 +136,11 @@ def matching_groups(groups, ctx):
 
 # --- agents -------------------------------------------------------------------------
 
-_NEVER = datetime.min
-
-
 def _idle_key(agent):
-    return agent.last_assigned_at or _NEVER
+    """Never assigned sorts first, then the longest idle (works for naive and aware times alike)."""
+    if agent.last_assigned_at is None:
+        return (0, 0.0)
+    return (1, agent.last_assigned_at.timestamp())
 
 
 def pick_agent(strategy, agents, ctx=None):

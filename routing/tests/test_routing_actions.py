@@ -169,3 +169,18 @@ def test_transfer_to_a_group_routes_within_that_group(personas):
     with pytest.raises(ChatError) as exc:
         actions.transfer(personas.owner, chat.pk, to_group_id=999999)
     assert exc.value.code == "not_found"
+
+
+def test_familiar_first_gives_a_returning_customer_their_last_agent(personas):
+    AgentGroup.objects.create(workspace=personas.workspace, name="Reception", is_default=True, strategy="familiar_first")
+    online(personas.agent_a, capacity=5)
+    online(personas.owner, capacity=5)
+    first = new_chat(personas.inbox_a)
+    first.refresh_from_db()
+    chat_actions.change_state(personas.agent_a if first.assignee_id == personas.agent_a_user.pk else personas.owner, first.pk, "resolved")
+    for _ in range(3):  # load the familiar agent more than the other one
+        new_chat(personas.inbox_a)
+    from chat.access import customer_actor
+
+    again, _ = send(customer_actor(first.customer, personas.inbox_a.pk), "me again", client_msg_id="again")
+    assert Conversation.objects.get(pk=again.conversation_id).assignee_id == first.assignee_id

@@ -209,3 +209,12 @@ def test_drain_is_fifo_per_group_and_skips_claim_groups():
     state = agents_by_id(agent(1, status=OFFLINE), agent(2, capacity=1))
     entries = [QueueEntry(1, 1, T0), QueueEntry(2, 3, T0), QueueEntry(3, 2, T0 + timedelta(seconds=1)), QueueEntry(4, 2, T0 + timedelta(seconds=2))]
     assert plan_drain(entries, [sales, service, pool], state, now=T0) == [(3, 2)]
+
+
+def test_idle_ties_work_with_time_zone_aware_times():
+    from datetime import timezone
+
+    aware = AgentState(1, ONLINE, 1, 5, datetime(2026, 11, 26, 9, 0, tzinfo=timezone.utc))
+    never = AgentState(2, ONLINE, 1, 5, None)
+    assert pick_agent(Strategy.LEAST_LOADED, [aware, never]).id == 2
+    assert pick_agent(Strategy.ROUND_ROBIN, [aware, never]).id == 2
