@@ -193,3 +193,25 @@ def artifacts():
     folder = Path(settings.BASE_DIR, "test-artifacts")
     folder.mkdir(exist_ok=True)
     return folder
+
+
+@pytest.fixture
+def two_servers(db, tmp_path):
+    """Two uvicorn processes sharing the PostgreSQL test database and Redis (scale-out tests)."""
+    import uuid
+
+    from django.conf import settings
+    from django.db import connection
+
+    from helpdesk import processes
+
+    assert connection.vendor == "postgresql", "the scale-out test needs DATABASE_URL=postgres://..."
+    assert settings.REDIS_URL, "the scale-out test needs REDIS_URL"
+    db = connection.settings_dict
+    url = f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+    env = {"DATABASE_URL": url, "REDIS_URL": settings.REDIS_URL, "CHANNEL_PREFIX": f"t{uuid.uuid4().hex[:8]}", "DB_CONN_MAX_AGE": "0"}
+    ports = [processes.free_port(), processes.free_port()]
+    procs = [processes.start_uvicorn(p, env, tmp_path / f"uvicorn-{p}.log") for p in ports]
+    yield ports
+    for proc in procs:
+        processes.stop(proc)

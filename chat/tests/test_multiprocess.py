@@ -2,34 +2,18 @@
 
 import asyncio
 import json
-import uuid
 
 import pytest
 import websockets
-from django.conf import settings
-from django.db import connection
 from django.test import Client
 
 from chat.models import Message
-from helpdesk import processes
 
 pytestmark = [pytest.mark.scaleout, pytest.mark.django_db(transaction=True)]
 
 IDLE_SECONDS = 35  # longer than redis-py 8's ~5 s idle close and than a 30 s proxy timeout
 
 
-@pytest.fixture
-def two_servers(db, tmp_path):
-    assert connection.vendor == "postgresql", "the scale-out test needs DATABASE_URL=postgres://..."
-    assert settings.REDIS_URL, "the scale-out test needs REDIS_URL"
-    db = connection.settings_dict
-    url = f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
-    env = {"DATABASE_URL": url, "REDIS_URL": settings.REDIS_URL, "CHANNEL_PREFIX": f"t{uuid.uuid4().hex[:8]}", "DB_CONN_MAX_AGE": "0"}
-    ports = [processes.free_port(), processes.free_port()]
-    procs = [processes.start_uvicorn(p, env, tmp_path / f"uvicorn-{p}.log") for p in ports]
-    yield ports
-    for proc in procs:
-        processes.stop(proc)
 
 
 async def open_ws(url, headers=None):
