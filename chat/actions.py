@@ -388,12 +388,14 @@ def recall_message(actor, message_id):
     return message
 
 
-def conversations_for(actor, *, state=None, limit=50):
+def conversations_for(actor, *, state=None, leave_message=None, limit=50):
     qs = access.visible_conversations(actor).order_by("-last_message_at", "-pk")
     if state:
         if state not in Conversation.State.values:
             raise invalid("invalid_state", _("Unknown state."))
         qs = qs.filter(state=state)
+    if leave_message is not None:
+        qs = qs.filter(is_leave_message=leave_message)
     return list(qs[:limit])
 
 

@@ -58,7 +58,18 @@ class InboxAccessInline(ObjectAccessInline):
 class InboxForm(forms.ModelForm):
     class Meta:
         model = Inbox
-        fields = ["workspace", "name", "kind", "bot_first"]
+        fields = ["workspace", "name", "kind", "bot_first", "business_hours", "leave_message_when_nobody_online"]
+        help_texts = {"business_hours": _('{"timezone": "Asia/Shanghai", "weekly": {"mon": [["09:00", "18:00"]]}, "holidays": ["2026-10-01"]}; empty: always open')}
+
+    def clean_business_hours(self):
+        from routing.hours import validate
+
+        value = self.cleaned_data.get("business_hours") or {}
+        try:
+            validate(value)
+        except Exception as exc:  # any parsing problem is the user's input, shown on the field
+            raise forms.ValidationError(_("Invalid business hours: %(reason)s") % {"reason": exc}) from None
+        return value
 
 
 @admin.register(Inbox)

@@ -111,13 +111,14 @@ class CustomerMessagesView(APIView):
 
 class ConversationListView(APIView):
     @extend_schema(
-        parameters=[OpenApiParameter("state", str, required=False)],
+        parameters=[OpenApiParameter("state", str, required=False), OpenApiParameter("leave_message", bool, required=False)],
         responses=inline_serializer("ConversationList", {"conversations": serializers.ListField(child=serializers.DictField())}),
         summary="Conversations visible to the caller",
     )
     def get(self, request):
         actor = actor_for(request)
-        rows = actions.conversations_for(actor, state=request.query_params.get("state") or None)
+        leave_message = {"1": True, "true": True, "0": False, "false": False}.get(request.query_params.get("leave_message", ""))
+        rows = actions.conversations_for(actor, state=request.query_params.get("state") or None, leave_message=leave_message)
         return Response({"conversations": [conversation_payload(c, for_customer=actor.is_customer) for c in rows]})
 
 

@@ -35,6 +35,9 @@ class Inbox(models.Model):
     # Private: signs merchant-side identities (HMAC of the merchant's user id).
     secret = models.CharField(_("secret"), max_length=64, default=new_secret)
     bot_first = models.BooleanField(_("bot answers first"), default=False)
+    # routing.hours format; empty: always open. Outside these hours customers leave a message.
+    business_hours = models.JSONField(_("business hours"), default=dict, blank=True)
+    leave_message_when_nobody_online = models.BooleanField(_("leave a message when no agent is online"), default=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -110,6 +113,9 @@ class Conversation(models.Model):
     group = models.ForeignKey("routing.AgentGroup", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
     entry_page = models.URLField(_("entry page"), max_length=1000, blank=True)
     queued_at = models.DateTimeField(_("queued at"), null=True, blank=True)
+    assigned_at = models.DateTimeField(_("assigned at"), null=True, blank=True)
+    # 留言: left outside business hours or with nobody online; agents take it from their leave-a-message list.
+    is_leave_message = models.BooleanField(_("left as a message"), default=False)
     vip_level = models.PositiveSmallIntegerField(_("VIP level"), default=0)
     # Highest seq handed out; bumped under the row lock in the same transaction as the insert.
     last_seq = models.PositiveBigIntegerField(default=0)

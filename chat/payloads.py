@@ -40,5 +40,6 @@ def conversation_payload(conversation, *, for_customer):
             assignee_id=conversation.assignee_id,
             group_id=conversation.group_id,
             entry_page=conversation.entry_page,
+            is_leave_message=conversation.is_leave_message,
         )
     return payload

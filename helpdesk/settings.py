@@ -232,6 +232,10 @@ ROUTING = {
     "MAX_SELF_CAPACITY": env_int("ROUTING_MAX_SELF_CAPACITY", 20),
     # When an agent goes offline, their assigned chats nobody has answered yet are routed again.
     "REROUTE_UNANSWERED_ON_OFFLINE": env_bool("ROUTING_REROUTE_UNANSWERED_ON_OFFLINE", True),
+    # An assigned chat the agent has not answered within this many seconds goes to someone else (0: never).
+    "ANSWER_TIMEOUT_SECONDS": env_int("ROUTING_ANSWER_TIMEOUT_SECONDS", 180),
+    # ...and that agent is set to "away" (they are probably not at their desk).
+    "TIMEOUT_MARKS_AWAY": env_bool("ROUTING_TIMEOUT_MARKS_AWAY", True),
 }
 
 LOGGING = {

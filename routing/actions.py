@@ -22,8 +22,9 @@ from chat.errors import ChatError, forbidden
 from chat.models import Conversation, ConversationEvent, InboxUserPermission, SenderKind
 from chat.payloads import conversation_payload
 
+from . import hours
 from .models import AgentGroup, AgentPresence
-from .selection import AgentState, AgentStatus, CustomerContext, GroupSpec, Rule, RuleField, Strategy, decide, queue_positions, QueueEntry
+from .selection import AgentState, AgentStatus, CustomerContext, Decision, GroupSpec, QueueEntry, Rule, RuleField, Strategy, decide, queue_positions
 
 OPEN = Conversation.OPEN_STATES
 MAX_RACE_RETRIES = 5
@@ -128,8 +129,8 @@ def _assign(conversation, agent_id, group_id, *, reason, actor=None):
     from_state = conversation.state
     now = timezone.now()
     conversation.assignee_id, conversation.group_id = agent_id, group_id
-    conversation.state, conversation.queued_at = Conversation.State.ASSIGNED, None
-    conversation.save(update_fields=["assignee", "group", "state", "queued_at", "updated_at"])
+    conversation.state, conversation.queued_at, conversation.assigned_at = Conversation.State.ASSIGNED, None, now
+    conversation.save(update_fields=["assignee", "group", "state", "queued_at", "assigned_at", "updated_at"])
     AgentPresence.objects.filter(workspace_id=conversation.workspace_id, user_id=agent_id).update(last_assigned_at=now)
     _event(conversation, ConversationEvent.Kind.ASSIGNED, from_state=from_state, data={"agent": agent_id, "group": group_id, "reason": reason}, actor=actor)
     _notify(conversation)
@@ -144,15 +145,17 @@ def _lock_capacity(workspace_id, agent_id):
     return open_now < presence.capacity
 
 
-def route(conversation_id, only_group_id=None):
+def route(conversation_id, only_group_id=None, exclude=()):
     """Assign, pool or queue one conversation that nobody holds. Returns the Decision applied (or None).
-    only_group_id: route within that group alone (a transfer to a group)."""
-    excluded = set()
+    only_group_id: route within that group alone (a transfer to a group); exclude: agents to skip."""
+    excluded = set(exclude)
     for _attempt in range(MAX_RACE_RETRIES):
         with transaction.atomic():
-            conversation = Conversation.objects.select_for_update(of=("self",)).select_related("customer").filter(pk=conversation_id).first()
+            conversation = Conversation.objects.select_for_update(of=("self",)).select_related("customer", "inbox").filter(pk=conversation_id).first()
             if conversation is None or conversation.assignee_id or conversation.state != Conversation.State.QUEUED:
                 return None
+            if not hours.is_open(conversation.inbox.business_hours, timezone.now()):
+                return _leave_message(conversation, "outside business hours")
             groups, agents = snapshot(conversation.workspace_id, conversation.inbox_id, exclude=excluded)
             if only_group_id is not None:
                 groups = [replace(g, is_default=True, rules=()) for g in groups if g.id == only_group_id]
@@ -164,6 +167,9 @@ def route(conversation_id, only_group_id=None):
                     continue
                 _assign(conversation, decision.agent_id, decision.group_id, reason=decision.reason)
                 return decision
+            nobody_on_duty = not any(a.status in (AgentStatus.ONLINE, AgentStatus.BUSY) for a in agents.values())
+            if decision.kind == "queue" and nobody_on_duty and conversation.inbox.leave_message_when_nobody_online:
+                return _leave_message(conversation, "nobody online")
             if decision.kind in ("queue", "pool"):
                 first_time = conversation.queued_at is None or conversation.group_id != decision.group_id
                 conversation.group_id = decision.group_id
@@ -177,6 +183,19 @@ def route(conversation_id, only_group_id=None):
                     transaction.on_commit(lambda: publish_queue_positions(conversation.workspace_id, decision.group_id, only=scope))
             return decision
     return None
+
+
+def _leave_message(conversation, reason):
+    """Nobody can answer now: the conversation becomes a message (留言) for agents to take later."""
+    from chat.actions import post_system_message
+
+    from_state = conversation.state
+    conversation.state, conversation.is_leave_message = Conversation.State.PENDING, True
+    conversation.save(update_fields=["state", "is_leave_message", "updated_at"])
+    _event(conversation, ConversationEvent.Kind.ROUTED, from_state=from_state, data={"routing": "leave_message", "reason": reason})
+    _notify(conversation)
+    post_system_message(conversation.pk, _("We are away right now. Leave your message and contact details, and we will reply as soon as we are back."))
+    return Decision("leave_message", reason=reason)
 
 
 def claim(actor, conversation_id):
@@ -193,7 +212,8 @@ def claim(actor, conversation_id):
                 raise ChatError("already_taken", _("Someone else has already taken this conversation."), status=409) from None
             raise
         access.require_reply_right(actor, conversation)
-        if conversation.assignee_id is not None or conversation.state != Conversation.State.QUEUED:
+        claimable = conversation.state == Conversation.State.QUEUED or (conversation.state == Conversation.State.PENDING and conversation.is_leave_message)
+        if conversation.assignee_id is not None or not claimable:
             raise ChatError("already_taken", _("Someone else has already taken this conversation."), status=409)
         if not _lock_capacity(conversation.workspace_id, actor.user_id):
             raise ChatError("at_capacity", _("You are at your chat limit or not online."), status=409)
@@ -232,15 +252,8 @@ def reroute_unanswered(workspace_id, agent_id):
         .values_list("pk", flat=True)
     )
     for conversation_id in ids:
-        with transaction.atomic():
-            conversation = Conversation.objects.select_for_update().filter(pk=conversation_id, assignee_id=agent_id, first_response_at__isnull=True).first()
-            if conversation is None:
-                continue
-            conversation.assignee_id, conversation.state = None, Conversation.State.QUEUED
-            conversation.queued_at = conversation.queued_at or timezone.now()
-            conversation.save(update_fields=["assignee", "state", "queued_at", "updated_at"])
-            _event(conversation, ConversationEvent.Kind.STATE_CHANGED, from_state=Conversation.State.ASSIGNED, data={"reroute": "agent offline", "agent": agent_id})
-        route(conversation_id)
+        if _release_unanswered(conversation_id, agent_id, reason="agent offline"):
+            route(conversation_id, exclude={agent_id})
 
 
 def drain(workspace_id, limit=500):
@@ -333,3 +346,51 @@ def _int(value):
         return int(value)
     except (TypeError, ValueError):
         return None
+
+
+# --- the sweep: catches what events missed, and unanswered chats ----------------------------
+
+
+def sweep(now=None):
+    """Run periodically (manage.py routing_sweep): drain every queue, and hand chats an agent has
+    not answered within ANSWER_TIMEOUT_SECONDS to someone else. Returns counts for the log."""
+    now = now or timezone.now()
+    drained = 0
+    for workspace_id in Conversation.objects.filter(state=Conversation.State.QUEUED, assignee__isnull=True).values_list("workspace_id", flat=True).distinct():
+        drained += sum(1 for d in drain(workspace_id) if d.kind == "assign")
+    timed_out = 0
+    timeout = settings.ROUTING["ANSWER_TIMEOUT_SECONDS"]
+    if timeout:
+        stale = Conversation.objects.filter(
+            state=Conversation.State.ASSIGNED, first_response_at__isnull=True, assigned_at__lt=now - timedelta(seconds=timeout)
+        ).values_list("pk", "workspace_id", "assignee_id")
+        for conversation_id, workspace_id, agent_id in list(stale):
+            if _release_unanswered(conversation_id, agent_id, reason="answer timeout"):
+                timed_out += 1
+                if settings.ROUTING["TIMEOUT_MARKS_AWAY"]:
+                    AgentPresence.objects.filter(workspace_id=workspace_id, user_id=agent_id, status=AgentStatus.ONLINE).update(status=AgentStatus.AWAY)
+                    realtime_status(workspace_id, agent_id)
+                route(conversation_id, exclude={agent_id})
+    return {"assigned_from_queue": drained, "timed_out": timed_out}
+
+
+def _release_unanswered(conversation_id, agent_id, *, reason):
+    with transaction.atomic():
+        conversation = Conversation.objects.select_for_update().filter(
+            pk=conversation_id, assignee_id=agent_id, state=Conversation.State.ASSIGNED, first_response_at__isnull=True
+        ).first()
+        if conversation is None:
+            return False  # answered or moved meanwhile
+        conversation.assignee_id, conversation.state = None, Conversation.State.QUEUED
+        conversation.queued_at = conversation.queued_at or timezone.now()
+        conversation.save(update_fields=["assignee", "state", "queued_at", "updated_at"])
+        _event(conversation, ConversationEvent.Kind.STATE_CHANGED, from_state=Conversation.State.ASSIGNED, data={"reroute": reason, "agent": agent_id})
+        _notify(conversation)
+    return True
+
+
+def realtime_status(workspace_id, agent_id):
+    presence = AgentPresence.objects.filter(workspace_id=workspace_id, user_id=agent_id).values_list("status", "capacity").first()
+    if presence:
+        with transaction.atomic():
+            realtime.publish([(realtime.group_for_agent(agent_id), {"type": "status", "status": presence[0], "capacity": presence[1]})])

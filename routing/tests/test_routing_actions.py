@@ -184,3 +184,65 @@ def test_familiar_first_gives_a_returning_customer_their_last_agent(personas):
 
     again, _ = send(customer_actor(first.customer, personas.inbox_a.pk), "me again", client_msg_id="again")
     assert Conversation.objects.get(pk=again.conversation_id).assignee_id == first.assignee_id
+
+
+def test_unanswered_chat_times_out_to_another_agent_and_the_first_goes_away(personas, settings):
+    from datetime import timedelta
+
+    from django.core.management import call_command
+    from django.utils import timezone
+
+    from routing.models import AgentPresence
+
+    settings.ROUTING = {**settings.ROUTING, "ANSWER_TIMEOUT_SECONDS": 60, "TIMEOUT_MARKS_AWAY": True}
+    online(personas.agent_a, capacity=5)
+    chat = new_chat(personas.inbox_a)
+    answered = new_chat(personas.inbox_a)
+    send(personas.agent_a, "on it", conversation_id=answered.pk)
+    online(personas.owner, capacity=5)
+    assert actions.sweep(now=timezone.now() + timedelta(seconds=30)) == {"assigned_from_queue": 0, "timed_out": 0}
+    result = actions.sweep(now=timezone.now() + timedelta(seconds=61))
+    assert result["timed_out"] == 1
+    assert Conversation.objects.get(pk=chat.pk).assignee_id == personas.owner_user.pk
+    assert Conversation.objects.get(pk=answered.pk).assignee_id == personas.agent_a_user.pk  # answered chats stay
+    assert AgentPresence.objects.get(user=personas.agent_a_user).status == "away"
+    assert ConversationEvent.objects.filter(conversation=chat, kind="state_changed", data__reroute="answer timeout").count() == 1
+    call_command("routing_sweep", "--once")  # the command runs the same sweep
+
+
+def test_sweep_drains_what_an_event_missed(personas):
+    from routing.models import AgentPresence
+
+    chat = new_chat(personas.inbox_a)
+    # an agent made available without the status action (e.g. a capacity change by SQL): only the sweep notices
+    AgentPresence.objects.create(workspace=personas.workspace, user=personas.agent_a_user, status="online", capacity=1)
+    assert Conversation.objects.get(pk=chat.pk).state == "queued"
+    assert actions.sweep()["assigned_from_queue"] == 1
+    assert Conversation.objects.get(pk=chat.pk).assignee_id == personas.agent_a_user.pk
+
+
+def test_outside_business_hours_the_customer_leaves_a_message(personas):
+    from chat.models import Message
+
+    personas.inbox_a.business_hours = {"timezone": "Asia/Shanghai", "weekly": {}, "holidays": []}
+    personas.inbox_a.business_hours["weekly"] = {"mon": [["00:00", "00:01"]]}  # effectively closed
+    personas.inbox_a.save()
+    online(personas.agent_a, capacity=5)
+    chat = new_chat(personas.inbox_a)
+    chat.refresh_from_db()
+    assert (chat.state, chat.is_leave_message, chat.assignee_id) == ("pending", True, None)
+    last = Message.objects.filter(conversation=chat).order_by("-seq").first()
+    assert last.sender_kind == "system" and not last.is_private
+    assert [c.pk for c in chat_actions.conversations_for(personas.agent_a, leave_message=True)] == [chat.pk]
+    actions.claim(personas.agent_a, chat.pk)  # an agent takes it from the leave-a-message list
+    assert Conversation.objects.get(pk=chat.pk).assignee_id == personas.agent_a_user.pk
+
+
+def test_nobody_online_leaves_a_message_when_the_inbox_says_so(personas):
+    personas.inbox_a.leave_message_when_nobody_online = True
+    personas.inbox_a.save()
+    chat = new_chat(personas.inbox_a)
+    assert Conversation.objects.get(pk=chat.pk).is_leave_message is True
+    personas.inbox_a.leave_message_when_nobody_online = False
+    personas.inbox_a.save()
+    assert Conversation.objects.get(pk=new_chat(personas.inbox_a).pk).state == "queued"
