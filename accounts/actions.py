@@ -51,7 +51,7 @@ def acting_member(user, workspace_id):
 
 def membership_id_of(actor, user_id):
     """The membership id of a user in the actor's workspace (None when not a member)."""
-    return Membership.objects.filter(workspace_id=actor.workspace_id, user_id=_int_or_none(user_id)).values_list("pk", flat=True).first()
+    return Membership.objects.filter(workspace_id=actor.workspace_id, user_id=int_or_none(user_id)).values_list("pk", flat=True).first()
 
 
 def audit(actor, action, *, target=None, before=None, after=None, denied=False, workspace_id=None):
@@ -81,20 +81,23 @@ def _require(actor, capability, action):
 
 
 def _target_membership(actor, membership_id, action):
-    target = Membership.objects.select_related("user").filter(pk=_int_or_none(membership_id), workspace_id=actor.workspace_id).first()
+    target = Membership.objects.select_related("user").filter(pk=int_or_none(membership_id), workspace_id=actor.workspace_id).first()
     if target is None:
         raise _refuse(actor, action, f"membership {membership_id!r} not in workspace", status=404)
     return target
 
 
 def _in_workspace(actor, model, object_id, action):
-    obj = model.objects.filter(pk=_int_or_none(object_id), workspace_id=actor.workspace_id).first()
+    obj = model.objects.filter(pk=int_or_none(object_id), workspace_id=actor.workspace_id).first()
     if obj is None:
         raise _refuse(actor, action, f"{model._meta.label_lower} {object_id!r} not in workspace", status=404)
     return obj
 
 
-def _int_or_none(value):
+def int_or_none(value):
+    """An id from a request as an int, or None (which matches nothing) for anything else."""
+    if isinstance(value, bool):
+        return None
     try:
         return int(value)
     except (TypeError, ValueError):

@@ -34,7 +34,7 @@ def issue(membership, name):
 
 
 def revoke(membership, token_id):
-    token = ApiToken.objects.filter(pk=actions._int_or_none(token_id), membership=membership, revoked_at__isnull=True).first()
+    token = ApiToken.objects.filter(pk=actions.int_or_none(token_id), membership=membership, revoked_at__isnull=True).first()
     if token is None:
         raise actions.member_not_found()
     with transaction.atomic():

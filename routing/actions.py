@@ -16,6 +16,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from accounts import roles
+from accounts.actions import int_or_none
 from accounts.models import Membership
 from chat import access, realtime
 from chat.errors import ChatError, forbidden
@@ -207,7 +208,7 @@ def claim(actor, conversation_id):
             conversation = access.get_conversation(actor, conversation_id, lock=True)
         except ChatError:
             # Taken a moment ago by a colleague, it has left this agent's view: say so plainly.
-            if Conversation.objects.filter(pk=conversation_id if isinstance(conversation_id, int) else -1,
+            if Conversation.objects.filter(pk=int_or_none(conversation_id),
                                            inbox_id__in=access.served_inboxes(actor), assignee__isnull=False).exists():
                 raise ChatError("already_taken", _("Someone else has already taken this conversation."), status=409) from None
             raise
@@ -309,7 +310,7 @@ def transfer(actor, conversation_id, *, to_agent_id=None, to_group_id=None, note
             raise ChatError("conversation_closed", _("This conversation is closed."), status=409)
         from_state, previous = conversation.state, conversation.assignee_id
         if to_agent_id is not None:
-            target = _int(to_agent_id)
+            target = int_or_none(to_agent_id)
             if target not in _serving_user_ids(conversation.workspace_id, conversation.inbox_id):
                 raise ChatError("not_found", _("No such agent serves this inbox."), status=404)
             if not _lock_capacity(conversation.workspace_id, target):
@@ -317,7 +318,7 @@ def transfer(actor, conversation_id, *, to_agent_id=None, to_group_id=None, note
             target_name = Membership.objects.filter(workspace_id=conversation.workspace_id, user_id=target).values_list("display_name", flat=True).first()
             line = _("Your conversation was transferred to %(name)s.") % {"name": target_name or _("a colleague")}
         else:
-            group = AgentGroup.objects.filter(pk=_int(to_group_id), workspace_id=conversation.workspace_id, enabled=True).first()
+            group = AgentGroup.objects.filter(pk=int_or_none(to_group_id), workspace_id=conversation.workspace_id, enabled=True).first()
             if group is None:
                 raise ChatError("not_found", _("No such group."), status=404)
             line = _("Your conversation was transferred to %(name)s.") % {"name": group.name}
@@ -339,13 +340,6 @@ def transfer(actor, conversation_id, *, to_agent_id=None, to_group_id=None, note
         _event(conversation, ConversationEvent.Kind.TRANSFERRED, from_state=from_state, actor=actor,
                data={"from_agent": previous, "to_agent": to_agent_id, "to_group": to_group_id, "note": note[:1000]})
     return conversation
-
-
-def _int(value):
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None
 
 
 # --- the sweep: catches what events missed, and unanswered chats ----------------------------
