@@ -21,7 +21,10 @@ run: install
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py seed_demo
 	@echo "Open http://$(HOST):$(PORT)/demo/ (customer) and http://$(HOST):$(PORT)/demo/agent/ (agent)"
-	$(PY) -m uvicorn helpdesk.asgi:application --host $(HOST) --port $(PORT) --ws-max-size 1048576 --ws-per-message-deflate false
+	@# The routing sweep (queues an event missed, unanswered chats) runs beside the server.
+	$(PY) manage.py routing_sweep --interval 5 & SWEEP=$$!; \
+	$(PY) -m uvicorn helpdesk.asgi:application --host $(HOST) --port $(PORT) --ws-max-size 1048576 --ws-per-message-deflate false; \
+	kill $$SWEEP 2>/dev/null || true
 
 ## The whole test suite (SQLite pass, then PostgreSQL + Redis pass).
 test: install

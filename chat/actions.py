@@ -359,6 +359,11 @@ def change_state(actor, conversation_id, to_state):
         if to_state == Conversation.State.QUEUED:
             conversation.resolved_at = None
         conversation.save(update_fields=["state", "resolved_at", "updated_at"])
+        was_open, is_open = from_state in Conversation.OPEN_STATES, to_state in Conversation.OPEN_STATES
+        if conversation.assignee_id is not None and was_open != is_open:
+            from routing.actions import adjust_load  # the agent's open-chat counter follows the state
+
+            adjust_load(conversation.workspace_id, conversation.assignee_id, 1 if is_open else -1)
         _record(conversation, ConversationEvent.Kind.STATE_CHANGED, actor, from_state=from_state, to_state=to_state)
         _notify_conversation(conversation)
         if to_state in (Conversation.State.RESOLVED, Conversation.State.CLOSED, Conversation.State.QUEUED):

@@ -236,6 +236,8 @@ ROUTING = {
     "ANSWER_TIMEOUT_SECONDS": env_int("ROUTING_ANSWER_TIMEOUT_SECONDS", 180),
     # ...and that agent is set to "away" (they are probably not at their desk).
     "TIMEOUT_MARKS_AWAY": env_bool("ROUTING_TIMEOUT_MARKS_AWAY", True),
+    # Familiar-first (熟客优先): the agent who served this customer within this many days.
+    "FAMILIAR_DAYS": env_int("ROUTING_FAMILIAR_DAYS", 30),
 }
 
 LOGGING = {

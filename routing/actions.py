@@ -11,7 +11,8 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Count
+from django.db.models import Count, F, OuterRef, Subquery
+from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -29,7 +30,6 @@ from .selection import AgentState, AgentStatus, CustomerContext, Decision, Group
 
 OPEN = Conversation.OPEN_STATES
 MAX_RACE_RETRIES = 5
-FAMILIAR_DAYS = 30
 
 
 def default_group(workspace_id):
@@ -60,8 +60,9 @@ def _rules(raw_rules):
 
 
 def snapshot(workspace_id, inbox_id, exclude=()):
-    """(groups, agents) for the decision: five queries returning plain tuples, whatever the
-    number of agents (model instances for hundreds of agents cost more than the queries)."""
+    """(groups, agents) for the decision: four queries returning plain tuples, whatever the
+    number of agents (model instances for hundreds of agents cost more than the queries).
+    Loads come from the presence counters; capacity itself is re-checked exactly under lock."""
     serving = _serving_user_ids(workspace_id, inbox_id) - set(exclude)
     rows = list(AgentGroup.objects.filter(workspace_id=workspace_id, enabled=True).values_list("pk", "priority", "rules", "strategy", "is_default"))
     if not any(row[4] for row in rows):
@@ -75,15 +76,10 @@ def snapshot(workspace_id, inbox_id, exclude=()):
                   frozenset(serving if is_default else members.get(pk, set()) & serving))
         for pk, priority, rules, strategy, is_default in rows
     ]
-    # Whole-workspace reads filtered in Python: cheaper than IN lists of hundreds of ids.
-    load = dict(
-        Conversation.objects.filter(workspace_id=workspace_id, assignee__isnull=False, state__in=OPEN)
-        .values_list("assignee_id").annotate(n=Count("pk")).values_list("assignee_id", "n")
-    )
     agents = {
-        user_id: AgentState(user_id, AgentStatus(status), load.get(user_id, 0), capacity, last_assigned_at)
-        for user_id, status, capacity, last_assigned_at in AgentPresence.objects.filter(workspace_id=workspace_id)
-        .exclude(status=AgentStatus.OFFLINE).values_list("user_id", "status", "capacity", "last_assigned_at")
+        user_id: AgentState(user_id, AgentStatus(status), open_chats, capacity, last_assigned_at)
+        for user_id, status, capacity, open_chats, last_assigned_at in AgentPresence.objects.filter(workspace_id=workspace_id)
+        .exclude(status=AgentStatus.OFFLINE).values_list("user_id", "status", "capacity", "open_chats", "last_assigned_at")
         if user_id in serving
     }
     return groups, agents
@@ -94,7 +90,7 @@ def context_for(conversation, need_last_agent=True):
     attrs = customer.attributes or {}
     last_agent = None
     if need_last_agent:  # only familiar-first groups use it: skip the query otherwise
-        since = timezone.now() - timedelta(days=FAMILIAR_DAYS)
+        since = timezone.now() - timedelta(days=settings.ROUTING["FAMILIAR_DAYS"])
         last_agent = (
             Conversation.objects.filter(customer_id=customer.pk, assignee__isnull=False, created_at__gte=since)
             .exclude(pk=conversation.pk).order_by("-created_at").values_list("assignee_id", flat=True).first()
@@ -125,14 +121,24 @@ def _notify(conversation):
     realtime.publish([(realtime.group_for_customer(conversation.customer_id), {"type": "conversation.updated", "conversation": conversation_payload(conversation, for_customer=True)})])
 
 
+def adjust_load(workspace_id, agent_id, delta):
+    """Keep an agent's open-chat counter in step with an assign (+1) or a release (-1)."""
+    if agent_id is not None:
+        AgentPresence.objects.filter(workspace_id=workspace_id, user_id=agent_id).update(open_chats=Greatest(F("open_chats") + delta, 0))
+
+
 def _assign(conversation, agent_id, group_id, *, reason, actor=None):
     """Caller holds the conversation row lock and has checked the agent's capacity under its presence lock."""
     from_state = conversation.state
+    if conversation.assignee_id is not None and conversation.state in OPEN:
+        adjust_load(conversation.workspace_id, conversation.assignee_id, -1)  # a transfer: the previous agent is freed
     now = timezone.now()
     conversation.assignee_id, conversation.group_id = agent_id, group_id
     conversation.state, conversation.queued_at, conversation.assigned_at = Conversation.State.ASSIGNED, None, now
     conversation.save(update_fields=["assignee", "group", "state", "queued_at", "assigned_at", "updated_at"])
-    AgentPresence.objects.filter(workspace_id=conversation.workspace_id, user_id=agent_id).update(last_assigned_at=now)
+    AgentPresence.objects.filter(workspace_id=conversation.workspace_id, user_id=agent_id).update(
+        last_assigned_at=now, open_chats=F("open_chats") + 1
+    )
     _event(conversation, ConversationEvent.Kind.ASSIGNED, from_state=from_state, data={"agent": agent_id, "group": group_id, "reason": reason}, actor=actor)
     _notify(conversation)
 
@@ -143,6 +149,9 @@ def _lock_capacity(workspace_id, agent_id):
     if presence is None or presence.status != AgentStatus.ONLINE:
         return False
     open_now = Conversation.objects.filter(workspace_id=workspace_id, assignee_id=agent_id, state__in=OPEN).count()
+    if presence.open_chats != open_now:
+        presence.open_chats = open_now  # the exact count under lock also repairs the counter
+        presence.save(update_fields=["open_chats"])
     return open_now < presence.capacity
 
 
@@ -331,6 +340,7 @@ def transfer(actor, conversation_id, *, to_agent_id=None, to_group_id=None, note
         if to_agent_id is not None:
             _assign(conversation, target, conversation.group_id, reason="transfer", actor=actor)
         else:
+            adjust_load(conversation.workspace_id, conversation.assignee_id, -1)
             conversation.assignee_id, conversation.group_id = None, group.pk
             conversation.state, conversation.queued_at = Conversation.State.QUEUED, timezone.now()
             conversation.save(update_fields=["assignee", "group", "state", "queued_at", "updated_at"])
@@ -349,6 +359,7 @@ def sweep(now=None):
     """Run periodically (manage.py routing_sweep): drain every queue, and hand chats an agent has
     not answered within ANSWER_TIMEOUT_SECONDS to someone else. Returns counts for the log."""
     now = now or timezone.now()
+    recount_loads()
     drained = 0
     for workspace_id in Conversation.objects.filter(state=Conversation.State.QUEUED, assignee__isnull=True).values_list("workspace_id", flat=True).distinct():
         drained += sum(1 for d in drain(workspace_id) if d.kind == "assign")
@@ -368,6 +379,15 @@ def sweep(now=None):
     return {"assigned_from_queue": drained, "timed_out": timed_out}
 
 
+def recount_loads():
+    """Set every agent's open-chat counter to the exact count (one UPDATE)."""
+    exact = (
+        Conversation.objects.filter(workspace_id=OuterRef("workspace_id"), assignee_id=OuterRef("user_id"), state__in=OPEN)
+        .order_by().values("assignee_id").annotate(n=Count("pk")).values("n")
+    )
+    AgentPresence.objects.update(open_chats=Coalesce(Subquery(exact), 0))
+
+
 def _release_unanswered(conversation_id, agent_id, *, reason):
     with transaction.atomic():
         conversation = Conversation.objects.select_for_update().filter(
@@ -378,6 +398,7 @@ def _release_unanswered(conversation_id, agent_id, *, reason):
         conversation.assignee_id, conversation.state = None, Conversation.State.QUEUED
         conversation.queued_at = conversation.queued_at or timezone.now()
         conversation.save(update_fields=["assignee", "state", "queued_at", "updated_at"])
+        adjust_load(conversation.workspace_id, agent_id, -1)
         _event(conversation, ConversationEvent.Kind.STATE_CHANGED, from_state=Conversation.State.ASSIGNED, data={"reroute": reason, "agent": agent_id})
         _notify(conversation)
     return True

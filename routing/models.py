@@ -56,6 +56,10 @@ class AgentPresence(models.Model):
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="presences")
     status = models.CharField(_("status"), max_length=10, choices=[(s.value, s.value) for s in AgentStatus], default=AgentStatus.OFFLINE)
     capacity = models.PositiveSmallIntegerField(_("capacity"), default=5, help_text=_("Most chats served at once."))
+    # Open conversations assigned to this agent: kept with F() on every assign and release, so the
+    # routing snapshot needs no count; recounted exactly under the row lock before each assignment
+    # and for everyone by the sweep, so it cannot drift for long.
+    open_chats = models.PositiveIntegerField(_("open chats"), default=0)
     last_assigned_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 

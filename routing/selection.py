@@ -157,16 +157,20 @@ def pick_agent(strategy, agents, ctx=None):
     return min(available, key=lambda a: (a.saturation, _idle_key(a), a.id))
 
 
+def members_of(agents, member_ids):
+    """The AgentStates of a group's members (agents: AgentState by id)."""
+    return [agents[i] for i in sorted(member_ids) if i in agents]
+
+
 def decide(groups, agents, ctx):
-    """Where a new (or re-routed) conversation goes. `agents`: AgentState by id."""
+    """Where a new (or re-routed) conversation goes. `agents`: AgentState by id (see members_of)."""
     candidates = matching_groups(groups, ctx)
     if not candidates:
         return Decision("nobody", reason="no group matches and there is no default group")
     for group in candidates:
-        members = [agents[i] for i in sorted(group.member_ids) if i in agents]
         if group.strategy == Strategy.CLAIM:
             return Decision("pool", group.id, reason="claim mode")
-        agent = pick_agent(group.strategy, members, ctx)
+        agent = pick_agent(group.strategy, members_of(agents, group.member_ids), ctx)
         if agent is not None:
             return Decision("assign", group.id, agent.id, reason=str(group.strategy))
     return Decision("queue", candidates[0].id, reason="nobody available")

@@ -9,6 +9,7 @@ from pathlib import Path
 BASE = Path(__file__).resolve().parent.parent
 
 ZH_HANS = {
+    "open chats": "进行中的会话",
     "{\"timezone\": \"Asia/Shanghai\", \"weekly\": {\"mon\": [[\"09:00\", \"18:00\"]]}, \"holidays\": [\"2026-10-01\"]}; empty: always open": "{\"timezone\": \"Asia/Shanghai\", \"weekly\": {\"mon\": [[\"09:00\", \"18:00\"]]}, \"holidays\": [\"2026-10-01\"]}；留空表示全天营业",
     "Invalid business hours: %(reason)s": "营业时间无效：%(reason)s",
     "business hours": "营业时间",

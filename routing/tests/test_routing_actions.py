@@ -246,3 +246,26 @@ def test_nobody_online_leaves_a_message_when_the_inbox_says_so(personas):
     personas.inbox_a.leave_message_when_nobody_online = False
     personas.inbox_a.save()
     assert Conversation.objects.get(pk=new_chat(personas.inbox_a).pk).state == "queued"
+
+
+def test_open_chat_counters_follow_assign_release_and_repair_themselves(personas):
+    from routing.models import AgentPresence
+
+    def counter(user):
+        return AgentPresence.objects.get(user=user).open_chats
+
+    def exact(user):
+        return Conversation.objects.filter(assignee=user, state__in=Conversation.OPEN_STATES).count()
+
+    online(personas.agent_a, capacity=5)
+    chats = [new_chat(personas.inbox_a) for _ in range(3)]
+    assert counter(personas.agent_a_user) == exact(personas.agent_a_user) == 3
+    chat_actions.change_state(personas.agent_a, chats[0].pk, "resolved")
+    chat_actions.change_state(personas.agent_a, chats[1].pk, "pending")  # still open: still counted
+    assert counter(personas.agent_a_user) == exact(personas.agent_a_user) == 2
+    online(personas.owner, capacity=5)
+    actions.transfer(personas.agent_a, chats[2].pk, to_agent_id=personas.owner_user.pk)
+    assert (counter(personas.agent_a_user), counter(personas.owner_user)) == (1, 1)
+    AgentPresence.objects.filter(user=personas.agent_a_user).update(open_chats=40)  # drift (e.g. a manual SQL fix)
+    actions.recount_loads()
+    assert counter(personas.agent_a_user) == exact(personas.agent_a_user) == 1

@@ -68,6 +68,10 @@ def test_two_hundred_simultaneous_conversations(personas, two_servers):
         QueueEntry(c.pk, c.group_id, c.queued_at, 1 if c.pk in vips else 0) for c in queued)]
     assert expected[:5] == sorted(vips, key=lambda pk: next(c.queued_at for c in queued if c.pk == pk))
 
+    # the positions customers are told match that order (the first 100 of the queue are published)
+    positions = actions.publish_queue_positions(personas.workspace.pk, queued[0].group_id)
+    assert positions == {pk: n for n, pk in enumerate(expected[:100], start=1)}
+
     served_order = []
     for round_ in range(12):
         user, _actor, _capacity, key = agents[round_ % len(agents)]
