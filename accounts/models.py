@@ -28,15 +28,23 @@ class Role(models.TextChoices):
     VERIFIER = "verifier", _("Verifier")
 
 
-class WorkspaceUserPermission(UserObjectPermissionBase):
-    """Guardian object permissions on a workspace (direct foreign key: cheap joins)."""
+class ObjectPermissionRow(UserObjectPermissionBase):
+    """Base of the direct-foreign-key guardian tables (workspace, inbox, group): cheap joins,
+    and a label that needs no permission lookup (admin change messages use it)."""
 
-    content_object = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="user_permissions")
+    class Meta(UserObjectPermissionBase.Meta):
+        abstract = True
 
     def __str__(self):
         return f"{self.user} · {self.content_object}"
 
-    class Meta(UserObjectPermissionBase.Meta):
+
+class WorkspaceUserPermission(ObjectPermissionRow):
+    """Guardian object permissions on a workspace (direct foreign key: cheap joins)."""
+
+    content_object = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="user_permissions")
+
+    class Meta(ObjectPermissionRow.Meta):
         verbose_name = _("workspace permission")
         verbose_name_plural = _("workspace permissions")
 

@@ -150,10 +150,14 @@ def _scope(conversation):
     return {"assignee_id": conversation.assignee_id}
 
 
-def _notify_conversation(conversation, event_type="conversation.updated"):
+def notify_conversation(conversation, event_type="conversation.updated", *, everyone_serving=False):
+    """Tell the inbox's agents and the customer that a conversation changed. everyone_serving:
+    routing changes (pool and queue moves) reach every agent serving the inbox, whatever the
+    history rule, so a chat taken by a colleague disappears from everyone's pool."""
+    scope = {"assignee_id": None} if everyone_serving else _scope(conversation)
     realtime.publish(
         [(realtime.group_for_inbox(conversation.inbox_id), {"type": event_type, "conversation": conversation_payload(conversation, for_customer=False)})],
-        scope=_scope(conversation),
+        scope=scope,
     )
     realtime.publish(
         [(realtime.group_for_customer(conversation.customer_id), {"type": event_type, "conversation": conversation_payload(conversation, for_customer=True)})]
@@ -183,7 +187,7 @@ def _start_conversation(actor, inbox_id, entry_page=""):
         workspace_id=actor.workspace_id, inbox=inbox, customer_id=actor.customer_id, state=state, entry_page=entry_page[:1000]
     )
     _record(conversation, ConversationEvent.Kind.CREATED, actor, to_state=state, data={"entry_page": conversation.entry_page})
-    _notify_conversation(conversation, "conversation.created")
+    notify_conversation(conversation, "conversation.created")
     if state == Conversation.State.QUEUED:
         from routing.actions import route  # routing builds on the engine, not the reverse
 
@@ -272,7 +276,7 @@ def _append(conversation, actor, *, body, msg_type=Message.Type.TEXT, client_msg
         changes["state"] = conversation.state = Conversation.State.QUEUED
         changes["resolved_at"] = conversation.resolved_at = None
         changes["assignee"] = conversation.assignee = None
-        _notify_conversation(conversation)
+        notify_conversation(conversation)
         from routing.actions import route
 
         transaction.on_commit(lambda: route(conversation.pk))
@@ -365,7 +369,7 @@ def change_state(actor, conversation_id, to_state):
 
             adjust_load(conversation.workspace_id, conversation.assignee_id, 1 if is_open else -1)
         _record(conversation, ConversationEvent.Kind.STATE_CHANGED, actor, from_state=from_state, to_state=to_state)
-        _notify_conversation(conversation)
+        notify_conversation(conversation)
         if to_state in (Conversation.State.RESOLVED, Conversation.State.CLOSED, Conversation.State.QUEUED):
             from routing.actions import drain, route  # a freed slot or a reopened chat: route again
 

@@ -163,33 +163,6 @@ class ChatConsumer(AsyncWebsocketConsumer):
             scope = {"assignee_id": conversation.assignee_id} if group == realtime.group_for_inbox(conversation.inbox_id) else None
             await realtime.signal_now(group, event, scope=scope)
 
-    async def on_status(self, frame):
-        from routing.actions import set_status
-
-        if not self.actor.is_agent:
-            raise ChatError("unknown_type", _("Unknown frame type."))
-        presence = await database_sync_to_async(set_status)(self.actor, frame.get("status"), frame.get("capacity"))
-        await self.send_frame({"type": "status.ok", "status": presence.status, "capacity": presence.capacity, "ref": frame.get("ref")})
-
-    async def on_claim(self, frame):
-        from routing.actions import claim
-
-        if not self.actor.is_agent:
-            raise ChatError("unknown_type", _("Unknown frame type."))
-        conversation = await database_sync_to_async(claim)(self.actor, frame.get("conversation_id"))
-        await self.send_frame({"type": "claim.ok", "conversation": conversation_payload(conversation, for_customer=False), "ref": frame.get("ref")})
-
-    async def on_transfer(self, frame):
-        from routing.actions import transfer
-
-        if not self.actor.is_agent:
-            raise ChatError("unknown_type", _("Unknown frame type."))
-        conversation = await database_sync_to_async(transfer)(
-            self.actor, frame.get("conversation_id"), to_agent_id=frame.get("to_agent_id"), to_group_id=frame.get("to_group_id"),
-            note=frame.get("note", ""),
-        )
-        await self.send_frame({"type": "transfer.ok", "conversation": conversation_payload(conversation, for_customer=False), "ref": frame.get("ref")})
-
     async def on_recall(self, frame):
         message = await database_sync_to_async(actions.recall_message)(self.actor, frame.get("message_id"))
         await self.send_frame({"type": "recall.ok", "message": message_payload(message, for_customer=self.for_customer), "ref": frame.get("ref")})
@@ -203,8 +176,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
             cache[conversation_id] = await database_sync_to_async(access.get_conversation)(self.actor, conversation_id)
         return cache[conversation_id]
 
-    handlers = {"ping": on_ping, "send": on_send, "resume": on_resume, "read": on_read, "typing": on_typing, "recall": on_recall,
-                "status": on_status, "claim": on_claim, "transfer": on_transfer}
+    handlers = {"ping": on_ping, "send": on_send, "resume": on_resume, "read": on_read, "typing": on_typing, "recall": on_recall}
 
 
 class CustomerConsumer(ChatConsumer):
@@ -246,3 +218,27 @@ class AgentConsumer(ChatConsumer):
 
     def typing_groups(self, conversation):
         return [realtime.group_for_customer(conversation.customer_id), realtime.group_for_inbox(conversation.inbox_id)]
+
+    async def on_status(self, frame):
+        from routing.actions import set_status
+
+        presence = await database_sync_to_async(set_status)(self.actor, frame.get("status"), frame.get("capacity"))
+        await self.send_frame({"type": "status.ok", "status": presence.status, "capacity": presence.capacity, "ref": frame.get("ref")})
+
+    async def on_claim(self, frame):
+        from routing.actions import claim
+
+        conversation = await database_sync_to_async(claim)(self.actor, frame.get("conversation_id"))
+        await self.send_frame({"type": "claim.ok", "conversation": conversation_payload(conversation, for_customer=False), "ref": frame.get("ref")})
+
+    async def on_transfer(self, frame):
+        from routing.actions import transfer
+
+        conversation = await database_sync_to_async(transfer)(
+            self.actor, frame.get("conversation_id"), to_agent_id=frame.get("to_agent_id"), to_group_id=frame.get("to_group_id"),
+            note=frame.get("note", ""),
+        )
+        await self.send_frame({"type": "transfer.ok", "conversation": conversation_payload(conversation, for_customer=False), "ref": frame.get("ref")})
+
+    # Routing frames exist for agents only: a customer sending them gets unknown_type.
+    handlers = {**ChatConsumer.handlers, "status": on_status, "claim": on_claim, "transfer": on_transfer}

@@ -4,7 +4,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
-from guardian.models import UserObjectPermissionBase
+
+from accounts.models import ObjectPermissionRow
 
 
 def new_public_key():
@@ -49,17 +50,14 @@ class Inbox(models.Model):
         return self.name
 
 
-class InboxUserPermission(UserObjectPermissionBase):
+class InboxUserPermission(ObjectPermissionRow):
     """Guardian object permissions on an inbox (direct foreign key). A user holding
     `chat.reply_in_inbox` serves the inbox: gets its conversations live and may reply.
     Grant and revoke through accounts.actions (audit + live revocation)."""
 
     content_object = models.ForeignKey(Inbox, on_delete=models.CASCADE, related_name="user_permissions")
 
-    def __str__(self):
-        return f"{self.user} · {self.content_object}"
-
-    class Meta(UserObjectPermissionBase.Meta):
+    class Meta(ObjectPermissionRow.Meta):
         verbose_name = _("inbox permission")
         verbose_name_plural = _("inbox permissions")
 

@@ -22,7 +22,7 @@ from accounts.models import Membership
 from chat import access, realtime
 from chat.errors import ChatError, forbidden
 from chat.models import Conversation, ConversationEvent, InboxUserPermission, SenderKind
-from chat.payloads import conversation_payload
+from chat.actions import notify_conversation
 
 from . import hours
 from .models import AgentGroup, AgentPresence
@@ -113,14 +113,6 @@ def _event(conversation, kind, *, from_state="", data=None, actor=None):
     )
 
 
-def _notify(conversation):
-    realtime.publish(
-        [(realtime.group_for_inbox(conversation.inbox_id), {"type": "conversation.updated", "conversation": conversation_payload(conversation, for_customer=False)})],
-        scope={"assignee_id": None},  # routing changes are shown to everyone serving the inbox (pool updates)
-    )
-    realtime.publish([(realtime.group_for_customer(conversation.customer_id), {"type": "conversation.updated", "conversation": conversation_payload(conversation, for_customer=True)})])
-
-
 def adjust_load(workspace_id, agent_id, delta):
     """Keep an agent's open-chat counter in step with an assign (+1) or a release (-1)."""
     if agent_id is not None:
@@ -140,7 +132,7 @@ def _assign(conversation, agent_id, group_id, *, reason, actor=None):
         last_assigned_at=now, open_chats=F("open_chats") + 1
     )
     _event(conversation, ConversationEvent.Kind.ASSIGNED, from_state=from_state, data={"agent": agent_id, "group": group_id, "reason": reason}, actor=actor)
-    _notify(conversation)
+    notify_conversation(conversation, everyone_serving=True)
 
 
 def _lock_capacity(workspace_id, agent_id):
@@ -187,7 +179,7 @@ def route(conversation_id, only_group_id=None, exclude=()):
                 conversation.save(update_fields=["group", "queued_at", "updated_at"])
                 if first_time:
                     _event(conversation, ConversationEvent.Kind.ROUTED, from_state=conversation.state, data={"routing": decision.kind, "group": decision.group_id})
-                    _notify(conversation)
+                    notify_conversation(conversation, everyone_serving=True)
                     # A newcomer changes nobody else's position (VIPs excepted: they are rare); tell them theirs.
                     scope = None if conversation.vip_level else conversation.pk
                     transaction.on_commit(lambda: publish_queue_positions(conversation.workspace_id, decision.group_id, only=scope))
@@ -203,7 +195,7 @@ def _leave_message(conversation, reason):
     conversation.state, conversation.is_leave_message = Conversation.State.PENDING, True
     conversation.save(update_fields=["state", "is_leave_message", "updated_at"])
     _event(conversation, ConversationEvent.Kind.ROUTED, from_state=from_state, data={"routing": "leave_message", "reason": reason})
-    _notify(conversation)
+    notify_conversation(conversation, everyone_serving=True)
     post_system_message(conversation.pk, _("We are away right now. Leave your message and contact details, and we will reply as soon as we are back."))
     return Decision("leave_message", reason=reason)
 
@@ -247,7 +239,7 @@ def set_status(actor, status, capacity=None):
         if capacity is not None:
             presence.capacity = capacity
         presence.save(update_fields=["status", "capacity", "updated_at"])
-        realtime.publish([(realtime.group_for_agent(actor.user_id), {"type": "status", "status": presence.status, "capacity": presence.capacity})])
+        _publish_status(actor.user_id, presence.status, presence.capacity)
         workspace_id = actor.workspace_id
         if presence.status == AgentStatus.OFFLINE and before != AgentStatus.OFFLINE and settings.ROUTING["REROUTE_UNANSWERED_ON_OFFLINE"]:
             transaction.on_commit(lambda: reroute_unanswered(workspace_id, actor.user_id))
@@ -293,11 +285,10 @@ def publish_queue_positions(workspace_id, group_id, only=None):
     else:
         positions = {pk: p for pk, p in positions.items() if p <= QUEUE_POSITIONS_PUBLISHED}
     customers = {pk: customer_id for pk, customer_id, _q, _v in rows}
-    with transaction.atomic():
-        realtime.publish(
-            [(realtime.group_for_customer(customers[pk]), {"type": "queue.position", "conversation_id": pk, "position": position})
-             for pk, position in positions.items()]
-        )
+    realtime.publish(
+        [(realtime.group_for_customer(customers[pk]), {"type": "queue.position", "conversation_id": pk, "position": position})
+         for pk, position in positions.items()]
+    )
     return positions
 
 
@@ -344,7 +335,7 @@ def transfer(actor, conversation_id, *, to_agent_id=None, to_group_id=None, note
             conversation.assignee_id, conversation.group_id = None, group.pk
             conversation.state, conversation.queued_at = Conversation.State.QUEUED, timezone.now()
             conversation.save(update_fields=["assignee", "group", "state", "queued_at", "updated_at"])
-            _notify(conversation)
+            notify_conversation(conversation, everyone_serving=True)
             group_id = group.pk
             transaction.on_commit(lambda: route(conversation.pk, only_group_id=group_id))
         _event(conversation, ConversationEvent.Kind.TRANSFERRED, from_state=from_state, actor=actor,
@@ -374,7 +365,7 @@ def sweep(now=None):
                 timed_out += 1
                 if settings.ROUTING["TIMEOUT_MARKS_AWAY"]:
                     AgentPresence.objects.filter(workspace_id=workspace_id, user_id=agent_id, status=AgentStatus.ONLINE).update(status=AgentStatus.AWAY)
-                    realtime_status(workspace_id, agent_id)
+                    _publish_status(agent_id, AgentStatus.AWAY, AgentPresence.objects.filter(workspace_id=workspace_id, user_id=agent_id).values_list("capacity", flat=True).first())
                 route(conversation_id, exclude={agent_id})
     return {"assigned_from_queue": drained, "timed_out": timed_out}
 
@@ -400,12 +391,10 @@ def _release_unanswered(conversation_id, agent_id, *, reason):
         conversation.save(update_fields=["assignee", "state", "queued_at", "updated_at"])
         adjust_load(conversation.workspace_id, agent_id, -1)
         _event(conversation, ConversationEvent.Kind.STATE_CHANGED, from_state=Conversation.State.ASSIGNED, data={"reroute": reason, "agent": agent_id})
-        _notify(conversation)
+        notify_conversation(conversation, everyone_serving=True)
     return True
 
 
-def realtime_status(workspace_id, agent_id):
-    presence = AgentPresence.objects.filter(workspace_id=workspace_id, user_id=agent_id).values_list("status", "capacity").first()
-    if presence:
-        with transaction.atomic():
-            realtime.publish([(realtime.group_for_agent(agent_id), {"type": "status", "status": presence[0], "capacity": presence[1]})])
+def _publish_status(agent_id, status, capacity):
+    """Every tab and device of the agent learns their status (after commit, like every event)."""
+    realtime.publish([(realtime.group_for_agent(agent_id), {"type": "status", "status": status, "capacity": capacity})])

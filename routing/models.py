@@ -2,7 +2,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
-from guardian.models import UserObjectPermissionBase
+
+from accounts.models import ObjectPermissionRow
 
 from .selection import AgentStatus, Strategy
 
@@ -36,15 +37,12 @@ class AgentGroup(models.Model):
         return self.name
 
 
-class AgentGroupUserPermission(UserObjectPermissionBase):
+class AgentGroupUserPermission(ObjectPermissionRow):
     """Guardian object permissions on an agent group (direct foreign key)."""
 
     content_object = models.ForeignKey(AgentGroup, on_delete=models.CASCADE, related_name="user_permissions")
 
-    def __str__(self):
-        return f"{self.user} · {self.content_object}"
-
-    class Meta(UserObjectPermissionBase.Meta):
+    class Meta(ObjectPermissionRow.Meta):
         verbose_name = _("agent group permission")
         verbose_name_plural = _("agent group permissions")
 

@@ -34,6 +34,7 @@ BAD_FRAMES = [
     ('{"no_type": true}', "malformed_frame"),
     ('{"type": 42}', "malformed_frame"),
     ('{"type": "launch_missiles"}', "unknown_type"),
+    ('{"type": "claim", "conversation_id": 1}', "unknown_type"),  # routing frames are for agents only
     ('{"type": "send", "body": "no id"}', "invalid_client_msg_id"),
     ('{"type": "send", "client_msg_id": "bad id with spaces", "body": "x"}', "invalid_client_msg_id"),
     ('{"type": "send", "client_msg_id": "e1", "body": "   "}', "empty_body"),
