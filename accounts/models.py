@@ -84,6 +84,24 @@ class Membership(models.Model):
         return f"{self.user} @ {self.workspace} ({self.role})"
 
 
+class UserPreferences(models.Model):
+    """Per-person settings that follow the agent across workspaces and devices."""
+
+    class Language(models.TextChoices):
+        BROWSER = "", _("Browser language")
+        ZH_HANS = "zh-hans", "简体中文"
+        ZH_HANT = "zh-hant", "繁體中文"
+        EN = "en", "English"
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="preferences")
+    language = models.CharField(_("language"), max_length=10, choices=Language.choices, blank=True, default="")
+    sound = models.BooleanField(_("sound on new messages"), default=True)
+
+    class Meta:
+        verbose_name = _("preferences")
+        verbose_name_plural = _("preferences")
+
+
 class AuditLog(models.Model):
     """Who changed which member, role, permission or setting, from what to what, and when.
     Refused attempts (escalation, other workspace's ids) are recorded too."""

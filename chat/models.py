@@ -62,6 +62,22 @@ class InboxUserPermission(ObjectPermissionRow):
         verbose_name_plural = _("inbox permissions")
 
 
+class Tag(models.Model):
+    """A label agents put on customers (and routing rules match on)."""
+
+    workspace = models.ForeignKey("accounts.Workspace", on_delete=models.CASCADE, related_name="tags")
+    name = models.CharField(_("name"), max_length=40)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("tag")
+        verbose_name_plural = _("tags")
+        constraints = [models.UniqueConstraint(fields=["workspace", "name"], name="uniq_tag_name")]
+
+    def __str__(self):
+        return self.name
+
+
 class Customer(models.Model):
     """A visitor's identity within one workspace (anonymous or identified by the merchant)."""
 
@@ -70,6 +86,7 @@ class Customer(models.Model):
     external_id = models.CharField(_("merchant user id"), max_length=128, null=True, blank=True)
     name = models.CharField(_("name"), max_length=120, blank=True)
     attributes = models.JSONField(_("attributes"), default=dict, blank=True)
+    tags = models.ManyToManyField(Tag, blank=True, related_name="customers", verbose_name=_("tags"))
     created_at = models.DateTimeField(auto_now_add=True)
     last_seen_at = models.DateTimeField(null=True, blank=True)
 
@@ -118,6 +135,8 @@ class Conversation(models.Model):
     # Highest seq handed out; bumped under the row lock in the same transaction as the insert.
     last_seq = models.PositiveBigIntegerField(default=0)
     last_message_at = models.DateTimeField(null=True, blank=True)
+    # Pending until then (snoozed); the sweep or the customer's next message wakes it.
+    snoozed_until = models.DateTimeField(_("snoozed until"), null=True, blank=True)
     first_response_at = models.DateTimeField(null=True, blank=True)
     resolved_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -131,6 +150,8 @@ class Conversation(models.Model):
             models.Index(fields=["customer", "-created_at"], name="conv_customer"),
             # Routing counts each agent's open chats (load snapshot, capacity check under lock).
             models.Index(fields=["workspace", "state", "assignee"], name="conv_ws_state_assignee"),
+            # The console lists: newest activity first within a workspace.
+            models.Index(fields=["workspace", "-last_message_at", "-id"], name="conv_ws_recent"),
         ]
 
     def __str__(self):
@@ -201,6 +222,9 @@ class ConversationEvent(models.Model):
         ASSIGNED = "assigned", _("Assigned")
         ROUTED = "routed", _("Queued or pooled by routing")
         TRANSFERRED = "transferred", _("Transferred")
+        SNOOZED = "snoozed", _("Snoozed")
+        WOKEN = "woken", _("Woken from snooze")
+        TAGGED = "tagged", _("Customer tags changed")
         FIRST_RESPONSE = "first_response", _("First response")
         MESSAGE_RECALLED = "message_recalled", _("Message recalled")
 
@@ -230,3 +254,36 @@ class ReadState(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["conversation", "participant_key"], name="uniq_read_state")]
+
+
+class CustomerVisit(models.Model):
+    """One page the customer opened (the widget reports them): the visit trail in the agent's panel."""
+
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="visits")
+    inbox = models.ForeignKey(Inbox, on_delete=models.SET_NULL, null=True, related_name="+")
+    url = models.URLField(_("page"), max_length=1000)
+    title = models.CharField(_("title"), max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("visit")
+        verbose_name_plural = _("visits")
+        indexes = [models.Index(fields=["customer", "-created_at"], name="visit_customer_recent")]
+
+
+class PushSubscription(models.Model):
+    """One browser or phone of an agent that accepted Web Push (a service worker subscription)."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="push_subscriptions")
+    workspace = models.ForeignKey("accounts.Workspace", on_delete=models.CASCADE, related_name="+")
+    endpoint = models.URLField(max_length=1000, unique=True)
+    p256dh = models.CharField(max_length=200)
+    auth = models.CharField(max_length=100)
+    user_agent = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_success_at = models.DateTimeField(null=True, blank=True)
+    failures = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("push subscription")
+        verbose_name_plural = _("push subscriptions")

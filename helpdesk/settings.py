@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "chat",
     "knowledge",
     "orders",
+    "replies",
 ]
 
 MIDDLEWARE = [

@@ -59,6 +59,9 @@ class AgentPresence(models.Model):
     # and for everyone by the sweep, so it cannot drift for long.
     open_chats = models.PositiveIntegerField(_("open chats"), default=0)
     last_assigned_at = models.DateTimeField(null=True, blank=True)
+    # A console tab of this agent is visible until then (tabs renew it while shown): Web Push
+    # is sent only when no tab is, so a visible console is not doubled by notifications.
+    console_visible_until = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
