@@ -102,7 +102,7 @@ def _clean_body(body, msg_type):
     return body
 
 
-def _clean_attachments(attachments, msg_type):
+def _clean_attachments(attachments, msg_type, actor):
     if attachments in (None, []):
         if msg_type in (Message.Type.IMAGE, Message.Type.FILE):
             raise invalid("invalid_attachments", _("An image or file message needs an attachment."))
@@ -118,7 +118,19 @@ def _clean_attachments(attachments, msg_type):
         size = item.get("size", 0)
         if not isinstance(name, str) or not isinstance(size, int) or isinstance(size, bool) or size < 0:
             raise invalid("invalid_attachments", _("Attachment name must be text and size a non-negative integer."))
-        cleaned.append({"url": url, "name": name[:255], "size": size})
+        # Customers attach only files uploaded to this workspace (POST /api/v1/uploads): never a third-party
+        # or another workspace's url for the agent's console to load. Type and kind come from the stored name.
+        from . import uploads
+
+        stored_type = uploads.type_for_url(url, actor.workspace_id)
+        if actor.is_customer and stored_type is None:
+            raise invalid("invalid_attachments", _("Only files uploaded to this chat can be attached, not links."))
+        extra = {"content_type": stored_type[0], "kind": stored_type[1]} if stored_type else {}
+        for key in ("width", "height"):
+            value = item.get(key)
+            if isinstance(value, int) and not isinstance(value, bool) and 0 < value < 1_000_000:
+                extra[key] = value
+        cleaned.append({"url": url, "name": name[:255], "size": size, **extra})
     return cleaned
 
 
@@ -214,7 +226,7 @@ def send_message(actor, *, client_msg_id, body="", msg_type="text", conversation
     client_msg_id = _clean_client_msg_id(client_msg_id)
     msg_type = _clean_type(msg_type, actor)
     body = _clean_body(body, msg_type)
-    attachments = _clean_attachments(attachments, msg_type)
+    attachments = _clean_attachments(attachments, msg_type, actor)
     if not isinstance(is_private, bool):
         raise invalid("invalid_private", _("is_private must be true or false."))
     if is_private and not actor.is_agent:

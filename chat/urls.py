@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import api, views
+from . import api, upload_views, views
 
 app_name = "chat"
 
@@ -13,4 +13,6 @@ urlpatterns = [
     path("api/v1/conversations/<int:conversation_id>/messages", api.ConversationMessagesView.as_view(), name="api-messages"),
     path("api/v1/conversations/<int:conversation_id>/read", api.ConversationReadView.as_view(), name="api-read"),
     path("api/v1/conversations/<int:conversation_id>/state", api.ConversationStateView.as_view(), name="api-state"),
+    path("api/v1/uploads", upload_views.UploadView.as_view(), name="api-uploads"),
+    path("media/<path:path>", upload_views.serve_media, name="media"),
 ]

@@ -195,6 +195,9 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = BASE_DIR / "staticfiles"
 # uvicorn serves static files itself on the embedded default (no nginx needed).
 SERVE_STATIC = env_bool("SERVE_STATIC", True)
+# Chat uploads (chat/uploads.py) are stored here and served by chat.upload_views.serve_media.
+MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT") or BASE_DIR / "var" / "media")
+MEDIA_URL = "/media/"
 
 # --- REST API -------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -224,6 +227,9 @@ CHAT = {
     "HEARTBEAT_INTERVAL_SECONDS": 25,
     "CUSTOMER_TOKEN_MAX_AGE_SECONDS": env_int("CHAT_CUSTOMER_TOKEN_MAX_AGE", 60 * 60 * 24 * 365),
     "RECALL_WINDOW_SECONDS": env_int("CHAT_RECALL_WINDOW_SECONDS", 120),
+    # Uploaded attachments (POST /api/v1/uploads): any file, and images on their own.
+    "MAX_UPLOAD_BYTES": env_int("CHAT_MAX_UPLOAD_BYTES", 10 * 1024 * 1024),
+    "MAX_IMAGE_BYTES": env_int("CHAT_MAX_IMAGE_BYTES", 5 * 1024 * 1024),
     # One database thread per process on SQLite (a single writer anyway); a pool of them otherwise.
     "DB_THREAD_SENSITIVE": DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3",
 }

@@ -9,6 +9,17 @@ from pathlib import Path
 BASE = Path(__file__).resolve().parent.parent
 
 ZH_HANS = {
+    "This type of file is not allowed. Send an image (PNG, JPEG, GIF, WebP), a PDF, a Word, Excel or PowerPoint document, a ZIP archive, plain text, or MP3, M4A or MP4 audio or video.": "不支持此类型的文件。请发送图片（PNG、JPEG、GIF、WebP）、PDF、Word/Excel/PowerPoint 文档、ZIP 压缩包、纯文本，或 MP3、M4A、MP4 音视频。",
+    "The image is too large (at most %(limit)s MB).": "图片太大（最大 %(limit)s MB）。",
+    "The file is too large (at most %(limit)s MB).": "文件太大（最大 %(limit)s MB）。",
+    "The archive is damaged.": "压缩包已损坏。",
+    "Office documents with macros are not allowed.": "不允许发送包含宏的 Office 文档。",
+    "Web pages, SVG, XML and scripts are not allowed.": "不允许发送网页、SVG、XML 或脚本文件。",
+    "Programs and scripts are not allowed.": "不允许发送程序或脚本文件。",
+    "The file is not the image it claims to be.": "文件内容与其声称的图片类型不符。",
+    "Send the file in the multipart field \"file\".": "请在 multipart 表单字段“file”中发送文件。",
+    "The file is empty.": "文件为空。",
+    "Only files uploaded to this chat can be attached, not links.": "只能发送上传到本会话的文件，不能发送链接。",
     "open chats": "进行中的会话",
     "{\"timezone\": \"Asia/Shanghai\", \"weekly\": {\"mon\": [[\"09:00\", \"18:00\"]]}, \"holidays\": [\"2026-10-01\"]}; empty: always open": "{\"timezone\": \"Asia/Shanghai\", \"weekly\": {\"mon\": [[\"09:00\", \"18:00\"]]}, \"holidays\": [\"2026-10-01\"]}；留空表示全天营业",
     "Invalid business hours: %(reason)s": "营业时间无效：%(reason)s",
