@@ -20,7 +20,7 @@ from django.db.models.functions import Greatest
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from . import access, realtime
+from . import access, push, realtime
 from .errors import ChatError, forbidden, invalid
 from .models import Conversation, ConversationEvent, Customer, Inbox, Message, ReadState, SenderKind
 from .payloads import conversation_payload, message_payload
@@ -186,6 +186,7 @@ def _notify_message(message, event_type="message"):
         realtime.publish(
             [(realtime.group_for_customer(conversation.customer_id), {"type": event_type, "message": message_payload(message, for_customer=True)})]
         )
+    push.notify_message(message)  # Web Push to agents with no visible console (customer messages, after commit)
 
 
 # --- conversations ----------------------------------------------------------

@@ -240,5 +240,13 @@ class AgentConsumer(ChatConsumer):
         )
         await self.send_frame({"type": "transfer.ok", "conversation": conversation_payload(conversation, for_customer=False), "ref": frame.get("ref")})
 
+    async def on_visibility(self, frame):
+        """A console tab is shown (sent on visibilitychange and every 30 s while shown) or hidden:
+        while one is shown, Web Push skips this agent."""
+        from .push import set_console_visible
+
+        await database_sync_to_async(set_console_visible)(self.actor, frame.get("visible"))
+        await self.send_frame({"type": "visibility.ok", "visible": frame.get("visible"), "ref": frame.get("ref")})
+
     # Routing frames exist for agents only: a customer sending them gets unknown_type.
-    handlers = {**ChatConsumer.handlers, "status": on_status, "claim": on_claim, "transfer": on_transfer}
+    handlers = {**ChatConsumer.handlers, "status": on_status, "claim": on_claim, "transfer": on_transfer, "visibility": on_visibility}

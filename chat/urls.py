@@ -1,5 +1,6 @@
 from django.urls import path
 
+from . import console_push_views
 from . import api, upload_views, views
 
 app_name = "chat"
@@ -15,4 +16,9 @@ urlpatterns = [
     path("api/v1/conversations/<int:conversation_id>/state", api.ConversationStateView.as_view(), name="api-state"),
     path("api/v1/uploads", upload_views.UploadView.as_view(), name="api-uploads"),
     path("media/<path:path>", upload_views.serve_media, name="media"),
+    # The console as an installable app with Web Push (chat/console_push_views.py)
+    path("console/sw.js", console_push_views.service_worker, name="console-sw"),
+    path("console/manifest.webmanifest", console_push_views.manifest, name="console-manifest"),
+    path("console/push/subscriptions", console_push_views.subscriptions, name="console-push-subscriptions"),
+    path("console/push/test/", console_push_views.push_test, name="console-push-test"),
 ]

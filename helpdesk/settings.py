@@ -234,6 +234,23 @@ CHAT = {
     "DB_THREAD_SENSITIVE": DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3",
 }
 
+# --- Web Push to agents (chat/push.py) --------------------------------------
+WEB_PUSH = {
+    # VAPID key (base64url raw 32-byte P-256 private key, or PEM). Empty: one derived from
+    # SECRET_KEY, stable across restarts and processes, so the embedded default needs no setup.
+    "VAPID_PRIVATE_KEY": os.environ.get("WEB_PUSH_VAPID_PRIVATE_KEY", ""),
+    # The contact push services may use (the JWT's "sub"): mailto: or https: URL.
+    "SUBJECT": os.environ.get("WEB_PUSH_SUBJECT", "mailto:admin@localhost"),
+    # How long a push service keeps a notification for a device that is offline.
+    "TTL_SECONDS": env_int("WEB_PUSH_TTL_SECONDS", 3600),
+    "TIMEOUT_SECONDS": env_int("WEB_PUSH_TIMEOUT_SECONDS", 10),
+    "ENABLED": env_bool("WEB_PUSH_ENABLED", True),
+    # Send inside the committing thread instead of the push worker threads (tests).
+    "SYNC": env_bool("WEB_PUSH_SYNC", False),
+    # Accept http:// endpoints on 127.0.0.1/localhost without DEBUG (tests' local push service).
+    "ALLOW_INSECURE_ENDPOINTS": False,
+}
+
 ROUTING = {
     # Agents may set their own capacity up to this bound (admins set any value).
     "MAX_SELF_CAPACITY": env_int("ROUTING_MAX_SELF_CAPACITY", 20),

@@ -19,7 +19,7 @@ from django.utils.translation import gettext_lazy as _
 from accounts import roles
 from accounts.actions import int_or_none
 from accounts.models import Membership
-from chat import access, realtime
+from chat import access, push, realtime
 from chat.errors import ChatError, forbidden
 from chat.models import Conversation, ConversationEvent, InboxUserPermission, SenderKind
 from chat.actions import notify_conversation
@@ -133,6 +133,8 @@ def _assign(conversation, agent_id, group_id, *, reason, actor=None):
     )
     _event(conversation, ConversationEvent.Kind.ASSIGNED, from_state=from_state, data={"agent": agent_id, "group": group_id, "reason": reason}, actor=actor)
     notify_conversation(conversation, everyone_serving=True)
+    if actor is None or actor.user_id != agent_id:  # nobody is pushed about their own claim
+        push.notify_conversation_waiting(conversation)
 
 
 def _lock_capacity(workspace_id, agent_id):
@@ -180,6 +182,7 @@ def route(conversation_id, only_group_id=None, exclude=()):
                 if first_time:
                     _event(conversation, ConversationEvent.Kind.ROUTED, from_state=conversation.state, data={"routing": decision.kind, "group": decision.group_id})
                     notify_conversation(conversation, everyone_serving=True)
+                    push.notify_conversation_waiting(conversation)  # claimable: Web Push to those serving the inbox
                     # A newcomer changes nobody else's position (VIPs excepted: they are rare); tell them theirs.
                     scope = None if conversation.vip_level else conversation.pk
                     transaction.on_commit(lambda: publish_queue_positions(conversation.workspace_id, decision.group_id, only=scope))
