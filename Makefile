@@ -36,7 +36,7 @@ bench: install
 
 ## Regenerate translation catalogues (needs gettext).
 messages: install
-	$(PY) manage.py makemessages -l zh_Hans -l zh_Hant -l en --ignore=.venv --ignore=staticfiles --ignore=scripts
+	$(PY) manage.py makemessages --no-obsolete -l zh_Hans -l zh_Hant -l en --ignore=.venv --ignore=staticfiles --ignore=scripts
 	$(PY) scripts/fill_translations.py
 	$(PY) manage.py compilemessages --ignore=.venv
 

@@ -451,3 +451,13 @@ def bulk_create_agents(actor, csv_text):
             created.append((membership, secret))
         audit(actor, action, after={"usernames": [m.user.get_username() for m, _ in created]})
     return created
+
+
+def save_preferences(user, *, language, sound):
+    """A person's own settings (no audit: they touch nobody else)."""
+    from .models import UserPreferences
+
+    if language not in UserPreferences.Language.values:
+        raise ChatError("invalid_language", _("Unknown language."), status=400)
+    prefs, _created = UserPreferences.objects.update_or_create(user=user, defaults={"language": language, "sound": bool(sound)})
+    return prefs

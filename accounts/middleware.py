@@ -63,3 +63,4 @@ class TwoFactorMiddleware:
         user = await request.auser()
         response = await sync_to_async(gate, thread_sensitive=True)(request, user)
         return response if response is not None else await self.get_response(request)
+

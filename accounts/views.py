@@ -167,9 +167,30 @@ def home(request):
 
     memberships = access.memberships(request.user)
     if any(roles.can(m, roles.SERVE_CHATS) for m in memberships):
-        return redirect("chat:agent-demo")
+        return redirect("console:home")
     if any(roles.can(m, roles.VERIFY_ORDERS) for m in memberships):
         return redirect("orders:verify")
     if request.user.is_superuser:
         return redirect("admin:index")
     raise Http404
+
+
+def remember_language(response, language):
+    """The interface language an agent chose follows them: Django's LocaleMiddleware reads
+    this cookie before the browser's Accept-Language, at no query per request."""
+    if language:
+        response.set_cookie(settings.LANGUAGE_COOKIE_NAME, language, max_age=365 * 24 * 3600, samesite="Lax")
+    else:
+        response.delete_cookie(settings.LANGUAGE_COOKIE_NAME)
+    return response
+
+
+class LoginView(auth_views.LoginView):
+    """Django's login, then the agent's chosen language (on any new device)."""
+
+    def form_valid(self, form):
+        from accounts.models import UserPreferences
+
+        response = super().form_valid(form)
+        language = UserPreferences.objects.filter(user=form.get_user()).values_list("language", flat=True).first()
+        return remember_language(response, language) if language else response

@@ -283,6 +283,9 @@ def _append(conversation, actor, *, body, msg_type=Message.Type.TEXT, client_msg
     if actor.is_agent and not is_private and conversation.first_response_at is None:
         changes["first_response_at"] = conversation.first_response_at = now
         _record(conversation, ConversationEvent.Kind.FIRST_RESPONSE, actor, data={"seq": seq})
+    if actor.is_customer and conversation.state == Conversation.State.PENDING and conversation.snoozed_until:
+        changes.update(_wake(conversation, actor))  # the customer wrote: snooze over
+        notify_conversation(conversation)
     if actor.is_customer and conversation.state == Conversation.State.RESOLVED:
         # A customer writing into a resolved conversation reopens it (it goes back to the queue).
         _record(conversation, ConversationEvent.Kind.STATE_CHANGED, actor, from_state=conversation.state, to_state=Conversation.State.QUEUED)
@@ -427,3 +430,126 @@ def require_workspace_member(user, workspace_id=None):
     from accounts.access import membership_of_user
 
     return access.agent_actor(membership_of_user(user, workspace_id))
+
+
+# --- console: history paging, snooze, customer tags ---------------------------
+
+
+def fetch_history_before(actor, conversation_id, *, before_seq, limit=30):
+    """The page of messages just before `before_seq` (newest last): infinite scroll back.
+    Returns (messages, has_more, conversation)."""
+    try:
+        before_seq, limit = int(before_seq), int(limit)
+    except (TypeError, ValueError):
+        raise invalid("invalid_before_seq", _("before_seq must be an integer.")) from None
+    if before_seq < 1 or not 1 <= limit <= _limits()["RESUME_PAGE_SIZE"]:
+        raise invalid("invalid_before_seq", _("before_seq must be positive."))
+    conversation = access.get_conversation(actor, conversation_id)
+    qs = Message.objects.filter(conversation=conversation, seq__lt=before_seq).order_by("-seq")
+    if actor.is_customer:
+        qs = qs.filter(is_private=False)
+    rows = list(qs[: limit + 1])
+    return rows[:limit][::-1], len(rows) > limit, conversation
+
+
+SNOOZABLE_STATES = {Conversation.State.ASSIGNED, Conversation.State.QUEUED, Conversation.State.BOT, Conversation.State.PENDING}
+
+
+def snooze(actor, conversation_id, until):
+    """Set a conversation aside until `until` (state pending): it comes back by itself then,
+    or as soon as the customer writes. The assignee keeps it (and its slot)."""
+    if not actor.is_agent:
+        raise forbidden()
+    now = timezone.now()
+    if until is None or until <= now + timedelta(seconds=30) or until > now + timedelta(days=90):
+        raise invalid("invalid_snooze", _("Choose a time between one minute and 90 days from now."))
+    with transaction.atomic():
+        conversation = access.get_conversation(actor, conversation_id, lock=True)
+        access.require_reply_right(actor, conversation)
+        if conversation.state not in SNOOZABLE_STATES:
+            raise ChatError("invalid_transition", _("This conversation cannot move to that state now."), status=409)
+        from_state = conversation.state
+        conversation.state, conversation.snoozed_until = Conversation.State.PENDING, until
+        conversation.save(update_fields=["state", "snoozed_until", "updated_at"])
+        _record(conversation, ConversationEvent.Kind.SNOOZED, actor, from_state=from_state, to_state=conversation.state,
+                data={"until": until.isoformat()})
+        notify_conversation(conversation)
+    return conversation
+
+
+def _wake(conversation, actor):
+    """Caller holds the row lock. Back to the agent who has it, or to the queue."""
+    to_state = Conversation.State.ASSIGNED if conversation.assignee_id else Conversation.State.QUEUED
+    _record(conversation, ConversationEvent.Kind.WOKEN, actor, from_state=conversation.state, to_state=to_state)
+    conversation.state, conversation.snoozed_until = to_state, None
+    if to_state == Conversation.State.QUEUED:
+        from routing.actions import route
+
+        conversation_id = conversation.pk
+        transaction.on_commit(lambda: route(conversation_id))
+    return {"state": to_state, "snoozed_until": None}
+
+
+def wake_due_snoozes(now=None):
+    """Run by the sweep: snoozed conversations whose time has come go back to work."""
+    now = now or timezone.now()
+    due = list(Conversation.objects.filter(state=Conversation.State.PENDING, snoozed_until__lte=now).values_list("pk", flat=True)[:500])
+    woken = 0
+    for conversation_id in due:
+        with transaction.atomic():
+            conversation = Conversation.objects.select_for_update().filter(
+                pk=conversation_id, state=Conversation.State.PENDING, snoozed_until__lte=now
+            ).first()
+            if conversation is None:  # woken meanwhile by the customer or another sweeper
+                continue
+            changes = _wake(conversation, access.Actor(SenderKind.SYSTEM, conversation.workspace_id))
+            Conversation.objects.filter(pk=conversation.pk).update(**changes, updated_at=now)
+            notify_conversation(conversation)
+            woken += 1
+    return woken
+
+
+def _customer_for_tagging(actor, customer_id):
+    """Agents tag customers they can see a conversation of (the one access rule, no new one)."""
+    if not actor.is_agent:
+        raise forbidden()
+    valid_id = isinstance(customer_id, int) and not isinstance(customer_id, bool)
+    if not valid_id or not access.visible_conversations(actor).filter(customer_id=customer_id).exists():
+        raise ChatError("not_found", _("Customer not found."), status=404)
+    return Customer.objects.get(pk=customer_id)
+
+
+TAG_RE = re.compile(r"^[^\x00-\x1f<>]{1,40}$")
+
+
+def add_customer_tag(actor, customer_id, name):
+    from .models import Tag
+
+    name = (name or "").strip() if isinstance(name, str) else ""
+    if not TAG_RE.match(name):
+        raise invalid("invalid_tag", _("A tag is 1 to 40 characters, without < or >."))
+    customer = _customer_for_tagging(actor, customer_id)
+    with transaction.atomic():
+        Customer.objects.select_for_update().filter(pk=customer.pk).first()  # two agents tagging at once: one records it
+        tag, _created = Tag.objects.get_or_create(workspace_id=customer.workspace_id, name=name)
+        if not customer.tags.filter(pk=tag.pk).exists():
+            customer.tags.add(tag)
+            _record_tag_change(customer, actor, added=name)
+    return customer
+
+
+def remove_customer_tag(actor, customer_id, name):
+    customer = _customer_for_tagging(actor, customer_id)
+    with transaction.atomic():
+        tag = customer.tags.filter(name=name).first() if isinstance(name, str) else None
+        if tag is not None:
+            customer.tags.remove(tag)
+            _record_tag_change(customer, actor, removed=name)
+    return customer
+
+
+def _record_tag_change(customer, actor, **change):
+    """The customer's open conversations carry the change in their timelines and refresh live."""
+    for conversation in Conversation.objects.filter(customer=customer, state__in=Conversation.OPEN_STATES):
+        _record(conversation, ConversationEvent.Kind.TAGGED, actor, data=change)
+        notify_conversation(conversation)

@@ -4,15 +4,18 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView
 
+from accounts import views as account_views
+
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="chat:customer-demo", permanent=False)),
     path("admin/", admin.site.urls),
-    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path("accounts/login/", account_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("accounts/", include("accounts.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("", include("accounts.api_urls")),
     path("", include("orders.urls")),
+    path("console/", include("chat.console_urls")),
     path("", include("chat.urls")),
 ]

@@ -95,10 +95,12 @@ def context_for(conversation, need_last_agent=True):
             Conversation.objects.filter(customer_id=customer.pk, assignee__isnull=False, created_at__gte=since)
             .exclude(pk=conversation.pk).order_by("-created_at").values_list("assignee_id", flat=True).first()
         )
-    tags = attrs.get("tags") or []
+    # Tags the merchant passed with the identity, plus those agents put on the customer.
+    tags = {str(t) for t in attrs.get("tags") or [] if isinstance(attrs.get("tags"), list)}
+    tags.update(customer.tags.values_list("name", flat=True))
     return CustomerContext(
         entry_page=conversation.entry_page, region=str(attrs.get("region", "")), store=str(attrs.get("store", "")),
-        inbox_id=conversation.inbox_id, tags=frozenset(str(t) for t in tags) if isinstance(tags, list) else frozenset(),
+        inbox_id=conversation.inbox_id, tags=frozenset(tags),
         level=str(attrs.get("level", "")), attributes=attrs, last_agent_id=last_agent, vip_level=conversation.vip_level,
     )
 
@@ -352,7 +354,10 @@ def transfer(actor, conversation_id, *, to_agent_id=None, to_group_id=None, note
 def sweep(now=None):
     """Run periodically (manage.py routing_sweep): drain every queue, and hand chats an agent has
     not answered within ANSWER_TIMEOUT_SECONDS to someone else. Returns counts for the log."""
+    from chat.actions import wake_due_snoozes
+
     now = now or timezone.now()
+    woken = wake_due_snoozes(now)
     recount_loads()
     drained = 0
     for workspace_id in Conversation.objects.filter(state=Conversation.State.QUEUED, assignee__isnull=True).values_list("workspace_id", flat=True).distinct():
@@ -370,7 +375,7 @@ def sweep(now=None):
                     AgentPresence.objects.filter(workspace_id=workspace_id, user_id=agent_id, status=AgentStatus.ONLINE).update(status=AgentStatus.AWAY)
                     _publish_status(agent_id, AgentStatus.AWAY, AgentPresence.objects.filter(workspace_id=workspace_id, user_id=agent_id).values_list("capacity", flat=True).first())
                 route(conversation_id, exclude={agent_id})
-    return {"assigned_from_queue": drained, "timed_out": timed_out}
+    return {"assigned_from_queue": drained, "timed_out": timed_out, "woken": woken}
 
 
 def recount_loads():

@@ -16,8 +16,12 @@ function newClientMsgId() {
 }
 
 export class ChatClient {
-  constructor({ wsUrl, apiRoot, role, storageKey, authHeader = null, csrfToken = null, onEvent = () => {}, onStatus = () => {} }) {
-    Object.assign(this, { wsUrl, apiRoot, role, storageKey, authHeader, csrfToken, onEvent, onStatus });
+  // trackedOnly: follow only the conversations passed to track() (an agent console gets every
+  // inbox's messages; it must not resume each of them from seq 0).
+  constructor({ wsUrl, apiRoot, role, storageKey, authHeader = null, csrfToken = null, onEvent = () => {}, onStatus = () => {}, trackedOnly = false }) {
+    Object.assign(this, { wsUrl, apiRoot, role, storageKey, authHeader, csrfToken, onEvent, onStatus, trackedOnly });
+    this.calls = new Map();
+    this.refSeq = 0;
     this.lastSeq = new Map(JSON.parse(localStorage.getItem(`${storageKey}:seq`) || "[]"));
     this.outbox = JSON.parse(localStorage.getItem(`${storageKey}:outbox`) || "[]");
     this.attempt = 0;
@@ -29,6 +33,49 @@ export class ChatClient {
   // --- public API ----------------------------------------------------------
   start() {
     this.connect();
+    // The device says the network is gone: a socket may look open for a long time before it
+    // fails, so drop it now; sends wait in the outbox and go out on reconnect.
+    globalThis.addEventListener?.("offline", () => {
+      const ws = this.ws;
+      if (!ws) return;
+      this.ws = null;
+      clearInterval(this.heartbeat);
+      try {
+        ws.close();
+      } catch { /* already closing */ }
+      this.onStatus("offline");
+      this.scheduleReconnect();
+    });
+    // Back on the network (phones switch often): reconnect now rather than after the backoff.
+    globalThis.addEventListener?.("online", () => {
+      if (!this.isOpen()) {
+        clearTimeout(this.reconnectTimer);
+        this.attempt = 0;
+        this.connect();
+      }
+    });
+  }
+
+  // A request frame answered by "<type>.ok" or "error" carrying the same ref.
+  call(frame, timeoutMs = 10000) {
+    if (!this.isOpen()) return Promise.reject(new Error("offline"));
+    const ref = `r${++this.refSeq}`;
+    return new Promise((resolve, reject) => {
+      this.calls.set(ref, { resolve, reject });
+      this.ws.send(JSON.stringify({ ...frame, ref }));
+      setTimeout(() => this.calls.delete(ref) && reject(new Error("timeout")), timeoutMs);
+    });
+  }
+
+  // A fire-and-forget frame (read, visibility); false when not connected.
+  frame(frame) {
+    if (!this.isOpen()) return false;
+    this.ws.send(JSON.stringify(frame));
+    return true;
+  }
+
+  untrack(conversationId) {
+    this.lastSeq.delete(conversationId);
   }
 
   send(body, conversationId = null, extra = {}) {
@@ -96,6 +143,12 @@ export class ChatClient {
 
   handle(frame) {
     this.lastFrameAt = Date.now();
+    const call = frame.ref != null && this.calls.get(frame.ref);
+    if (call) {
+      this.calls.delete(frame.ref);
+      if (frame.type === "error") call.reject(Object.assign(new Error(frame.message), { code: frame.code }));
+      else call.resolve(frame);
+    }
     switch (frame.type) {
       case "hello":
         this.startHeartbeat(frame.heartbeat_interval || 25);
@@ -128,12 +181,14 @@ export class ChatClient {
   }
 
   noteConversation(c) {
+    if (this.trackedOnly && !this.lastSeq.has(c.id)) return;
     if (!this.lastSeq.has(c.id)) this.lastSeq.set(c.id, 0);
     if (c.last_seq > this.lastSeq.get(c.id)) this.resume(c.id);
   }
 
   receive(message, fromResume = false) {
     const id = message.conversation_id;
+    if (this.trackedOnly && !this.lastSeq.has(id)) return;
     const last = this.lastSeq.get(id) || 0;
     if (message.seq <= last) return; // duplicate (ack and live copy, or a replay)
     if (message.seq > last + 1 && !fromResume) return this.resume(id); // gap: fetch in order

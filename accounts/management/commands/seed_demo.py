@@ -9,8 +9,9 @@ from django.db import transaction
 from accounts.models import Membership, Role, Workspace
 from guardian.shortcuts import assign_perm
 
-from chat.models import Inbox
+from chat.models import Inbox, Tag
 from orders.models import Voucher
+from replies.models import QuickPhrase
 from routing.models import AgentGroup
 
 DEMO_PASSWORD = "demo-pass-123"
@@ -21,6 +22,14 @@ AGENTS = [
     ("verifier", "Zhou 周", Role.VERIFIER),
 ]
 VOUCHERS = [("DEMO-0001", "双人下午茶套餐 Afternoon tea for two"), ("DEMO-0002", "满100减20 ¥20 off ¥100"), ("DEMO-0003", "订单 Order #10086")]
+
+
+PHRASES = [
+    ("hi", "问候 Greeting", "您好 {customer_name}，我是{agent_name}，很高兴为您服务！"),
+    ("ship", "发货时间 Shipping", "订单一般在付款后 48 小时内发货，发货后会短信通知您物流单号。"),
+    ("return", "退货 Returns", "收到商品 7 天内可无理由退货，请在订单页点击“申请售后”。"),
+    ("thanks", "结束语 Closing", "感谢您的咨询，祝您生活愉快！如有其他问题随时联系我们。"),
+]
 
 
 class Command(BaseCommand):
@@ -45,8 +54,13 @@ class Command(BaseCommand):
         for code, title in VOUCHERS:
             kind = Voucher.Kind.ORDER if code == "DEMO-0003" else Voucher.Kind.VOUCHER
             Voucher.objects.get_or_create(workspace=workspace, code=code, defaults={"title": title, "kind": kind})
+        for shortcut, title, body in PHRASES:
+            QuickPhrase.objects.get_or_create(workspace=workspace, shortcut=shortcut, scope=QuickPhrase.Scope.WORKSPACE,
+                                              defaults={"title": title, "body": body})
+        for name in ("VIP", "新客", "退货"):
+            Tag.objects.get_or_create(workspace=workspace, name=name)
         self.stdout.write(self.style.SUCCESS("Demo workspace ready."))
         self.stdout.write(f"  Customer demo page: /demo/?inbox={web.public_key}  (App inbox key: {app.public_key})")
-        self.stdout.write("  Agent page: /demo/agent/   Verifier page: /verify/ (codes DEMO-0001..3)   Admin: /admin/")
+        self.stdout.write("  Agent console: /console/   Verifier page: /verify/ (codes DEMO-0001..3)   Admin: /admin/")
         for username, display_name, role in AGENTS:
             self.stdout.write(f"  login {username:8} password {DEMO_PASSWORD}  ({role})")
