@@ -168,7 +168,8 @@ def live_server_url(db, tmp_path):
         pytest.skip("Chromium not installed at /usr/bin/chromium: run scripts/install-chromium.sh")
     assert connection.vendor == "sqlite"
     port = processes.free_port()
-    proc = processes.start_uvicorn(port, {"DATABASE_URL": f"sqlite:///{connection.settings_dict['NAME']}", "REDIS_URL": ""}, tmp_path / "uvicorn.log")
+    env = {"DATABASE_URL": f"sqlite:///{connection.settings_dict['NAME']}", "REDIS_URL": "", "MEDIA_ROOT": str(tmp_path / "media")}
+    proc = processes.start_uvicorn(port, env, tmp_path / "uvicorn.log")
     yield f"http://127.0.0.1:{port}"
     processes.stop(proc)
 

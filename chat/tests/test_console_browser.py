@@ -88,6 +88,14 @@ def test_agent_serves_a_chat_end_to_end(viewport, personas, live_server_url, bro
     expect(page.locator("#messages .msg--recalled")).to_have_count(1)
     assert outside_the_browser_loop(lambda: Message.objects.get(body="Wrong chat, sorry").recalled_at) is not None
 
+    # An image from the attach button: uploaded, sent, shown, delivered.
+    from chat.tests.test_uploads import png_bytes
+
+    page.set_input_files("#composer-file", files=[{"name": "receipt.png", "mimeType": "image/png", "buffer": png_bytes(4, 3)}])
+    image = customer.wait_for_message(lambda m: m["type"] == "image")
+    assert image["attachments"][0]["url"].startswith("/media/uploads/") and image["attachments"][0]["name"] == "receipt.png"
+    expect(page.locator("#messages .msg__body img")).to_have_count(1)
+
     # A quick phrase by "/shortcut": the picker filters, Enter inserts it with the customer's name.
     page.fill("#composer-input", "/shi")
     expect(page.locator("#phrase-options [role=option]")).to_have_count(1)
