@@ -5,7 +5,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 STAMP := $(VENV)/.installed
 
-.PHONY: run test bench install messages clean
+.PHONY: run test bench bench-console install messages clean
 
 $(STAMP): requirements.txt requirements-dev.txt constraints.txt
 	test -x $(PY) || $$(scripts/python312.sh) -m venv $(VENV)
@@ -31,8 +31,13 @@ test: install
 	scripts/test.sh
 
 ## Messaging benchmark: embedded default and scale-out; prints figures.
+## (Console list with 100,000 conversations on PostgreSQL: `make bench-console`.)
 bench: install
 	$(PY) scripts/bench.py $(BENCH_ARGS)
+
+## Agent console list benchmark (PostgreSQL, 100,000 conversations): docs/benchmarks.md.
+bench-console: install
+	$(PY) scripts/bench_console.py $(BENCH_ARGS)
 
 ## Regenerate translation catalogues (needs gettext).
 messages: install

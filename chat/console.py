@@ -79,7 +79,9 @@ def filtered(actor, flt):
     if flt.state:
         qs = qs.filter(state=flt.state)
     if flt.tag:
-        qs = qs.filter(customer__tags__name=flt.tag)
+        # Tags are per workspace: naming the workspace picks the one tag row (uniq_tag_name) instead of
+        # every workspace's tag of that name, so the join reads this workspace's tagged customers only.
+        qs = qs.filter(customer__tags__workspace_id=actor.workspace_id, customer__tags__name=flt.tag)
     return qs
 
 
@@ -113,7 +115,8 @@ def page(actor, flt):
         when = parse_datetime(stamp)
         if when is None or not pk.isdigit():
             raise invalid("invalid_cursor", _("Invalid page cursor."))
-        qs = qs.filter(Q(last_message_at__lt=when) | Q(last_message_at=when, pk__lt=int(pk)))
+        # The redundant <= bound lets the index scan start at the cursor instead of filtering every newer row.
+        qs = qs.filter(Q(last_message_at__lt=when) | Q(last_message_at=when, pk__lt=int(pk)), last_message_at__lte=when)
     rows = list(with_row_data(qs, actor).order_by(F("last_message_at").desc(nulls_last=True), "-pk")[: PAGE_SIZE + 1])
     more = len(rows) > PAGE_SIZE
     rows = rows[:PAGE_SIZE]
@@ -127,8 +130,9 @@ def row(actor, conversation_id, flt):
 
 
 def view_counts(actor):
-    """Badges on the list tabs: one query with conditional counts."""
-    qs = access.visible_conversations(actor)
+    """Badges on the list tabs: one query with conditional counts. Every badge counts open
+    conversations only, so the query reads the open ones (conv_ws_state_assignee), not the history."""
+    qs = access.visible_conversations(actor).filter(state__in=OPEN)
     served = access.served_inboxes(actor)
     return qs.aggregate(
         mine=Count("pk", filter=Q(assignee_id=actor.user_id, state__in=OPEN)),

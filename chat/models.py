@@ -150,8 +150,12 @@ class Conversation(models.Model):
             models.Index(fields=["customer", "-created_at"], name="conv_customer"),
             # Routing counts each agent's open chats (load snapshot, capacity check under lock).
             models.Index(fields=["workspace", "state", "assignee"], name="conv_ws_state_assignee"),
-            # The console lists: newest activity first within a workspace.
+            # Newest activity first within a workspace (actions.conversations_for: DESC, nulls first).
             models.Index(fields=["workspace", "-last_message_at", "-id"], name="conv_ws_recent"),
+            # The console lists order DESC NULLS LAST; PostgreSQL reads an index in that order only if
+            # the index says NULLS LAST too, which SQLite cannot declare: conv_ws_recent_console
+            # (workspace, last_message_at DESC NULLS LAST, id DESC) is created on PostgreSQL only, by
+            # migration 0010 (SQLite's DESC already puts NULLs last).
         ]
 
     def __str__(self):
