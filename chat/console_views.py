@@ -41,7 +41,8 @@ def console_view(view):
         chosen = request.GET.get("workspace") or request.session.get(WORKSPACE_SESSION_KEY)
         try:
             actor = actions.require_workspace_member(request.user, chosen)
-            request.session[WORKSPACE_SESSION_KEY] = actor.workspace_id
+            if request.session.get(WORKSPACE_SESSION_KEY) != actor.workspace_id:
+                request.session[WORKSPACE_SESSION_KEY] = actor.workspace_id  # a session write only on a change
             return view(request, actor, *args, **kwargs)
         except ChatError as exc:
             if request.headers.get("Accept", "").startswith("application/json") or request.method != "GET":

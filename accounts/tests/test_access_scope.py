@@ -133,7 +133,7 @@ def test_login_lands_on_the_page_for_the_role(personas):
 
     verifier_user, _ = make_agent(personas.workspace, role=Role.VERIFIER, username="counter")
     stranger = get_user_model().objects.create_user(username="stranger", password="x-pass-12345")
-    assert verified_client(personas.agent_a_user).get("/accounts/home/")["Location"] == "/demo/agent/"
+    assert verified_client(personas.agent_a_user).get("/accounts/home/")["Location"] == "/console/"
     assert verified_client(verifier_user).get("/accounts/home/")["Location"] == "/verify/"
     assert verified_client(stranger).get("/accounts/home/").status_code == 404
 

@@ -50,16 +50,16 @@ def test_founder_invites_an_agent_who_accepts_and_logs_in(personas, live_server_
     agent.fill("#id_password2", AGENT_PASSWORD)
     agent.screenshot(path=artifacts / "invite-accept-phone.png")
     agent.click("button[type=submit]")
-    expect(agent).to_have_url(re.compile(r"/demo/agent/$"))
-    expect(agent.locator("[data-status]")).to_have_text("Online")
+    expect(agent).to_have_url(re.compile(r"/console/$"))  # straight into the agent console
+    expect(agent.locator("#connection")).to_have_attribute("data-state", "online")
 
     # A fresh browser: the new agent logs in with the password they chose (no 2FA for agents).
     again = browser.new_context(locale="en-US").new_page()
-    again.goto(f"{live_server_url}/accounts/login/?next=/demo/agent/")
+    again.goto(f"{live_server_url}/accounts/login/?next=/console/")
     again.fill("#id_username", "xiaoli")
     again.fill("#id_password", AGENT_PASSWORD)
     again.click("button[type=submit]")
-    expect(again).to_have_url(re.compile(r"/demo/agent/$"))
+    expect(again).to_have_url(re.compile(r"/console/$"))
     role = outside_the_browser_loop(lambda: Membership.objects.get(user__username="xiaoli").role)
     assert role == "agent"
     # The link is single use.

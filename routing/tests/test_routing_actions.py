@@ -200,7 +200,7 @@ def test_unanswered_chat_times_out_to_another_agent_and_the_first_goes_away(pers
     answered = new_chat(personas.inbox_a)
     send(personas.agent_a, "on it", conversation_id=answered.pk)
     online(personas.owner, capacity=5)
-    assert actions.sweep(now=timezone.now() + timedelta(seconds=30)) == {"assigned_from_queue": 0, "timed_out": 0}
+    assert actions.sweep(now=timezone.now() + timedelta(seconds=30)) == {"assigned_from_queue": 0, "timed_out": 0, "woken": 0}
     result = actions.sweep(now=timezone.now() + timedelta(seconds=61))
     assert result["timed_out"] == 1
     assert Conversation.objects.get(pk=chat.pk).assignee_id == personas.owner_user.pk
