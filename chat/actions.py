@@ -9,11 +9,16 @@ Delivery guarantees live here:
 - callers acknowledge only after these functions return, i.e. after commit.
 """
 
+import hashlib
+import hmac
+import math
 import re
 from datetime import timedelta
 
 from django.conf import settings
 from django.core import signing
+from django.core.exceptions import ValidationError
+from django.core.validators import URLValidator, validate_email
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.db.models.functions import Greatest
@@ -22,7 +27,18 @@ from django.utils.translation import gettext_lazy as _
 
 from . import access, push, realtime
 from .errors import ChatError, forbidden, invalid
-from .models import Conversation, ConversationEvent, Customer, Inbox, Message, ReadState, SenderKind
+from .models import (
+    Conversation,
+    ConversationEvent,
+    Customer,
+    CustomerVisit,
+    Inbox,
+    Message,
+    ReadState,
+    SatisfactionRating,
+    SenderKind,
+    validate_prechat_fields,
+)
 from .payloads import conversation_payload, message_payload
 
 CUSTOMER_TOKEN_SALT = "chat.customer-token"
@@ -58,21 +74,40 @@ def actor_from_customer_token(token):
     return access.customer_actor(customer, inbox_id)
 
 
-def open_customer_session(inbox_key, *, token=None, name=""):
-    """Issue (or renew) an anonymous visitor identity for an inbox. Returns (customer, inbox, token)."""
+def open_customer_session(inbox_key, *, token=None, name="", user_id=None, user_hash=None, attributes=None, page=None):
+    """Issue (or renew) a visitor identity for an inbox. Returns (customer, inbox, token).
+
+    Anonymous: the customer of a valid token for this workspace, else a new one. Identified:
+    `user_id` with `user_hash` = hex HMAC-SHA256(inbox.secret, user_id) from the merchant's server
+    gives the workspace's customer with that external id (the same on every device); any token
+    sent along is ignored (no merge). Only a verified identity may set attributes beyond `name`.
+    Everything is checked before anything is stored."""
     inbox = Inbox.objects.filter(public_key=str(inbox_key or "")[:40]).select_related("workspace").first()
     if inbox is None:
         raise ChatError("unknown_inbox", _("This chat is not available."), status=404)
-    customer = None
-    if token:
-        try:
-            actor = actor_from_customer_token(token)
-        except ChatError:
-            actor = None  # a stale token just gets a fresh identity
-        if actor and actor.workspace_id == inbox.workspace_id:
-            customer = Customer.objects.get(pk=actor.customer_id)
-    if customer is None:
-        customer = Customer.objects.create(workspace_id=inbox.workspace_id, first_inbox=inbox, name=str(name or "")[:120])
+    identified = user_id not in (None, "")
+    if identified:
+        user_id = _verified_user_id(inbox, user_id, user_hash)
+    changes = _clean_attributes(attributes, verified=identified)
+    if name not in (None, "") and "name" not in changes:
+        changes["name"] = _clean_name(name)
+    page = _clean_page(page, strict=False)  # a page we cannot record never costs the visitor their chat
+    with transaction.atomic():
+        customer = None
+        if identified:
+            customer = _identified_customer(inbox, user_id, changes.get("name", ""))
+        elif token:
+            try:
+                actor = actor_from_customer_token(token)
+            except ChatError:
+                actor = None  # a stale token just gets a fresh identity
+            if actor and actor.workspace_id == inbox.workspace_id:
+                customer = Customer.objects.get(pk=actor.customer_id)
+        if customer is None:
+            customer = Customer.objects.create(workspace_id=inbox.workspace_id, first_inbox=inbox, name=changes.get("name", ""))
+        customer = _apply_customer_changes(customer, changes)
+        if page:
+            _record_visit(customer.pk, inbox.pk, *page)
     return customer, inbox, make_customer_token(customer, inbox)
 
 
@@ -553,3 +588,388 @@ def _record_tag_change(customer, actor, **change):
     for conversation in Conversation.objects.filter(customer=customer, state__in=Conversation.OPEN_STATES):
         _record(conversation, ConversationEvent.Kind.TAGGED, actor, data=change)
         notify_conversation(conversation)
+
+
+# --- the customer widget: identity, attributes, visits, pre-chat form, availability, CSAT ----
+
+
+class FieldErrors(ChatError):
+    """A 400 naming each bad field: {"error": {"code", "message", "fields": {key: message}}}."""
+
+    def __init__(self, code, message, fields):
+        super().__init__(code, message, status=400)
+        self.fields = fields
+
+    def as_dict(self):
+        return {**super().as_dict(), "fields": {key: str(text) for key, text in self.fields.items()}}
+
+
+CONTROL_CHARS_RE = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+CONTROL_CHARS_BUT_LINES_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")  # keeps tab and newline (comments, textareas)
+USER_HASH_RE = re.compile(r"^[0-9a-fA-F]{64}$")
+ATTRIBUTE_KEY_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]{0,39}$")
+TEL_RE = re.compile(r"^[0-9+\- ]{1,32}$")
+MAX_ATTRIBUTES = 30
+MAX_ATTRIBUTE_CHARS = 200
+MAX_NAME_CHARS = 120
+MAX_IDENTITY_TAGS = 20
+MAX_PAGE_URL_CHARS = 1000
+MAX_PAGE_TITLE_CHARS = 200
+MAX_PRECHAT_ANSWER_CHARS = 200
+MAX_RATING_COMMENT_CHARS = 1000
+VISIT_DEDUPE_SECONDS = 60
+RATABLE_STATES = (Conversation.State.RESOLVED, Conversation.State.CLOSED)
+
+
+def identity_hash(secret, user_id):
+    """What the merchant's server computes: hex HMAC-SHA256 of the user id (UTF-8) keyed with the inbox secret."""
+    return hmac.new(secret.encode(), user_id.encode(), hashlib.sha256).hexdigest()
+
+
+def _verified_user_id(inbox, user_id, user_hash):
+    if not isinstance(user_id, str) or not user_id.strip() or len(user_id) > 128 or CONTROL_CHARS_RE.search(user_id):
+        raise invalid("invalid_user_id", _("user_id must be 1 to 128 characters of text."))
+    if not isinstance(user_hash, str) or not USER_HASH_RE.match(user_hash) or not hmac.compare_digest(
+        user_hash.lower(), identity_hash(inbox.secret, user_id)
+    ):
+        raise ChatError("invalid_identity", _("The user identity could not be verified."), status=403)
+    return user_id
+
+
+def _clean_text(value, limit, *, lines=False):
+    """Text without control characters, trimmed; None if too long."""
+    value = (CONTROL_CHARS_BUT_LINES_RE if lines else CONTROL_CHARS_RE).sub("", value).strip()
+    return value if len(value) <= limit else None
+
+
+def _clean_name(value):
+    cleaned = _clean_text(value, MAX_NAME_CHARS) if isinstance(value, str) else None
+    if cleaned is None:
+        raise invalid("invalid_name", _("The name must be text of at most %(n)s characters.") % {"n": MAX_NAME_CHARS})
+    return cleaned
+
+
+def _bad_attribute(key):
+    return invalid(
+        "invalid_attributes",
+        _("Attribute %(key)s must be text of at most 200 characters, a number, true/false or null (no nested objects).") % {"key": key},
+    )
+
+
+def _clean_attribute_value(key, value):
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        if abs(value) >= 10**15:
+            raise _bad_attribute(key)
+        return value
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise _bad_attribute(key)
+        return value
+    if not isinstance(value, str):
+        raise _bad_attribute(key)
+    cleaned = _clean_text(value, MAX_ATTRIBUTE_CHARS)
+    if cleaned is None:
+        raise _bad_attribute(key)
+    if cleaned and key == "email":
+        try:
+            validate_email(cleaned)
+        except ValidationError:
+            raise invalid("invalid_attributes", _("Attribute email must be a valid e-mail address.")) from None
+    if cleaned and key == "phone" and not TEL_RE.match(cleaned):
+        raise invalid("invalid_attributes", _("Attribute phone must be at most 32 digits, +, - or spaces."))
+    return cleaned
+
+
+def _clean_identity_tags(value):
+    if not isinstance(value, list) or len(value) > MAX_IDENTITY_TAGS:
+        raise invalid("invalid_attributes", _("tags must be a list of at most %(n)s tags.") % {"n": MAX_IDENTITY_TAGS})
+    names = []
+    for item in value:
+        name = CONTROL_CHARS_RE.sub("", item).strip() if isinstance(item, str) else ""
+        if not TAG_RE.match(name):
+            raise invalid("invalid_attributes", _("A tag is 1 to 40 characters, without < or >."))
+        if name not in names:
+            names.append(name)
+    return names
+
+
+def _clean_attributes(attributes, *, verified):
+    """{"name"?, "tags"?, "attributes"?: {key: value or None}} from the attributes object of a session.
+    Without a verified identity only `name` is accepted: a visitor must not claim a level or tags."""
+    if attributes in (None, {}):
+        return {}
+    if not isinstance(attributes, dict):
+        raise invalid("invalid_attributes", _("attributes must be an object."))
+    if len(attributes) > MAX_ATTRIBUTES:
+        raise invalid("invalid_attributes", _("At most %(n)s attributes.") % {"n": MAX_ATTRIBUTES})
+    if not verified and set(attributes) - {"name"}:
+        raise invalid("identity_required", _("Without a verified user identity (user_id and user_hash) only the name can be set."))
+    changes = {}
+    for key, value in attributes.items():
+        if not isinstance(key, str) or not ATTRIBUTE_KEY_RE.match(key):
+            raise invalid("invalid_attributes", _("Attribute names are 1 to 40 letters, digits, _ . or -."))
+        if key == "name":
+            if value not in (None, ""):
+                changes["name"] = _clean_name(value)
+        elif key == "tags":
+            changes["tags"] = _clean_identity_tags(value)
+        else:
+            changes.setdefault("attributes", {})[key] = _clean_attribute_value(key, value)
+    return changes
+
+
+def _clean_page(page, *, strict):
+    """(url, title) of a page the widget reports; None when there is none (or, not strict, a bad one)."""
+    try:
+        if not isinstance(page, dict):
+            raise invalid("invalid_page", _("The page must be an object with url and title."))
+        url, title = page.get("url"), page.get("title") or ""
+        if not isinstance(url, str) or not isinstance(title, str):
+            raise invalid("invalid_page", _("The page must be an object with url and title."))
+        url = url.strip()
+        try:
+            if len(url) > MAX_PAGE_URL_CHARS:
+                raise ValidationError("too long")
+            URLValidator(schemes=["http", "https"])(url)
+        except ValidationError:
+            raise invalid("invalid_url", _("The page address must be an http(s) URL of at most 1000 characters.")) from None
+    except ChatError:
+        if strict:
+            raise
+        return None
+    return url, CONTROL_CHARS_RE.sub("", title).strip()[:MAX_PAGE_TITLE_CHARS]
+
+
+def _identified_customer(inbox, user_id, name):
+    """The workspace's customer with this merchant user id, created on first sight (race-safe)."""
+    customer = Customer.objects.filter(workspace_id=inbox.workspace_id, external_id=user_id).first()
+    if customer is not None:
+        return customer
+    try:
+        with transaction.atomic():
+            return Customer.objects.create(workspace_id=inbox.workspace_id, first_inbox=inbox, external_id=user_id, name=name)
+    except IntegrityError:  # another device of the same user created it a moment ago
+        return Customer.objects.get(workspace_id=inbox.workspace_id, external_id=user_id)
+
+
+def _apply_customer_changes(customer, changes):
+    """Caller holds a transaction. Name, attributes (null removes a key) and tags (added, never
+    removed: agents manage them); last_seen_at always. Returns the customer as stored."""
+    now = timezone.now()
+    if not changes:
+        Customer.objects.filter(pk=customer.pk).update(last_seen_at=now)
+        customer.last_seen_at = now
+        return customer
+    customer = Customer.objects.select_for_update().get(pk=customer.pk)
+    if "name" in changes:
+        customer.name = changes["name"]
+    if "attributes" in changes:
+        merged = dict(customer.attributes or {})
+        for key, value in changes["attributes"].items():
+            if value is None:
+                merged.pop(key, None)
+            else:
+                merged[key] = value
+        customer.attributes = merged
+    customer.last_seen_at = now
+    customer.save(update_fields=["name", "attributes", "last_seen_at"])
+    if changes.get("tags"):
+        _add_identity_tags(customer, changes["tags"])
+    return customer
+
+
+def _add_identity_tags(customer, names):
+    from .models import Tag
+
+    present = set(customer.tags.filter(name__in=names).values_list("name", flat=True))
+    new = [name for name in names if name not in present]
+    if not new:
+        return
+    customer.tags.add(*[Tag.objects.get_or_create(workspace_id=customer.workspace_id, name=name)[0] for name in new])
+    actor = access.customer_actor(customer, customer.first_inbox_id)
+    for name in new:
+        _record_tag_change(customer, actor, added=name)
+
+
+def _record_visit(customer_id, inbox_id, url, title):
+    """Caller holds a transaction and has written the customer row (which serialises one
+    customer's reports). The same page again within VISIT_DEDUPE_SECONDS is not recorded."""
+    last = CustomerVisit.objects.filter(customer_id=customer_id).order_by("-created_at", "-pk").values_list("url", "created_at").first()
+    if last and last[0] == url and timezone.now() - last[1] < timedelta(seconds=VISIT_DEDUPE_SECONDS):
+        return False
+    CustomerVisit.objects.create(customer_id=customer_id, inbox_id=inbox_id, url=url, title=title)
+    return True
+
+
+def record_visit(actor, page):
+    """The widget reports a page the customer opened. Returns whether it was recorded (False: a repeat)."""
+    if not actor.is_customer:
+        raise forbidden()
+    url, title = _clean_page(page, strict=True)
+    with transaction.atomic():
+        Customer.objects.filter(pk=actor.customer_id).update(last_seen_at=timezone.now())
+        return _record_visit(actor.customer_id, actor.inbox_id, url, title)
+
+
+def prechat_fields_of(inbox):
+    """The inbox's pre-chat form with defaults filled in; none if the stored config is unusable."""
+    try:
+        validate_prechat_fields(inbox.prechat_fields)
+    except ValidationError:
+        return []
+    return [
+        {"key": f["key"], "label": f["label"], "type": f.get("type", "text"), "required": bool(f.get("required", False))}
+        for f in inbox.prechat_fields
+    ]
+
+
+def update_profile(actor, answers):
+    """The pre-chat form's answers: `name` goes to the customer's name, other keys the form defines
+    to customer.attributes. Returns the customer."""
+    if not actor.is_customer:
+        raise forbidden()
+    if not isinstance(answers, dict):
+        raise invalid("invalid_fields", _("Send the form's answers as a JSON object."))
+    inbox = Inbox.objects.get(pk=actor.inbox_id)
+    fields = {f["key"]: f for f in prechat_fields_of(inbox)}
+    unknown = sorted(str(key) for key in answers if key not in fields)
+    if unknown:
+        raise FieldErrors("unknown_fields", _("Fields not accepted here: %(fields)s") % {"fields": ", ".join(unknown[:30])},
+                          {key: _("This form has no such field.") for key in unknown[:30]})
+    errors, cleaned = {}, {}
+    for key, field in fields.items():
+        value = answers.get(key)
+        if value is None:
+            value = ""
+        if not isinstance(value, str):
+            errors[key] = _("Enter text.")
+            continue
+        limit = MAX_NAME_CHARS if key == "name" else MAX_PRECHAT_ANSWER_CHARS
+        value = _clean_text(value, limit, lines=field["type"] == "textarea")
+        if value is None:
+            errors[key] = _("At most %(n)s characters.") % {"n": limit}
+        elif not value:
+            if field["required"]:
+                errors[key] = _("This field is required.")
+        elif field["type"] == "email" and not _is_email(value):
+            errors[key] = _("Enter a valid e-mail address.")
+        elif field["type"] == "tel" and not TEL_RE.match(value):
+            errors[key] = _("Enter a phone number: digits, +, - and spaces, at most 32.")
+        else:
+            cleaned[key] = value
+    if errors:
+        raise FieldErrors("invalid_fields", _("Please check the highlighted fields."), errors)
+    with transaction.atomic():
+        customer = Customer.objects.select_for_update().get(pk=actor.customer_id)
+        if "name" in cleaned:
+            customer.name = cleaned.pop("name")
+        customer.attributes = {**(customer.attributes or {}), **cleaned}
+        customer.last_seen_at = timezone.now()
+        customer.save(update_fields=["name", "attributes", "last_seen_at"])
+    return customer
+
+
+def _is_email(value):
+    try:
+        validate_email(value)
+    except ValidationError:
+        return False
+    return True
+
+
+def inbox_availability(inbox, now=None):
+    """What the widget tells the visitor before they write, predicting what routing will do:
+    outside business hours the chat becomes a message (routing.hours); with no agent serving the
+    inbox online or busy, it becomes one only if the inbox says so, else it queues. Full agents
+    still count as on duty (routing queues then). At most two queries."""
+    from routing import hours
+    from routing.actions import _serving_user_ids
+    from routing.models import AgentPresence
+    from routing.selection import AgentStatus
+
+    if not hours.is_open(inbox.business_hours, now or timezone.now()):
+        return {"state": "after_hours", "leave_message": True}
+    on_duty = set(
+        AgentPresence.objects.filter(workspace_id=inbox.workspace_id, status__in=[AgentStatus.ONLINE, AgentStatus.BUSY]).values_list("user_id", flat=True)
+    )
+    if on_duty and on_duty & _serving_user_ids(inbox.workspace_id, inbox.pk):
+        return {"state": "open", "leave_message": False}
+    return {"state": "nobody_online", "leave_message": inbox.leave_message_when_nobody_online}
+
+
+def widget_inbox(inbox):
+    """The inbox as the widget sees it (session answer and GET /api/v1/customer/inbox)."""
+    return {
+        "name": inbox.name,
+        "greeting": inbox.widget_greeting,
+        "prechat_fields": prechat_fields_of(inbox),
+        "csat_enabled": inbox.csat_enabled,
+        "availability": inbox_availability(inbox),
+    }
+
+
+def widget_session(customer, inbox, token):
+    """The answer to POST /api/v1/customer/session."""
+    conversation = (
+        Conversation.objects.filter(customer_id=customer.pk, inbox_id=inbox.pk, state__in=Conversation.OPEN_STATES).order_by("-pk").first()
+    )
+    return {
+        "token": token,
+        "customer_id": customer.pk,
+        "inbox_id": inbox.pk,
+        "customer": {"name": customer.name, "identified": customer.external_id is not None},
+        "inbox": widget_inbox(inbox),
+        "conversation": conversation_payload(conversation, for_customer=True) if conversation else None,
+    }
+
+
+def customer_inbox(actor):
+    if not actor.is_customer:
+        raise forbidden()
+    return Inbox.objects.get(pk=actor.inbox_id)
+
+
+def rate_conversation(actor, conversation_id, rating, comment=""):
+    """The customer rates their finished conversation once; the agent who had it is credited."""
+    if not actor.is_customer:
+        raise forbidden(_("Only the customer can rate a conversation."))
+    if isinstance(rating, bool) or not isinstance(rating, int) or not 1 <= rating <= 5:
+        raise invalid("invalid_rating", _("The rating must be a whole number from 1 to 5."))
+    if comment is None:
+        comment = ""
+    if not isinstance(comment, str):
+        raise invalid("invalid_comment", _("The comment must be text."))
+    comment = _clean_text(comment, MAX_RATING_COMMENT_CHARS, lines=True)
+    if comment is None:
+        raise invalid("invalid_comment", _("The comment is too long (at most %(n)s characters).") % {"n": MAX_RATING_COMMENT_CHARS})
+    already = ChatError("already_rated", _("You have already rated this conversation."), status=409)
+    try:
+        with transaction.atomic():
+            conversation = access.get_conversation(actor, conversation_id, lock=True)
+            if not Inbox.objects.filter(pk=conversation.inbox_id, csat_enabled=True).exists():
+                raise ChatError("csat_disabled", _("Ratings are not collected in this chat."), status=403)
+            if conversation.state not in RATABLE_STATES:
+                raise ChatError("not_finished", _("A conversation can be rated once it is finished."), status=409)
+            if SatisfactionRating.objects.filter(conversation=conversation).exists():
+                raise already
+            # One rating per conversation (unique): the backstop if two ratings race past the check.
+            rated = SatisfactionRating.objects.create(
+                conversation=conversation, customer_id=conversation.customer_id, agent_id=conversation.assignee_id,
+                rating=rating, comment=comment,
+            )
+            _record(conversation, ConversationEvent.Kind.RATED, actor, data={"rating": rating})
+            notify_conversation(conversation)
+    except IntegrityError:
+        raise already from None
+    return rated
+
+
+def conversation_rating(actor, conversation_id):
+    """The rating of a conversation the actor can see; 404 not_rated when there is none yet."""
+    conversation = access.get_conversation(actor, conversation_id)
+    rated = SatisfactionRating.objects.filter(conversation=conversation).first()
+    if rated is None:
+        raise ChatError("not_rated", _("This conversation has not been rated."), status=404)
+    return rated

@@ -8,7 +8,7 @@ from accounts import roles
 from accounts.admin_scope import WorkspaceScopedAdmin
 
 from .errors import ChatError
-from .models import Conversation, ConversationEvent, Customer, Inbox, InboxUserPermission, Message
+from .models import Conversation, ConversationEvent, Customer, Inbox, InboxUserPermission, Message, SatisfactionRating
 
 
 class ObjectAccessInline(admin.TabularInline):
@@ -58,8 +58,17 @@ class InboxAccessInline(ObjectAccessInline):
 class InboxForm(forms.ModelForm):
     class Meta:
         model = Inbox
-        fields = ["workspace", "name", "kind", "bot_first", "business_hours", "leave_message_when_nobody_online"]
-        help_texts = {"business_hours": _('{"timezone": "Asia/Shanghai", "weekly": {"mon": [["09:00", "18:00"]]}, "holidays": ["2026-10-01"]}; empty: always open')}
+        fields = ["workspace", "name", "kind", "bot_first", "business_hours", "leave_message_when_nobody_online",
+                  "widget_greeting", "prechat_fields", "csat_enabled"]
+        help_texts = {
+            "business_hours": _('{"timezone": "Asia/Shanghai", "weekly": {"mon": [["09:00", "18:00"]]}, "holidays": ["2026-10-01"]}; empty: always open'),
+            "prechat_fields": _('[{"key": "name", "label": "Your name", "type": "text", "required": true}, '
+                                '{"key": "phone", "label": "Phone", "type": "tel", "required": false}]; types: text, email, tel, '
+                                'textarea; empty: no form'),
+        }
+
+    def clean_prechat_fields(self):
+        return self.cleaned_data.get("prechat_fields") or []  # checked by Inbox.clean()
 
     def clean_business_hours(self):
         from routing.hours import validate
@@ -131,3 +140,16 @@ class ConversationAdmin(WorkspaceScopedAdmin):
     fields = ["workspace", "inbox", "customer", "state", "assignee", "group", "last_seq", "first_response_at", "resolved_at", "entry_page"]
     readonly_fields = fields
     inlines = [MessageInline, EventInline]
+
+
+@admin.register(SatisfactionRating)
+class SatisfactionRatingAdmin(WorkspaceScopedAdmin):
+    """Read-only: ratings are written by customers through chat.actions.rate_conversation."""
+
+    capability = roles.VIEW_ALL_HISTORY
+    workspace_path = "conversation__workspace"
+    read_only = True
+    list_display = ["conversation", "rating", "agent", "customer", "created_at"]
+    list_select_related = ["conversation__customer", "agent", "customer"]
+    fields = ["conversation", "customer", "agent", "rating", "comment", "created_at"]
+    readonly_fields = fields

@@ -26,6 +26,11 @@ class SessionIn(serializers.Serializer):
     inbox_key = serializers.CharField(max_length=40)
     token = serializers.CharField(max_length=512, required=False, allow_blank=True)
     name = serializers.CharField(max_length=120, required=False, allow_blank=True)
+    # A merchant-verified identity (docs/protocol.md, "Widget endpoints"); the actions check the rest.
+    user_id = serializers.CharField(max_length=128, required=False, allow_blank=True, allow_null=True, trim_whitespace=False)
+    user_hash = serializers.CharField(max_length=128, required=False, allow_blank=True, allow_null=True)
+    attributes = serializers.JSONField(required=False, allow_null=True)
+    page = serializers.JSONField(required=False, allow_null=True)
 
 
 class SendIn(serializers.Serializer):
@@ -94,13 +99,26 @@ class CustomerSessionView(APIView):
 
     @extend_schema(
         request=SessionIn,
-        responses=inline_serializer("Session", {"token": serializers.CharField(), "customer_id": serializers.IntegerField(), "inbox_id": serializers.IntegerField()}),
-        summary="Issue or renew an anonymous visitor token for an inbox",
+        responses=inline_serializer(
+            "Session",
+            {
+                "token": serializers.CharField(),
+                "customer_id": serializers.IntegerField(),
+                "inbox_id": serializers.IntegerField(),
+                "customer": serializers.DictField(),
+                "inbox": serializers.DictField(),
+                "conversation": serializers.DictField(allow_null=True),
+            },
+        ),
+        summary="Issue or renew a visitor token for an inbox (anonymous, or a merchant-verified user)",
     )
     def post(self, request):
         data = _validated(SessionIn, request.data)
-        customer, inbox, token = actions.open_customer_session(data["inbox_key"], token=data.get("token"), name=data.get("name", ""))
-        return Response({"token": token, "customer_id": customer.pk, "inbox_id": inbox.pk})
+        customer, inbox, token = actions.open_customer_session(
+            data["inbox_key"], token=data.get("token"), name=data.get("name", ""), user_id=data.get("user_id"),
+            user_hash=data.get("user_hash"), attributes=data.get("attributes"), page=data.get("page"),
+        )
+        return Response(actions.widget_session(customer, inbox, token))
 
 
 class CustomerMessagesView(APIView):

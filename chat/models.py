@@ -1,6 +1,8 @@
+import re
 import secrets
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
@@ -14,6 +16,40 @@ def new_public_key():
 
 def new_secret():
     return secrets.token_urlsafe(32)
+
+
+PRECHAT_TYPES = ("text", "email", "tel", "textarea")
+PRECHAT_KEY_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
+# Set only by the merchant's verified identity (they steer routing): never by a form the customer fills.
+PRECHAT_RESERVED_KEYS = frozenset({"level", "tags"})
+MAX_PRECHAT_FIELDS = 10
+
+
+def validate_prechat_fields(fields):
+    """Raise ValidationError unless `fields` is a list of {"key", "label", "type", "required"}
+    (keys: "name", "phone", "email" or other lowercase slugs; no duplicates)."""
+    if not isinstance(fields, list):
+        raise ValidationError(_("Pre-chat fields must be a list."))
+    if len(fields) > MAX_PRECHAT_FIELDS:
+        raise ValidationError(_("At most %(n)s pre-chat fields.") % {"n": MAX_PRECHAT_FIELDS})
+    seen = set()
+    for index, field in enumerate(fields, start=1):
+        if not isinstance(field, dict) or set(field) - {"key", "label", "type", "required"}:
+            raise ValidationError(_("Pre-chat field %(n)s must be an object with key, label, type and required.") % {"n": index})
+        key, label = field.get("key"), field.get("label")
+        if not isinstance(key, str) or not PRECHAT_KEY_RE.match(key) or key in PRECHAT_RESERVED_KEYS:
+            raise ValidationError(
+                _("Pre-chat field %(n)s: the key must be 1-40 lowercase letters, digits, - or _ (not level or tags).") % {"n": index}
+            )
+        if key in seen:
+            raise ValidationError(_("Pre-chat field key %(key)s is used twice.") % {"key": key})
+        seen.add(key)
+        if not isinstance(label, str) or not label.strip() or len(label) > 80:
+            raise ValidationError(_("Pre-chat field %(n)s needs a label of 1-80 characters.") % {"n": index})
+        if field.get("type", "text") not in PRECHAT_TYPES:
+            raise ValidationError(_("Pre-chat field %(n)s: the type must be text, email, tel or textarea.") % {"n": index})
+        if not isinstance(field.get("required", False), bool):
+            raise ValidationError(_("Pre-chat field %(n)s: required must be true or false.") % {"n": index})
 
 
 class Inbox(models.Model):
@@ -39,6 +75,10 @@ class Inbox(models.Model):
     # routing.hours format; empty: always open. Outside these hours customers leave a message.
     business_hours = models.JSONField(_("business hours"), default=dict, blank=True)
     leave_message_when_nobody_online = models.BooleanField(_("leave a message when no agent is online"), default=False)
+    # The widget: its welcome line, the pre-chat form (see validate_prechat_fields), satisfaction survey.
+    widget_greeting = models.CharField(_("widget greeting"), max_length=300, blank=True)
+    prechat_fields = models.JSONField(_("pre-chat form fields"), default=list, blank=True)
+    csat_enabled = models.BooleanField(_("ask customers to rate finished conversations"), default=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -48,6 +88,13 @@ class Inbox(models.Model):
 
     def __str__(self):
         return self.name
+
+    def clean(self):
+        super().clean()
+        try:
+            validate_prechat_fields(self.prechat_fields)
+        except ValidationError as exc:
+            raise ValidationError({"prechat_fields": exc.messages}) from None
 
 
 class InboxUserPermission(ObjectPermissionRow):
@@ -231,6 +278,7 @@ class ConversationEvent(models.Model):
         TAGGED = "tagged", _("Customer tags changed")
         FIRST_RESPONSE = "first_response", _("First response")
         MESSAGE_RECALLED = "message_recalled", _("Message recalled")
+        RATED = "rated", _("Rated by the customer")
 
     conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="events")
     kind = models.CharField(max_length=20, choices=Kind.choices)
@@ -273,6 +321,25 @@ class CustomerVisit(models.Model):
         verbose_name = _("visit")
         verbose_name_plural = _("visits")
         indexes = [models.Index(fields=["customer", "-created_at"], name="visit_customer_recent")]
+
+
+class SatisfactionRating(models.Model):
+    """The customer's rating of a finished conversation (CSAT), credited to the agent who had it then."""
+
+    conversation = models.OneToOneField(Conversation, on_delete=models.CASCADE, related_name="rating", verbose_name=_("conversation"))
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="ratings", verbose_name=_("customer"))
+    agent = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", verbose_name=_("agent")
+    )
+    rating = models.PositiveSmallIntegerField(_("rating"))
+    # Plain text, never trusted as markup: renderers must escape it.
+    comment = models.TextField(_("comment"), max_length=1000, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("satisfaction rating")
+        verbose_name_plural = _("satisfaction ratings")
+        constraints = [models.CheckConstraint(condition=Q(rating__gte=1, rating__lte=5), name="rating_1_to_5")]
 
 
 class PushSubscription(models.Model):

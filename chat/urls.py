@@ -22,3 +22,13 @@ urlpatterns = [
     path("console/push/subscriptions", console_push_views.subscriptions, name="console-push-subscriptions"),
     path("console/push/test/", console_push_views.push_test, name="console-push-test"),
 ]
+
+# The customer widget's own endpoints (chat/widget_api.py; docs/protocol.md, "Widget endpoints")
+from . import widget_api  # noqa: E402
+
+urlpatterns += [
+    path("api/v1/customer/inbox", widget_api.CustomerInboxView.as_view(), name="api-customer-inbox"),
+    path("api/v1/customer/visits", widget_api.CustomerVisitsView.as_view(), name="api-customer-visits"),
+    path("api/v1/customer/profile", widget_api.CustomerProfileView.as_view(), name="api-customer-profile"),
+    path("api/v1/customer/conversations/<int:conversation_id>/rating", widget_api.ConversationRatingView.as_view(), name="api-customer-rating"),
+]
