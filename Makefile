@@ -20,7 +20,7 @@ install: $(STAMP)
 run: install
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py seed_demo
-	@echo "Open http://$(HOST):$(PORT)/demo/ (customer) and http://$(HOST):$(PORT)/demo/agent/ (agent)"
+	@echo "Open http://$(HOST):$(PORT)/widget/demo/ (customer) and http://$(HOST):$(PORT)/console/ (agent)"
 	@# The routing sweep (queues an event missed, unanswered chats) runs beside the server.
 	$(PY) manage.py routing_sweep --interval 5 & SWEEP=$$!; \
 	$(PY) -m uvicorn helpdesk.asgi:application --host $(HOST) --port $(PORT) --ws-max-size 1048576 --ws-per-message-deflate false; \

@@ -227,12 +227,20 @@ def _notify_message(message, event_type="message"):
 # --- conversations ----------------------------------------------------------
 
 
+def _vip_level(customer_id):
+    """The queue priority the merchant gave this customer (signed identity attribute `vip_level`, 0-9)."""
+    attributes = Customer.objects.filter(pk=customer_id).values_list("attributes", flat=True).first() or {}
+    level = attributes.get("vip_level", 0)
+    return min(max(level, 0), 9) if isinstance(level, int) and not isinstance(level, bool) else 0
+
+
 def _start_conversation(actor, inbox_id, entry_page=""):
     """Caller holds a transaction and the customer row lock (one open conversation per customer and inbox)."""
     inbox = Inbox.objects.get(pk=inbox_id)
     state = Conversation.State.BOT if inbox.bot_first else Conversation.State.QUEUED
     conversation = Conversation.objects.create(
-        workspace_id=actor.workspace_id, inbox=inbox, customer_id=actor.customer_id, state=state, entry_page=entry_page[:1000]
+        workspace_id=actor.workspace_id, inbox=inbox, customer_id=actor.customer_id, state=state, entry_page=entry_page[:1000],
+        vip_level=_vip_level(actor.customer_id),
     )
     _record(conversation, ConversationEvent.Kind.CREATED, actor, to_state=state, data={"entry_page": conversation.entry_page})
     notify_conversation(conversation, "conversation.created")

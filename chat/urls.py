@@ -1,11 +1,14 @@
 from django.urls import path
 
 from . import console_push_views
-from . import api, upload_views, views
+from . import api, upload_views, views, widget_views
 
 app_name = "chat"
 
 urlpatterns = [
+    path("widget/frame/", widget_views.frame, name="widget-frame"),
+    path("widget/chat/", widget_views.full_page, name="widget-page"),
+    path("widget/demo/", widget_views.demo_host, name="widget-demo"),
     path("demo/", views.customer_demo, name="customer-demo"),
     path("demo/agent/", views.agent_demo, name="agent-demo"),
     path("api/v1/customer/session", api.CustomerSessionView.as_view(), name="api-customer-session"),

@@ -7,7 +7,7 @@ from drf_spectacular.views import SpectacularAPIView
 from accounts import views as account_views
 
 urlpatterns = [
-    path("", RedirectView.as_view(pattern_name="chat:customer-demo", permanent=False)),
+    path("", RedirectView.as_view(pattern_name="chat:widget-demo", permanent=False)),
     path("admin/", admin.site.urls),
     path("accounts/login/", account_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),

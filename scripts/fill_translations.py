@@ -9,6 +9,24 @@ from pathlib import Path
 BASE = Path(__file__).resolve().parent.parent
 
 ZH_HANS = {
+    "Demo shop": "演示店铺",
+    "A merchant's page with the chat widget: one line before </body>, under a strict Content-Security-Policy.": "一个嵌入了聊天插件的商户页面：只需在 </body> 前加一行代码，并且在严格的内容安全策略（CSP）下也能工作。",
+    "Close the chat": "关闭聊天",
+    "Hi! How can we help?": "您好！有什么可以帮您？",
+    "Search our help center": "搜索帮助中心",
+    "Contact us": "联系我们",
+    "Before we start": "开始之前",
+    "How did we do?": "您对本次服务满意吗？",
+    "Anything to add? (optional)": "还有什么想说的吗？（选填）",
+    "Send rating": "提交评价",
+    "Thank you for your rating!": "感谢您的评价！",
+    "Send a picture or file": "发送图片或文件",
+    "You are number {n} in the queue.": "您前面还有排队，当前排在第 {n} 位。",
+    "We usually reply in a few minutes.": "我们通常几分钟内回复。",
+    "We are away right now. Leave a message and we will reply as soon as we are back.": "我们暂时不在线。请留言，我们回来后会尽快回复。",
+    "Please fill in this field.": "请填写此项。",
+    "Start chatting": "开始聊天",
+    "Continue the conversation": "继续会话",
     # The customer widget's server side (issue 6): identity, attributes, visits, pre-chat form, CSAT
     "widget greeting": "窗口欢迎语",
     "pre-chat form fields": "咨询前表单字段",

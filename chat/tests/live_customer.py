@@ -8,14 +8,16 @@ import uuid
 from websockets.sync.client import connect
 
 
-class LiveCustomer:
-    def __init__(self, base_url, token):
-        self._connection = connect(base_url.replace("http://", "ws://") + f"/ws/customer/?token={token}", open_timeout=10)
+class LiveSocket:
+    role = ""
+
+    def __init__(self, url, **connect_kwargs):
+        self._connection = connect(url, open_timeout=10, **connect_kwargs)
         self.ws = self._connection.__enter__()
         self.frames = []
         self.conversation_id = None
-        hello = self.wait_for(lambda f: f["type"] == "hello")
-        assert hello["role"] == "customer"
+        self.hello = self.wait_for(lambda f: f["type"] == "hello")
+        assert self.hello["role"] == self.role
 
     def _read(self, timeout):
         try:
@@ -37,15 +39,23 @@ class LiveCustomer:
                 return frame
         raise AssertionError(f"no matching frame within {timeout}s; got {[f['type'] for f in self.frames]}")
 
-    def send(self, body):
+    def frame(self, frame, reply_type):
+        """Send a request frame and wait for its answer (matched by ref)."""
+        ref = uuid.uuid4().hex[:8]
+        self.ws.send(json.dumps({**frame, "ref": ref}))
+        answer = self.wait_for(lambda f: f.get("ref") == ref and f["type"] in (reply_type, "error"))
+        assert answer["type"] == reply_type, answer
+        return answer
+
+    def send(self, body, **extra):
         client_msg_id = uuid.uuid4().hex
-        self.ws.send(json.dumps({"type": "send", "client_msg_id": client_msg_id, "body": body}))
+        self.ws.send(json.dumps({"type": "send", "client_msg_id": client_msg_id, "body": body, **extra}))
         ack = self.wait_for(lambda f: f["type"] == "ack" and f["client_msg_id"] == client_msg_id)
         self.conversation_id = ack["message"]["conversation_id"]
         return ack["message"]
 
     def received(self, body):
-        """Agent messages with this body delivered live to the customer (each delivery counted)."""
+        """Messages with this body delivered live to the customer (each delivery counted)."""
         self.drain()
         return [f for f in self.frames if f["type"] == "message" and f["message"]["body"] == body]
 
@@ -58,3 +68,20 @@ class LiveCustomer:
 
     def close(self):
         self._connection.__exit__(None, None, None)
+
+
+class LiveCustomer(LiveSocket):
+    role = "customer"
+
+    def __init__(self, base_url, token):
+        super().__init__(base_url.replace("http://", "ws://") + f"/ws/customer/?token={token}")
+
+
+class LiveAgent(LiveSocket):
+    """An agent's socket with a real session cookie (the Origin must be an allowed host)."""
+
+    role = "agent"
+
+    def __init__(self, base_url, session_id):
+        super().__init__(base_url.replace("http://", "ws://") + "/ws/agent/", origin=base_url,
+                         additional_headers={"Cookie": f"sessionid={session_id}"})

@@ -514,3 +514,16 @@ def test_ratings_are_listed_in_the_admin_for_their_workspace_only(personas, fini
     assert admin.get(f"/admin/chat/satisfactionrating/{ours.pk}/change/").status_code == 200
     other = SatisfactionRating.objects.get(conversation_id=theirs.conversation_id)
     assert admin.get(f"/admin/chat/satisfactionrating/{other.pk}/change/").status_code == 404
+
+
+def test_vip_level_from_a_signed_identity_jumps_the_queue(personas):
+    vip = identified(personas.inbox_a, user_id="u-vip", attributes={"vip_level": 3}).json()
+    plain = identified(personas.inbox_a, user_id="u-plain", attributes={"vip_level": "high"}).json()  # not an int: no priority
+    levels = []
+    for body in (vip, plain):
+        message = post(body["token"], "messages", {"client_msg_id": f"v-{body['customer_id']}", "body": "hi"}).json()["message"]
+        levels.append(Conversation.objects.get(pk=message["conversation_id"]).vip_level)
+    assert levels == [3, 0]
+    # An anonymous visitor cannot claim one.
+    anonymous = session(personas.inbox_a, attributes={"vip_level": 9})
+    assert anonymous.status_code == 400

@@ -18,12 +18,14 @@ function newClientMsgId() {
 export class ChatClient {
   // trackedOnly: follow only the conversations passed to track() (an agent console gets every
   // inbox's messages; it must not resume each of them from seq 0).
-  constructor({ wsUrl, apiRoot, role, storageKey, authHeader = null, csrfToken = null, onEvent = () => {}, onStatus = () => {}, trackedOnly = false }) {
-    Object.assign(this, { wsUrl, apiRoot, role, storageKey, authHeader, csrfToken, onEvent, onStatus, trackedOnly });
+  // storage: anything with getItem/setItem (default localStorage; the widget passes one its
+  // host page keeps when third-party storage is blocked).
+  constructor({ wsUrl, apiRoot, role, storageKey, authHeader = null, csrfToken = null, onEvent = () => {}, onStatus = () => {}, trackedOnly = false, storage = globalThis.localStorage }) {
+    Object.assign(this, { wsUrl, apiRoot, role, storageKey, authHeader, csrfToken, onEvent, onStatus, trackedOnly, storage });
     this.calls = new Map();
     this.refSeq = 0;
-    this.lastSeq = new Map(JSON.parse(localStorage.getItem(`${storageKey}:seq`) || "[]"));
-    this.outbox = JSON.parse(localStorage.getItem(`${storageKey}:outbox`) || "[]");
+    this.lastSeq = new Map(JSON.parse(storage.getItem(`${storageKey}:seq`) || "[]"));
+    this.outbox = JSON.parse(storage.getItem(`${storageKey}:outbox`) || "[]");
     this.attempt = 0;
     this.everOpened = false;
     this.mode = "ws";
@@ -193,7 +195,7 @@ export class ChatClient {
     if (message.seq <= last) return; // duplicate (ack and live copy, or a replay)
     if (message.seq > last + 1 && !fromResume) return this.resume(id); // gap: fetch in order
     this.setSeq(id, message.seq);
-    this.onEvent({ type: "deliver", message });
+    this.onEvent({ type: "deliver", message, live: !fromResume }); // live: not a history replay
   }
 
   resume(conversationId) {
@@ -213,8 +215,8 @@ export class ChatClient {
   }
 
   save() {
-    localStorage.setItem(`${this.storageKey}:seq`, JSON.stringify([...this.lastSeq]));
-    localStorage.setItem(`${this.storageKey}:outbox`, JSON.stringify(this.outbox));
+    this.storage.setItem(`${this.storageKey}:seq`, JSON.stringify([...this.lastSeq]));
+    this.storage.setItem(`${this.storageKey}:outbox`, JSON.stringify(this.outbox));
   }
 
   flushOne(item) {

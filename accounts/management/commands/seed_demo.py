@@ -60,7 +60,8 @@ class Command(BaseCommand):
         for name in ("VIP", "新客", "退货"):
             Tag.objects.get_or_create(workspace=workspace, name=name)
         self.stdout.write(self.style.SUCCESS("Demo workspace ready."))
-        self.stdout.write(f"  Customer demo page: /demo/?inbox={web.public_key}  (App inbox key: {app.public_key})")
+        self.stdout.write(f"  Widget on a demo shop page: /widget/demo/?inbox={web.public_key}   Full-page H5 chat: /widget/chat/?inbox={app.public_key}")
+        self.stdout.write(f"  Bare protocol demo page: /demo/?inbox={web.public_key}")
         self.stdout.write("  Agent console: /console/   Verifier page: /verify/ (codes DEMO-0001..3)   Admin: /admin/")
         for username, display_name, role in AGENTS:
             self.stdout.write(f"  login {username:8} password {DEMO_PASSWORD}  ({role})")
