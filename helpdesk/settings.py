@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "axes",
     "django_otp",
     "django_otp.plugins.otp_totp",
+    "haystack",
     "accounts",
     "routing",
     "chat",
@@ -250,6 +251,41 @@ WEB_PUSH = {
     # Accept http:// endpoints on 127.0.0.1/localhost without DEBUG (tests' local push service).
     "ALLOW_INSECURE_ENDPOINTS": False,
 }
+
+# --- Knowledge-base search (knowledge/search.py, docs/knowledge.md "Search") -----------------
+# SEARCH_URL empty (the embedded default): django-haystack + Whoosh, an index directory at
+# WHOOSH_PATH (default var/whoosh) with the Chinese/English analyzer and a lock file next to
+# it (WHOOSH_PATH + ".lock") serialising writes across processes. Every process of one
+# deployment must see the same directory.
+# SEARCH_URL=opensearch://host:9200/index-name (opensearchs:// for TLS): the
+# django-haystack-opensearch backend (not installed by default: pip install
+# django-haystack-opensearch). Untested here: no OpenSearch server runs on this machine.
+SEARCH_URL = os.environ.get("SEARCH_URL", "").strip()
+WHOOSH_PATH = os.environ.get("WHOOSH_PATH") or str(BASE_DIR / "var" / "whoosh")
+
+
+def haystack_connections(search_url, whoosh_path):
+    if not search_url:
+        return {"default": {"ENGINE": "knowledge.search_backend.KnowledgeWhooshEngine", "PATH": whoosh_path}}
+    from urllib.parse import urlsplit
+
+    from django.core.exceptions import ImproperlyConfigured
+
+    url = urlsplit(search_url)
+    if url.scheme not in ("opensearch", "opensearchs"):
+        raise ImproperlyConfigured(f"SEARCH_URL: unsupported scheme {url.scheme!r} (empty or opensearch://host:9200/index)")
+    scheme = "https" if url.scheme == "opensearchs" else "http"
+    auth = f"{url.username}:{url.password}@" if url.username else ""
+    return {"default": {
+        "ENGINE": "django_haystack_opensearch.haystack.OpenSearchSearchEngine",
+        "URL": f"{scheme}://{auth}{url.hostname}:{url.port or 9200}",
+        "INDEX_NAME": url.path.strip("/") or "helpdesk-kb",
+    }}
+
+
+HAYSTACK_CONNECTIONS = haystack_connections(SEARCH_URL, WHOOSH_PATH)
+# No signals: the knowledge actions call knowledge.search.index_article/remove_article after commit.
+HAYSTACK_SIGNAL_PROCESSOR = "haystack.signals.BaseSignalProcessor"
 
 ROUTING = {
     # Agents may set their own capacity up to this bound (admins set any value).

@@ -1,10 +1,302 @@
-"""Search index hooks the knowledge actions call after commit. The search engine
-(Haystack + Whoosh with a Chinese analyzer) replaces these bodies."""
+"""Knowledge-base search: the index hooks the knowledge actions call after commit, the search
+the help center, the widget and the bot use, and a rebuild.
+
+    search(workspace_id, query, *, locale=None, limit=10) -> list[Hit]
+    index_article(article_id)      # after publish / edit / unpublish: the index follows the database
+    remove_article(article_id)     # after delete
+    rebuild(workspace_id=None)     # everything, or one workspace (manage.py kb_reindex)
+
+Engine (settings.HAYSTACK_CONNECTIONS, from SEARCH_URL): django-haystack with the Whoosh
+backend of knowledge.search_backend on the embedded default (Chinese/English analyzer,
+writes serialised by a file lock); the ranking and highlighting below are built here so
+they work for Chinese. See docs/knowledge.md, "Search".
+"""
+
+import html
+import logging
+import re
+import threading
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.utils.safestring import mark_safe
+
+from .models import LOCALES, Article, ArticleVersion
+from .search_backend import KnowledgeWhooshBackend, analyze, fold, term_spans
+from .search_indexes import plain_text
+
+log = logging.getLogger(__name__)
+
+MAX_QUERY_CHARS = 200
+MAX_TERMS = 32
+MAX_LIMIT = 50
+SNIPPET_CHARS = 120
+# A matching version in the visitor's language lifts its article a little over an equally
+# relevant one only available in another language.
+PREFERRED_LOCALE_BONUS = 1.1
+LOCALE_CODES = {code for code, _name in LOCALES}
+_CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+
+
+@dataclass(frozen=True)
+class Hit:
+    article_id: int
+    locale: str
+    title: str
+    snippet: str  # safe HTML: the text is escaped, matches are wrapped in <mark>
+    score: float
+    slug: str
+    category_id: int | None
+
+
+# --- engine access --------------------------------------------------------------------------
+
+_reset_lock = threading.Lock()
+_path_override = {}  # {"settings": the HAYSTACK_CONNECTIONS it replaced, "info": the connections used}
+
+
+def use_index_path(path):
+    """Point the Whoosh engine at another directory (tests, scripts) until called again with
+    None or until settings.HAYSTACK_CONNECTIONS is replaced (the `settings` fixture wins).
+    With pytest, prefer `settings.HAYSTACK_CONNECTIONS = {...}`: it is undone after the test."""
+    from helpdesk.settings import haystack_connections
+
+    _path_override.clear()
+    if path is not None:
+        _path_override.update(settings=settings.HAYSTACK_CONNECTIONS, info=haystack_connections("", str(path)))
+
+
+def _connection():
+    from haystack import connections
+
+    wanted = settings.HAYSTACK_CONNECTIONS
+    if _path_override and _path_override["settings"] is wanted:
+        wanted = _path_override["info"]
+    # Tests (and scripts) replace settings.HAYSTACK_CONNECTIONS: follow it.
+    if connections.connections_info is not wanted:
+        with _reset_lock:
+            if connections.connections_info is not wanted:
+                connections.connections_info = wanted
+                connections.thread_local = threading.local()
+    return connections["default"]
+
+
+def backend():
+    return _connection().get_backend()
+
+
+def _search_index():
+    return _connection().get_unified_index().get_index(ArticleVersion)
+
+
+def _published(**filters):
+    return _search_index().index_queryset().filter(**filters)
+
+
+# --- index hooks ----------------------------------------------------------------------------
 
 
 def index_article(article_id):
-    """(Re)index every published version of the article; remove unpublished ones."""
+    """(Re)index every published version of the article; remove unpublished ones. The
+    database is read inside the index lock, so the last call after the last change wins."""
+    engine = backend()
+    if isinstance(engine, KnowledgeWhooshBackend):
+        engine.replace(_search_index(), delete_terms=[("article_id", article_id)], objects=_published(article_id=article_id))
+    else:
+        _generic_remove(engine, article_id)
+        engine.update(_search_index(), list(_published(article_id=article_id)))
 
 
 def remove_article(article_id):
     """Remove every version of the article from the index."""
+    engine = backend()
+    if isinstance(engine, KnowledgeWhooshBackend):
+        engine.replace(_search_index(), delete_terms=[("article_id", article_id)])
+    else:
+        _generic_remove(engine, article_id)
+
+
+def rebuild(workspace_id=None):
+    """Reindex every published version (of one workspace, or all: the index is then replaced
+    in one commit, so searches see the old index until the new one is complete). Returns the
+    number of documents written."""
+    engine = backend()
+    if workspace_id is None:
+        objects = _published().iterator(chunk_size=2000)
+        if isinstance(engine, KnowledgeWhooshBackend):
+            return engine.replace(_search_index(), objects=objects, clear=True)
+        engine.clear()
+    else:
+        objects = _published(article__workspace_id=workspace_id).iterator(chunk_size=2000)
+        if isinstance(engine, KnowledgeWhooshBackend):
+            return engine.replace(_search_index(), delete_terms=[("workspace_id", workspace_id)], objects=objects)
+        _generic_clear_workspace(engine, workspace_id)
+    batch, count = [], 0
+    for obj in objects:
+        batch.append(obj)
+        if len(batch) == 1000:
+            engine.update(_search_index(), batch)
+            count, batch = count + len(batch), []
+    if batch:
+        engine.update(_search_index(), batch)
+    return count + len(batch)
+
+
+# Other haystack backends (SEARCH_URL=opensearch://...): plain haystack calls, no lock (the
+# server orders writes). Untested here: no OpenSearch server can run on this machine.
+
+
+def _generic_remove(engine, article_id):
+    from haystack.query import SearchQuerySet
+
+    for result in SearchQuerySet().using("default").filter(article_id=str(article_id)):
+        engine.remove(result.id)
+
+
+def _generic_clear_workspace(engine, workspace_id):
+    from haystack.query import SearchQuerySet
+
+    for result in SearchQuerySet().using("default").filter(workspace_id=str(workspace_id)):
+        engine.remove(result.id)
+
+
+def _generic_search(terms, filters, limit):
+    from functools import reduce
+    from operator import or_
+
+    from haystack.query import SQ, SearchQuerySet
+
+    sqs = SearchQuerySet().using("default").models(ArticleVersion)
+    for field, value in filters:
+        sqs = sqs.filter(**{field: str(value)})
+    sqs = sqs.filter(reduce(or_, [SQ(content=term) for term in terms]))
+    return [(int(r.pk), int(r.article_id), r.locale, float(r.score or 0)) for r in sqs[:limit]]
+
+
+# --- search ---------------------------------------------------------------------------------
+
+
+def guess_locale(text):
+    """The visitor's probable language from the query: Chinese with traditional characters,
+    Chinese, or English."""
+    if not _CJK.search(text):
+        return "en"
+    from .search_backend import _converter
+
+    return "zh-hant" if _converter().convert(text) != text else "zh-hans"
+
+
+def search(workspace_id, query, *, locale=None, limit=10, strict_locale=False):
+    """Published articles of the workspace matching the query, best first, one hit per
+    article (the version in `locale` when it matches, else the best matching version).
+    All locales are searched unless strict_locale; without a locale the query's script
+    decides the preference. Terms are ORed; title and similar questions weigh 4× the body."""
+    text = " ".join((query or "").split())[:MAX_QUERY_CHARS]
+    limit = max(0, min(int(limit), MAX_LIMIT))
+    if not text or not limit:
+        return []
+    terms = analyze(text)[:MAX_TERMS]
+    if not terms:
+        return []
+    prefer = locale if locale in LOCALE_CODES else guess_locale(text)
+    filters = [("workspace_id", int(workspace_id))]
+    if strict_locale and locale:
+        filters.append(("locale", locale))
+    engine = backend()
+    fetch = limit * 3 + 5  # an article can match in up to three languages
+    if isinstance(engine, KnowledgeWhooshBackend):
+        documents = engine.search_documents(terms, filters, fetch)
+    else:
+        documents = _generic_search(terms, filters, fetch)
+
+    articles = {}  # article_id → [score, version_id, locale of the shown version]
+    for version_id, article_id, doc_locale, score in documents:
+        best = articles.get(article_id)
+        if best is None:
+            articles[article_id] = [score, version_id, doc_locale]
+            continue
+        best[0] = max(best[0], score)
+        if doc_locale == prefer and best[2] != prefer:
+            best[1], best[2] = version_id, doc_locale
+    ranked = sorted(
+        articles.items(),
+        key=lambda item: -item[1][0] * (PREFERRED_LOCALE_BONUS if item[1][2] == prefer else 1.0),
+    )[:limit]
+    if not ranked:
+        return []
+    versions = {
+        v.pk: v
+        for v in ArticleVersion.objects.filter(
+            pk__in=[best[1] for _, best in ranked],
+            article__workspace_id=workspace_id,
+            article__status=Article.Status.PUBLISHED,
+        ).select_related("article")
+    }
+    termset = set(terms)
+    hits = []
+    for article_id, (score, version_id, doc_locale) in ranked:
+        version = versions.get(version_id)
+        if version is None or version.article_id != article_id:  # changed since indexed: its hook is on the way
+            continue
+        body = plain_text(version.body)
+        hits.append(Hit(
+            article_id=article_id,
+            locale=version.locale,
+            title=version.title,
+            snippet=highlight(body or version.title, termset),
+            score=round(score * (PREFERRED_LOCALE_BONUS if doc_locale == prefer else 1.0), 4),
+            slug=version.article.slug,
+            category_id=version.article.category_id,
+        ))
+    return hits
+
+
+# --- highlighting ---------------------------------------------------------------------------
+
+
+def _first_match(text, terms):
+    """Offset of the first place in text where one of the analyzed terms occurs."""
+    folded = fold(text)
+    best = None
+    for term in terms:
+        if term.isascii() and term.isalpha():
+            found = re.search(r"(?<![a-z0-9])" + re.escape(term), folded)
+            at = found.start() if found else -1
+        else:
+            at = folded.find(term)
+        if at >= 0 and (best is None or at < best):
+            best = at
+    if best is None:
+        # A stem that is not a prefix of its word ("delivery" → "deliveri"): analyse the start.
+        spans = term_spans(text[:3000], terms)
+        best = spans[0][0] if spans else None
+    return best
+
+
+def highlight(text, terms, width=SNIPPET_CHARS):
+    """About `width` characters of text around the first match, HTML-escaped, with every
+    match wrapped in <mark>. Matches are found by analysing the text like the index does
+    (so 「退貨」 in the text is marked for the query 「退货」, "refunds" for "refund")."""
+    if not text:
+        return mark_safe("")
+    first = _first_match(text, terms)
+    start = 0 if first is None else max(0, first - width // 4)
+    if start and text[start - 1].isascii() and text[start - 1].isalnum():
+        space = text.find(" ", start, start + 15)  # don't start inside an English word
+        if space != -1:
+            start = space + 1
+    end = min(len(text), start + width)
+    if end < len(text) and text[end - 1].isascii() and text[end - 1].isalnum():
+        space = text.rfind(" ", end - 15, end)
+        if space > start:
+            end = space
+    window = text[start:end]
+    out = ["…" if start else ""]
+    cursor = 0
+    for span_start, span_end in term_spans(window, terms):
+        out.append(html.escape(window[cursor:span_start]))
+        out.append("<mark>" + html.escape(window[span_start:span_end]) + "</mark>")
+        cursor = span_end
+    out.append(html.escape(window[cursor:]))
+    out.append("…" if end < len(text) else "")
+    return mark_safe("".join(out))
