@@ -1,0 +1,404 @@
+"""Authoring the knowledge base in the role-aware admin: categories, and articles with one
+inline form per language. Every write goes through knowledge.actions (validation, the
+`configure` capability, revisions, sanitised rendering, audit, search index after commit);
+the forms call the same validators first so errors show next to the inputs."""
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from django.forms.models import BaseInlineFormSet
+from django.http import HttpResponseRedirect
+from django.utils import formats, timezone
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
+from django.utils.translation import gettext_lazy as _
+
+from accounts import actions as account_actions
+from accounts.admin_scope import WorkspaceScopedAdmin
+from chat.errors import ChatError
+
+from . import actions
+from .models import LOCALES, Article, ArticleVersion, Category
+from .rendering import render_markdown
+
+REVISIONS_SHOWN = 10
+
+
+def acting(request, workspace_id):
+    return account_actions.acting_member(request.user, workspace_id)
+
+
+class Refused(Exception):
+    """A ChatError from an action after the forms were valid (e.g. a slug taken meanwhile):
+    the admin's transaction is rolled back and the page shows the message."""
+
+    def __init__(self, error, action):
+        super().__init__(error.code)
+        self.error, self.action = error, action
+
+
+def add_action_error(form, error):
+    field = getattr(error, "field", None)
+    form.add_error(field if field in form.fields else None, error.message)
+
+
+class ActionValidatedForm(forms.ModelForm):
+    """Uniqueness is checked by the action's validators in clean() (and the database
+    constraint), not by ModelForm's generic unique check."""
+
+    def validate_unique(self):
+        pass
+
+    def workspace_id(self):
+        if self.instance.pk:
+            return self.instance.workspace_id
+        workspace = self.cleaned_data.get("workspace")
+        return workspace.pk if workspace is not None else None
+
+
+class ActionSavedAdmin(WorkspaceScopedAdmin):
+    """Saves and deletes go through knowledge.actions; a refusal raised after validation
+    rolls the admin's transaction back, is audited, and the page shows why."""
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except Refused as exc:
+            return self._refused(request, exc)
+
+    def delete_view(self, request, object_id, extra_context=None):
+        try:
+            return super().delete_view(request, object_id, extra_context)
+        except Refused as exc:
+            return self._refused(request, exc)
+
+    def _refused(self, request, exc):
+        self.audit_refusal(request, exc.action, {"code": exc.error.code})  # the action's own audit row was rolled back
+        messages.error(request, exc.error.message)
+        return HttpResponseRedirect(request.get_full_path())
+
+
+# --- categories ----------------------------------------------------------------------
+
+
+class CategoryForm(ActionValidatedForm):
+    class Meta:
+        model = Category
+        fields = ["workspace", "parent", "slug", "position", "name_zh_hans", "name_zh_hant", "name_en"]
+
+    def clean(self):
+        cleaned = super().clean()
+        workspace_id = self.workspace_id()
+        if workspace_id is None:
+            return cleaned
+        parent = cleaned.get("parent")
+        try:
+            if "slug" in cleaned:
+                cleaned["slug"] = actions.clean_slug(cleaned["slug"], actions.MAX_CATEGORY_SLUG_CHARS)
+                if Category.objects.filter(workspace_id=workspace_id, slug=cleaned["slug"]).exclude(pk=self.instance.pk).exists():
+                    self.add_error("slug", _("Another category of this workspace already has this slug."))
+            actions.check_category_parent(workspace_id, parent.pk if parent else None, self.instance.pk)
+        except ChatError as exc:
+            add_action_error(self, exc)
+        if not any(cleaned.get(name) for name in actions.CATEGORY_NAME_FIELDS):
+            self.add_error("name_zh_hans", _("Enter a name in at least one language."))
+        return cleaned
+
+
+@admin.register(Category)
+class CategoryAdmin(ActionSavedAdmin):
+    form = CategoryForm
+    list_display = ["__str__", "slug", "parent", "position", "workspace"]
+    list_filter = ["workspace"]
+    search_fields = ["slug", "name_zh_hans", "name_zh_hant", "name_en"]
+    list_select_related = ["parent", "workspace"]
+    ordering = ["workspace", "parent__position", "position", "pk"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return ["workspace"] if obj is not None else []
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        field = super().formfield_for_foreignkey(db_field, request, **kwargs)
+        if db_field.name == "parent":
+            field.queryset = field.queryset.filter(parent__isnull=True)  # one level of nesting
+        return field
+
+    def save_model(self, request, obj, form, change):
+        try:
+            saved = actions.save_category(
+                acting(request, obj.workspace_id), obj.pk if change else None, slug=obj.slug, parent_id=obj.parent_id,
+                position=obj.position, **{name: getattr(obj, name) for name in actions.CATEGORY_NAME_FIELDS},
+            )
+        except ChatError as exc:
+            raise Refused(exc, "kb_category.change" if change else "kb_category.add") from None
+        obj.pk = saved.pk
+        obj._state.adding = False
+
+    def delete_model(self, request, obj):
+        try:
+            actions.delete_category(acting(request, obj.workspace_id), obj.pk)
+        except ChatError as exc:
+            raise Refused(exc, "kb_category.delete") from None
+
+    def delete_queryset(self, request, queryset):
+        for obj in queryset:
+            try:
+                actions.delete_category(acting(request, obj.workspace_id), obj.pk)
+            except ChatError as exc:
+                messages.error(request, f"{obj}: {exc.message}")
+
+
+# --- articles ------------------------------------------------------------------------
+
+
+class QuestionLinesField(forms.CharField):
+    """A JSON list of questions edited as text, one question per line."""
+
+    widget = forms.Textarea(attrs={"rows": 4})
+
+    def prepare_value(self, value):
+        if isinstance(value, (list, tuple)):
+            return "\n".join(str(item) for item in value)
+        return value
+
+    def to_python(self, value):
+        if isinstance(value, (list, tuple)):
+            return list(value)
+        try:
+            return actions.clean_similar_questions(super().to_python(value) or "")
+        except ChatError as exc:
+            raise ValidationError(exc.message, code=exc.code) from None
+
+
+class ArticleVersionForm(ActionValidatedForm):
+    similar_questions = QuestionLinesField(
+        label=_("similar questions"), required=False,
+        help_text=_("Other ways customers ask this, one per line (at most 30, each up to 120 characters)."),
+    )
+
+    class Meta:
+        model = ArticleVersion
+        fields = ["locale", "title", "body", "similar_questions", "meta_description"]
+        widgets = {"body": forms.Textarea(attrs={"rows": 14, "class": "vLargeTextField"})}
+        help_texts = {
+            "body": _("Markdown: paragraphs, ## headings, **bold**, *italic*, lists, > quotes, `code`, links, images and tables. "
+                      "HTML is shown as text."),
+            "meta_description": _("For search engines and result snippets; empty: the start of the text."),
+        }
+
+
+class ArticleVersionFormSet(BaseInlineFormSet):
+    def kept_forms(self):
+        """Forms that hold a version after saving (not an untouched extra form, not deleted)."""
+        for form in self.forms:
+            if not form.instance.pk and not form.has_changed():
+                continue
+            if self.can_delete and self._should_delete_form(form):
+                continue
+            yield form
+
+    def clean(self):
+        # No generic unique check: one version per language is checked here (and by the constraint).
+        if any(self.errors):
+            return
+        seen = set()
+        kept = 0
+        for form in self.kept_forms():
+            kept += 1
+            locale = form.cleaned_data.get("locale")
+            if locale in seen:
+                form.add_error("locale", _("This language already has a version in this article."))
+                continue
+            seen.add(locale)
+            try:
+                actions.clean_version(locale, form.cleaned_data)
+            except ChatError as exc:
+                add_action_error(form, exc)
+        if not kept:
+            raise ValidationError(_("Write the article in at least one language."))
+
+    def versions_for_action(self):
+        """{locale: data or None} for knowledge.actions.save_article."""
+        versions = {}
+        for form in self.forms:
+            original = form.initial.get("locale") if form.instance.pk else None
+            if self.can_delete and self._should_delete_form(form):
+                if original:
+                    versions.setdefault(original, None)
+                continue
+            if not form.instance.pk and not form.has_changed():
+                continue
+            data = {name: form.cleaned_data.get(name) for name in ("title", "body", "similar_questions", "meta_description")}
+            locale = form.cleaned_data["locale"]
+            if original and original != locale:
+                versions.setdefault(original, None)  # moved to another language
+            versions[locale] = data
+        return versions
+
+
+class ArticleVersionInline(admin.StackedInline):
+    model = ArticleVersion
+    form = ArticleVersionForm
+    formset = ArticleVersionFormSet
+    fields = ["locale", "title", "body", "similar_questions", "meta_description", "preview", "recent_revisions"]
+    readonly_fields = ["preview", "recent_revisions"]
+    extra = 0
+    min_num = 1
+    max_num = len(LOCALES)
+    verbose_name = _("language version")
+    verbose_name_plural = _("language versions")
+
+    def parent_admin(self):
+        return self.admin_site._registry[self.parent_model]
+
+    # Rights follow the article page (the `configure` capability), not Django's model permissions.
+    def has_view_permission(self, request, obj=None):
+        return self.parent_admin().has_view_permission(request, obj)
+
+    def has_change_permission(self, request, obj=None):
+        return self.parent_admin().has_change_permission(request, obj)
+
+    def has_add_permission(self, request, obj=None):
+        return self.parent_admin().has_add_permission(request) if obj is None else self.has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return self.has_change_permission(request, obj)
+
+    @admin.display(description=_("preview"))
+    def preview(self, obj):
+        if obj is None or not (obj.title or obj.body):
+            return "-"
+        questions = [q for q in (obj.similar_questions or []) if isinstance(q, str)]
+        similar = format_html('<p><strong>{}</strong></p><ul>{}</ul>', _("Similar questions"),
+                              format_html_join("", "<li>{}</li>", ((q,) for q in questions))) if questions else ""
+        # Safe to mark: render_markdown's output is the nh3 (allow-list) sanitiser's.
+        body = mark_safe(render_markdown(obj.body))
+        return format_html('<div class="kb-preview"><h1>{}</h1>{}{}</div>', obj.title, body, similar)
+
+    @admin.display(description=_("revisions"))
+    def recent_revisions(self, obj):
+        if obj is None or not obj.pk:
+            return "-"
+        rows = [
+            (formats.date_format(timezone.localtime(rev.created_at), "DATETIME_FORMAT"),
+             rev.author.get_username() if rev.author_id else _("someone no longer here"), rev.title)
+            for rev in obj.revisions.select_related("author")[:REVISIONS_SHOWN]
+        ]
+        return format_html("<ul>{}</ul>", format_html_join("", "<li>{} · {} · {}</li>", rows)) if rows else "-"
+
+
+class ArticleForm(ActionValidatedForm):
+    class Meta:
+        model = Article
+        fields = ["workspace", "category", "slug", "tags"]
+
+    def clean(self):
+        cleaned = super().clean()
+        workspace_id = self.workspace_id()
+        if workspace_id is None:
+            return cleaned
+        category = cleaned.get("category")
+        for name, check in (
+            ("slug", lambda: actions.clean_slug(cleaned["slug"])),
+            ("tags", lambda: actions.clean_tags(cleaned["tags"])),
+            ("category", lambda: actions.category_in_workspace(workspace_id, category.pk if category else None)),
+        ):
+            if name not in cleaned:
+                continue
+            try:
+                value = check()
+            except ChatError as exc:
+                add_action_error(self, exc)
+                continue
+            if name != "category":
+                cleaned[name] = value
+        if "slug" in cleaned and "slug" not in self.errors:
+            try:
+                actions.check_article_slug_free(workspace_id, cleaned["slug"], self.instance.pk)
+            except ChatError as exc:
+                add_action_error(self, exc)
+        return cleaned
+
+
+@admin.register(Article)
+class ArticleAdmin(ActionSavedAdmin):
+    form = ArticleForm
+    inlines = [ArticleVersionInline]
+    list_display = ["slug", "title", "category", "status", "view_count", "helpful_count", "not_helpful_count", "updated_at", "workspace"]
+    list_filter = ["status", "category", "workspace"]
+    search_fields = ["slug", "tags", "versions__title"]
+    list_select_related = ["category", "workspace"]
+    ordering = ["-updated_at", "-pk"]
+    actions = ["publish_selected", "unpublish_selected"]
+    counters = ["status", "published_at", "view_count", "helpful_count", "not_helpful_count"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("versions")
+
+    def get_fields(self, request, obj=None):
+        fields = ["workspace", "category", "slug", "tags"]
+        return fields + self.counters if obj is not None else fields
+
+    def get_readonly_fields(self, request, obj=None):
+        return ["workspace", *self.counters] if obj is not None else []
+
+    @admin.display(description=_("title"))
+    def title(self, obj):
+        by_locale = {v.locale: v.title for v in obj.versions.all()}
+        return next((by_locale[code] for code, _label in LOCALES if code in by_locale), "-")
+
+    def save_model(self, request, obj, form, change):
+        pass  # saved with its versions in save_related, through the action
+
+    def save_related(self, request, form, formsets, change):
+        article = form.instance
+        workspace_id = article.workspace_id if change else form.cleaned_data["workspace"].pk
+        versions = {}
+        for formset in formsets:
+            if isinstance(formset, ArticleVersionFormSet):
+                versions.update(formset.versions_for_action())
+        category = form.cleaned_data.get("category")
+        try:
+            saved = actions.save_article(
+                acting(request, workspace_id), article.pk if change else None, workspace_id=workspace_id,
+                category_id=category.pk if category else None, slug=form.cleaned_data["slug"], tags=form.cleaned_data.get("tags", ""),
+                versions=versions,
+            )
+        except ChatError as exc:
+            raise Refused(exc, "article.change" if change else "article.add") from None
+        article.pk = saved.pk
+        article._state.adding = False
+        for formset in formsets:
+            formset.save(commit=False)  # nothing written: only for the admin's change message
+
+    def delete_model(self, request, obj):
+        try:
+            actions.delete_article(acting(request, obj.workspace_id), obj.pk)
+        except ChatError as exc:
+            raise Refused(exc, "article.delete") from None
+
+    def delete_queryset(self, request, queryset):
+        for obj in queryset:
+            try:
+                actions.delete_article(acting(request, obj.workspace_id), obj.pk)
+            except ChatError as exc:
+                messages.error(request, f"{obj}: {exc.message}")
+
+    def _each(self, request, queryset, action, done_message):
+        done = 0
+        for article in queryset:
+            try:
+                action(acting(request, article.workspace_id), article.pk)
+                done += 1
+            except ChatError as exc:
+                messages.error(request, f"{article}: {exc.message}")
+        if done:
+            messages.success(request, done_message % {"n": done})
+
+    @admin.action(description=_("Publish"))
+    def publish_selected(self, request, queryset):
+        self._each(request, queryset, actions.publish, _("Articles published: %(n)s."))
+
+    @admin.action(description=_("Unpublish"))
+    def unpublish_selected(self, request, queryset):
+        self._each(request, queryset, actions.unpublish, _("Articles unpublished: %(n)s."))
