@@ -17,5 +17,6 @@ urlpatterns = [
     path("", include("accounts.api_urls")),
     path("", include("orders.urls")),
     path("console/", include("chat.console_urls")),
+    path("help/", include("knowledge.urls")),  # the public help center (knowledge/views.py)
     path("", include("chat.urls")),
 ]
