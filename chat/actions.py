@@ -294,6 +294,10 @@ def send_message(actor, *, client_msg_id, body="", msg_type="text", conversation
                 raise ChatError("conversation_closed", _("This conversation is closed."), status=409)
             message = _append(conversation, actor, client_msg_id=client_msg_id, body=body, msg_type=msg_type,
                               attachments=attachments, is_private=is_private)
+            if actor.is_customer and conversation.state == Conversation.State.BOT:
+                from knowledge import bot  # the bot answers after commit, off the request thread
+
+                transaction.on_commit(lambda: bot.schedule(message.pk))
             return message, True
     except IntegrityError:
         # A concurrent retry of the same send won the race: return what it stored.
@@ -915,7 +919,15 @@ def widget_inbox(inbox):
         "prechat_fields": prechat_fields_of(inbox),
         "csat_enabled": inbox.csat_enabled,
         "availability": inbox_availability(inbox),
+        # Help first: the widget shows a search box when the workspace has published articles.
+        "help_center": _has_help_center(inbox.workspace_id),
     }
+
+
+def _has_help_center(workspace_id):
+    from knowledge.models import Article
+
+    return Article.objects.filter(workspace_id=workspace_id, status=Article.Status.PUBLISHED).exists()
 
 
 def widget_session(customer, inbox, token):
@@ -981,3 +993,42 @@ def conversation_rating(actor, conversation_id):
     if rated is None:
         raise ChatError("not_rated", _("This conversation has not been rated."), status=404)
     return rated
+
+
+# --- the deflection bot's writes (knowledge.bot decides; these store and notify) ----------
+
+
+def post_bot_message(conversation_id, body, *, msg_type=Message.Type.TEXT, attachments=(), event=None, event_data=None):
+    """A bot line in a conversation still with the bot (a person may have taken it meanwhile:
+    then nothing is posted and None is returned). `event` records what the bot did."""
+    with transaction.atomic():
+        conversation = Conversation.objects.select_for_update().get(pk=conversation_id)
+        if conversation.state != Conversation.State.BOT:
+            return None
+        bot = access.Actor(SenderKind.BOT, conversation.workspace_id, name=str(_("Assistant")))
+        message = _append(conversation, bot, body=str(body), msg_type=msg_type, attachments=list(attachments))
+        if event:
+            _record(conversation, event, bot, data=event_data or {})
+        return message
+
+
+def hand_off_to_human(conversation_id, *, actor=None, reason=""):
+    """Bot → queue (routing assigns a person). The customer's button, a keyword or too many misses."""
+    with transaction.atomic():
+        if actor is not None:
+            conversation = access.get_conversation(actor, conversation_id, lock=True)
+        else:
+            conversation = Conversation.objects.select_for_update().get(pk=conversation_id)
+        if conversation.state != Conversation.State.BOT:
+            return conversation  # already with a person (or finished): nothing to do
+        who = actor or access.Actor(SenderKind.BOT, conversation.workspace_id)
+        now = timezone.now()
+        Conversation.objects.filter(pk=conversation.pk).update(state=Conversation.State.QUEUED, queued_at=now, updated_at=now)
+        _record(conversation, ConversationEvent.Kind.HANDED_OFF, who, from_state=conversation.state,
+                to_state=Conversation.State.QUEUED, data={"reason": reason})
+        conversation.state, conversation.queued_at = Conversation.State.QUEUED, now
+        notify_conversation(conversation)
+        from routing.actions import route
+
+        transaction.on_commit(lambda: route(conversation.pk))
+    return conversation

@@ -71,7 +71,13 @@ class Inbox(models.Model):
     public_key = models.CharField(_("public key"), max_length=40, unique=True, default=new_public_key)
     # Private: signs merchant-side identities (HMAC of the merchant's user id).
     secret = models.CharField(_("secret"), max_length=64, default=new_secret)
-    bot_first = models.BooleanField(_("bot answers first"), default=False)
+    bot_first = models.BooleanField(_("bot answers first"), default=False,
+                                    help_text=_("The deflection bot answers from the knowledge base before a person does."))
+    bot_handoff_keywords = models.CharField(
+        _("words that ask for a person"), max_length=300, blank=True, default="转人工,人工,人工客服,真人,轉人工,人工客服,human,agent,person",
+        help_text=_("Comma-separated. A customer message containing one goes to a person at once."))
+    bot_max_misses = models.PositiveSmallIntegerField(
+        _("questions the bot may miss"), default=2, help_text=_("After this many unanswered questions the chat goes to a person."))
     # routing.hours format; empty: always open. Outside these hours customers leave a message.
     business_hours = models.JSONField(_("business hours"), default=dict, blank=True)
     leave_message_when_nobody_online = models.BooleanField(_("leave a message when no agent is online"), default=False)
@@ -276,6 +282,9 @@ class ConversationEvent(models.Model):
         SNOOZED = "snoozed", _("Snoozed")
         WOKEN = "woken", _("Woken from snooze")
         TAGGED = "tagged", _("Customer tags changed")
+        BOT_ANSWERED = "bot_answered", _("Answered by the bot")
+        BOT_SUGGESTED = "bot_suggested", _("Bot suggested articles")
+        HANDED_OFF = "handed_off", _("Handed to a person")
         FIRST_RESPONSE = "first_response", _("First response")
         MESSAGE_RECALLED = "message_recalled", _("Message recalled")
         RATED = "rated", _("Rated by the customer")

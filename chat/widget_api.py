@@ -75,3 +75,32 @@ class ConversationRatingView(APIView):
         data = _body(request)
         rating = actions.rate_conversation(actor_for(request), conversation_id, data.get("rating"), data.get("comment", ""))
         return Response({"rating": rating_payload(rating)}, status=status.HTTP_201_CREATED)
+
+
+class ConversationHandoffView(APIView):
+    @extend_schema(request=None, responses=inline_serializer("HandoffOk", {"state": serializers.CharField()}),
+                   summary="The customer asks for a person while the bot has the chat")
+    def post(self, request, conversation_id):
+        actor = actor_for(request)
+        if not actor.is_customer:
+            from .errors import forbidden
+
+            raise forbidden()
+        conversation = actions.hand_off_to_human(conversation_id, actor=actor, reason="button")
+        return Response({"state": conversation.state})
+
+
+class HelpSearchView(APIView):
+    """Help first: the widget searches the knowledge base before the customer writes."""
+
+    @extend_schema(responses=inline_serializer("HelpSearch", {"results": serializers.ListField(child=serializers.DictField())}),
+                   summary="Search the help center from the widget")
+    def get(self, request):
+        from knowledge.widget import widget_search
+
+        actor = actor_for(request)
+        if not actor.is_customer:
+            from .errors import forbidden
+
+            raise forbidden()
+        return Response({"results": widget_search(actor, request.query_params.get("q", ""), request.query_params.get("locale", ""))})

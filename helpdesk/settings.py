@@ -252,6 +252,23 @@ WEB_PUSH = {
     "ALLOW_INSECURE_ENDPOINTS": False,
 }
 
+# --- The deflection bot (knowledge/bot.py) --------------------------------------
+KB_BOT = {
+    # "retrieval": answer with the best knowledge-base article; "llm": an OpenAI-compatible
+    # chat-completions endpoint writes the answer, grounded in the retrieved articles.
+    "ENGINE": os.environ.get("KB_BOT_ENGINE", "retrieval"),
+    # How sure the retrieval must be to answer (share of the question's words the best article's
+    # title or similar questions contain, 0-1); below it the bot offers the top articles instead.
+    "MIN_CONFIDENCE": float(os.environ.get("KB_BOT_MIN_CONFIDENCE", "0.6")),
+    "SUGGESTIONS": 3,
+    "LLM_URL": os.environ.get("KB_BOT_LLM_URL", ""),  # e.g. https://api.example.com/v1/chat/completions
+    "LLM_MODEL": os.environ.get("KB_BOT_LLM_MODEL", ""),
+    "LLM_KEY": os.environ.get("KB_BOT_LLM_KEY", ""),
+    "LLM_TIMEOUT_SECONDS": env_int("KB_BOT_LLM_TIMEOUT_SECONDS", 20),
+    # Answer inside the committing thread instead of the bot worker threads (tests).
+    "SYNC": env_bool("KB_BOT_SYNC", False),
+}
+
 # --- Knowledge-base search (knowledge/search.py, docs/knowledge.md "Search") -----------------
 # SEARCH_URL empty (the embedded default): django-haystack + Whoosh, an index directory at
 # WHOOSH_PATH (default var/whoosh) with the Chinese/English analyzer and a lock file next to

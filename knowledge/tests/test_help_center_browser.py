@@ -27,18 +27,10 @@ def online_agent(personas, live_server_url):
     agent.close()
 
 
-def real_search_engine():
-    from knowledge import search
-
-    return callable(getattr(search, "search", None))
-
-
 @pytest.fixture
 def help_center(personas, settings, tmp_path, monkeypatch):
     """Published articles written and indexed through the real actions (after commit), in a
     search index of this test that the live server (started after this fixture) reads too."""
-    if not real_search_engine():
-        pytest.skip("knowledge.search.search (the real engine) has not landed yet")
     from accounts.models import Membership
 
     whoosh = str(tmp_path / "whoosh")

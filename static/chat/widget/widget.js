@@ -125,6 +125,9 @@ $("w-prechat-form").addEventListener("submit", async (e) => {
 document.addEventListener("click", (e) => {
   const action = e.target.closest("[data-action]")?.dataset.action;
   if (action === "close") toHost({ type: "close" });
+  if (action === "handoff" && state.botConversation) {
+    api("POST", `customer/conversations/${state.botConversation}/handoff`).then(() => ($("w-bot").hidden = true), (err) => ($("w-error").textContent = err.message));
+  }
   if (action === "start") {
     const fields = state.session.inbox.prechat_fields || [];
     if (fields.length && !storage.getItem(`${store}:prechat:${state.session.customer_id}`)) {
@@ -133,6 +136,39 @@ document.addEventListener("click", (e) => {
     } else startChat();
   }
 });
+
+// --- help first: search the knowledge base before writing -------------------------------------
+let searchTimer;
+$("w-search").addEventListener("input", () => {
+  clearTimeout(searchTimer);
+  searchTimer = setTimeout(helpSearch, 250);
+});
+
+// Snippets come highlighted from the server; rebuild them from text and <mark> only.
+function snippet(html) {
+  const t = document.createElement("template");
+  t.innerHTML = html;
+  const p = document.createElement("p");
+  for (const node of t.content.childNodes) {
+    p.append(node.nodeName === "MARK" ? Object.assign(document.createElement("mark"), { textContent: node.textContent }) : node.textContent);
+  }
+  return p;
+}
+
+async function helpSearch() {
+  const q = $("w-search").value.trim();
+  const out = $("w-articles");
+  if (!q) return out.replaceChildren();
+  try {
+    const { results } = await api("GET", `customer/help/search?q=${encodeURIComponent(q)}&locale=${document.documentElement.lang}`);
+    out.replaceChildren(...results.map((r) => {
+      const li = document.createElement("li");
+      li.append(Object.assign(document.createElement("a"), { href: r.url, target: "_blank", rel: "noopener", textContent: r.title }), snippet(r.snippet));
+      return li;
+    }));
+    if (!results.length) out.append(Object.assign(document.createElement("li"), { className: "w-muted", textContent: texts.no_results }));
+  } catch { /* the contact button still works */ }
+}
 
 // --- messages --------------------------------------------------------------------------------
 const list = $("w-messages");
@@ -155,7 +191,7 @@ function bubble(m, pending = false) {
   for (const a of (!m.recalled && m.attachments) || []) {
     const link = Object.assign(document.createElement("a"), { href: a.url, target: "_blank", rel: "noopener noreferrer" });
     if ((m.type || m.msg_type) === "image") link.append(Object.assign(document.createElement("img"), { src: a.url, alt: a.name || "" }));
-    else link.textContent = `📎 ${a.name || texts.file}`;
+    else link.textContent = `${(m.type || m.msg_type) === "article" ? "📄" : "📎"} ${a.name || texts.file}`;
     body.append(link);
   }
   if (!m.recalled && m.body) body.append(Object.assign(document.createElement("p"), { textContent: m.body }));
@@ -246,6 +282,9 @@ function onEvent(f) {
 }
 
 function conversationChanged(c) {
+  // While the bot has the chat, a person is always one tap away.
+  if (c.state === "bot") state.botConversation = c.id;
+  if (state.botConversation === c.id) $("w-bot").hidden = c.state !== "bot";
   if (c.state === "assigned" && $("w-notice").textContent.match(/\d/)) $("w-notice").hidden = true;
   if ((c.state === "resolved" || c.state === "closed") && state.session.inbox.csat_enabled && !state.rated.has(c.id)) offerRating(c.id);
   if (["queued", "assigned", "bot", "pending"].includes(c.state) && !state.open && embedded && state.session.conversation == null) state.session.conversation = c;
@@ -384,6 +423,7 @@ async function boot(identity) {
     $("w-home").hidden = false;
     const session = await openSession(identity);
     renderAvailability(session.inbox);
+    $("w-help").hidden = !session.inbox.help_center;
     // Someone already talking (or back after a reload): straight to the conversation.
     if (session.conversation || state.client?.outbox?.length || storage.getItem(`${store}:c${session.customer_id}:outbox`)?.length > 2) startChat();
     else show("w-home");
