@@ -200,3 +200,26 @@ def test_kb_reindex_command(ws):
     call_command("kb_reindex", stdout=out)
     assert "1" in out.getvalue()
     assert slugs(search.search(ws.pk, "退货")) == ["returns"]
+
+
+def test_term_at_a_time_scores_equal_whooshs_own_bm25f(ws, monkeypatch):
+    """The fast scorer reads whoosh internals: its scores must stay those of whoosh's own
+    query evaluation (same BM25F, boosts and idf), here without the coordination factor."""
+    from whoosh.query import Or, Term
+
+    from knowledge import search_backend
+
+    for i in range(12):
+        article(ws, f"a{i}", {"zh-hans": (f"退货说明{i}" if i % 3 else "发票", "退货运费。" * (i + 1) + "优惠券" * (i % 4), ["怎么退货"] if i % 2 else [])})
+    engine = search.backend()
+    ArticleVersion.objects.filter(article__slug="a5").delete()
+    search.index_article(Article.objects.get(slug="a5").pk)  # a deletion inside the segment
+    monkeypatch.setattr(search_backend, "COORDINATION", 0.0)
+    searcher = engine.searcher()
+    fields = engine.field_boosts()
+    for terms in (["退货"], ["退货", "优惠券"], ["发票", "运费", "怎么"]):
+        mine = dict(search_backend.TermAtATimeScorer(searcher).top(terms, fields, None, 50))
+        query = Or([Or([Term(name, term, boost=boost) for name, boost in fields]) for term in terms])
+        theirs = {hit.docnum: hit.score for hit in searcher.search(query, limit=50)}
+        assert mine.keys() >= theirs.keys()  # (mine may include deleted documents: `allowed` drops them)
+        assert all(abs(mine[doc] - score) < 1e-4 * max(1.0, score) for doc, score in theirs.items())
