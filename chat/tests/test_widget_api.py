@@ -254,6 +254,7 @@ def test_session_and_inbox_endpoint_describe_the_inbox(personas):
                            {"key": "phone", "label": "Phone", "type": "tel", "required": False}],
         "csat_enabled": False,
         "availability": {"state": "open", "leave_message": False},
+        "help_center": False,  # no published article yet: the widget shows no search box
     }
     body = session(personas.inbox_a, token=personas.visitor_token).json()
     assert body["inbox"] == expected and body["customer_id"] == personas.visitor.customer_id
