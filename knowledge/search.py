@@ -176,6 +176,15 @@ def _generic_search(terms, filters, limit):
 # --- search ---------------------------------------------------------------------------------
 
 
+def query_terms(text):
+    """The analysed terms of a query (at most MAX_TERMS). Single Chinese characters (what
+    jieba leaves of words it doesn't know, 「开」 of 「怎么开」) are dropped when the query has
+    longer terms: alone they match too much to help."""
+    terms = analyze(text)
+    longer = [t for t in terms if not (len(t) == 1 and _CJK.match(t))]
+    return (longer or terms)[:MAX_TERMS]
+
+
 def guess_locale(text):
     """The visitor's probable language from the query: Chinese with traditional characters,
     Chinese, or English."""
@@ -195,7 +204,7 @@ def search(workspace_id, query, *, locale=None, limit=10, strict_locale=False):
     limit = max(0, min(int(limit), MAX_LIMIT))
     if not text or not limit:
         return []
-    terms = analyze(text)[:MAX_TERMS]
+    terms = query_terms(text)
     if not terms:
         return []
     prefer = locale if locale in LOCALE_CODES else guess_locale(text)

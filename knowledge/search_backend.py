@@ -54,7 +54,7 @@ SHOP_WORDS = [
     "未发货", "缺货", "预售", "定金", "尾款", "优惠券", "满减", "积分", "会员", "会员等级", "价保", "保价", "差价",
     "破损", "漏发", "错发", "少发", "以旧换新", "花呗", "分期", "白条", "货到付款", "自提", "收货地址", "修改地址",
     "取消订单", "订单", "下单", "支付", "付款", "扣款", "重复扣款", "到账", "原路退回", "顺丰", "京东物流", "中通",
-    "圆通", "申通", "韵达", "邮政", "海外直邮", "跨境", "关税", "清关", "保修", "维修", "质量问题", "正品", "防伪码",
+    "圆通", "申通", "韵达", "邮政", "微信", "微信支付", "支付宝", "云闪付", "银联", "海外直邮", "跨境", "关税", "清关", "保修", "维修", "质量问题", "正品", "防伪码",
     "礼品卡", "储值卡", "余额", "提现", "账号", "登录", "注册", "密码", "手机号", "换绑", "注销", "实名认证",
     "验证码", "客服", "人工客服", "投诉", "尺码", "尺码表", "试穿", "洗涤", "色差", "过敏", "保质期", "生产日期",
     "配送", "配送范围", "偏远地区", "包邮", "运费", "加急", "次日达", "当日达", "改约", "延迟发货", "丢件",
@@ -240,6 +240,8 @@ def exclusive_lock(path):
 
 
 COORDINATION = 0.3  # share of the score that depends on how many of the query's terms a document matches
+CANDIDATES = 200  # documents re-scored (coordination, common terms) after the walk of the posting lists
+COMMON_SHARE, COMMON_MIN = 0.05, 5000  # a posting list longer than 5% of the index (and 5,000) is "common"
 
 
 class TermAtATimeScorer:
@@ -287,49 +289,96 @@ class TermAtATimeScorer:
             norm = self._norms[field] = [k1 * ((1 - b) + b * byte_to_length(n) / average) for n in range(256)]
         return norm
 
-    def top(self, terms, fields, allowed, limit):
-        """[(docnum, score)] of the best `limit` documents (among `allowed`, a set, if given)."""
+    def _postings(self, leaf, field, term):
         from whoosh.matching.wrappers import FilterMatcher
         from whoosh.reading import TermNotFound
 
+        try:
+            matcher = leaf.postings(field, term)
+        except TermNotFound:
+            return None
+        # Deleted documents are not filtered here: `allowed` (or the final check) drops them.
+        return matcher.child if isinstance(matcher, FilterMatcher) else matcher
+
+    def top(self, terms, fields, allowed, limit):
+        """[(docnum, score)] of the best `limit` documents (among `allowed`, a set, if given).
+
+        Common-terms cutoff (for large indexes only): a (field, term) posting list longer
+        than COMMON_SHARE of the index (and COMMON_MIN documents) is not walked when the
+        query has rarer terms; it only adds its score to the best candidates found by the
+        rarer ones (looked up with skip_to), as Elasticsearch's cutoff_frequency does. A
+        document matching nothing but very common words of a query that also has rare ones
+        is then not a candidate."""
         searcher = self.searcher
+        k1 = self.K1
         # Check the filter per posting only when it excludes much; else once on the best.
         check = allowed is not None and len(allowed) < self.doc_count_all // 2
+        cutoff = max(COMMON_MIN, int(self.doc_count_all * COMMON_SHARE))
+        lists = [(field, boost, position, term, searcher.doc_frequency(field, term))
+                 for field, boost in fields for position, term in enumerate(terms)]
+        lists = [entry for entry in lists if entry[4]]
+        common = [entry for entry in lists if entry[4] > cutoff]
+        if len(common) == len(lists):
+            common = []
         scores, matched = {}, {}
         get_score, get_matched = scores.get, matched.get
         for index, (leaf, offset) in enumerate(self.leaves):
-            for field, boost in fields:
+            for field, boost, position, term, _df in lists:
+                if common and _df > cutoff:
+                    continue
+                matcher = self._postings(leaf, field, term)
+                if matcher is None:
+                    continue
                 lengths, norm = self._field_lengths(index, leaf, field), self._norm(field)
-                for position, term in enumerate(terms):
-                    try:
-                        matcher = leaf.postings(field, term)
-                    except TermNotFound:
-                        continue
-                    if isinstance(matcher, FilterMatcher):  # deleted documents: excluded by `allowed`
-                        matcher = matcher.child
-                    factor = boost * searcher.idf(field, term) * (self.K1 + 1)
-                    bit = 1 << position
-                    while matcher.is_active():
-                        if matcher._ids is None:
-                            matcher._read_ids()
-                        if matcher._weights is None:
-                            matcher._read_weights()
-                        for docnum, tf in zip(matcher._ids, matcher._weights):
-                            doc = docnum + offset
-                            if check and doc not in allowed:
-                                continue
-                            scores[doc] = get_score(doc, 0.0) + factor * tf / (tf + norm[lengths[docnum]])
-                            matched[doc] = get_matched(doc, 0) | bit
-                        matcher._next_block()
+                factor = boost * searcher.idf(field, term) * (k1 + 1)
+                bit = 1 << position
+                while matcher.is_active():
+                    if matcher._ids is None:
+                        matcher._read_ids()
+                    if matcher._weights is None:
+                        matcher._read_weights()
+                    for docnum, tf in zip(matcher._ids, matcher._weights):
+                        doc = docnum + offset
+                        if check and doc not in allowed:
+                            continue
+                        scores[doc] = get_score(doc, 0.0) + factor * tf / (tf + norm[lengths[docnum]])
+                        matched[doc] = get_matched(doc, 0) | bit
+                    matcher._next_block()
+        if allowed is not None and not check:
+            best = heapq.nlargest(CANDIDATES + limit * 4, scores.items(), key=itemgetter(1))
+            candidates = dict(item for item in best if item[0] in allowed)
+            if len(candidates) < len(best) and len(best) < len(scores):  # many deleted/foreign: filter all
+                candidates = dict(heapq.nlargest(CANDIDATES + limit * 4,
+                                                 ((d, sc) for d, sc in scores.items() if d in allowed), key=itemgetter(1)))
+        else:
+            candidates = dict(heapq.nlargest(CANDIDATES + limit * 4, scores.items(), key=itemgetter(1)))
+        for index, (leaf, offset) in enumerate(self.leaves):
+            if not common:
+                break
+            local = sorted(doc - offset for doc in candidates if offset <= doc < offset + leaf.doc_count_all())
+            for field, boost, position, term, _df in common:
+                matcher = self._postings(leaf, field, term)
+                if matcher is None or not local:
+                    continue
+                lengths, norm = self._field_lengths(index, leaf, field), self._norm(field)
+                factor = boost * searcher.idf(field, term) * (k1 + 1)
+                bit = 1 << position
+                for docnum in local:
+                    if not matcher.is_active():
+                        break
+                    if matcher.id() < docnum:
+                        matcher.skip_to(docnum)
+                        if not matcher.is_active():
+                            break
+                    if matcher.id() == docnum:
+                        tf = matcher.weight()
+                        doc = docnum + offset
+                        candidates[doc] += factor * tf / (tf + norm[lengths[docnum]])
+                        matched[doc] |= bit
         if len(terms) > 1:
             n, keep = len(terms), 1 - COORDINATION
-            scores = {doc: score * (keep + COORDINATION * bin(matched[doc]).count("1") / n) for doc, score in scores.items()}
-        if allowed is not None and not check:
-            best = [(doc, score) for doc, score in heapq.nlargest(limit * 2 + 10, scores.items(), key=itemgetter(1)) if doc in allowed]
-            if len(best) >= limit or len(best) == len(scores):
-                return best[:limit]
-            scores = {doc: score for doc, score in scores.items() if doc in allowed}
-        return heapq.nlargest(limit, scores.items(), key=itemgetter(1))
+            candidates = {doc: score * (keep + COORDINATION * bin(matched[doc]).count("1") / n) for doc, score in candidates.items()}
+        return heapq.nlargest(limit, candidates.items(), key=itemgetter(1))
 
 
 class KnowledgeWhooshBackend(WhooshSearchBackend):

@@ -9,6 +9,14 @@ from pathlib import Path
 BASE = Path(__file__).resolve().parent.parent
 
 ZH_HANS = {
+    # Knowledge search (issue 7): kb_reindex and kb_search_quality output
+    "Indexed %(count)s article versions in %(seconds).1f s.": "已索引 %(count)s 个文章版本，用时 %(seconds).1f 秒。",
+    "Loaded %(count)s articles into a throwaway workspace.": "已将 %(count)s 篇文章载入临时工作区。",
+    "Top-3 hit rate: %(rate).1f%% (%(hits)s of %(total)s questions, %(ms).1f ms per search)": "前 3 命中率：%(rate).1f%%（%(total)s 个问题中命中 %(hits)s 个，每次搜索 %(ms).1f 毫秒）",
+    "Ranked first: %(rate).1f%%": "排在第一：%(rate).1f%%",
+    "Misses:": "未命中：",
+    "[%(lang)s] %(question)s → %(expected)s; got %(slugs)s": "[%(lang)s] %(question)s → 应为 %(expected)s；实际 %(slugs)s",
+    "Top-3 hit rate %(rate).1f%% is below %(min).0f%%.": "前 3 命中率 %(rate).1f%% 低于 %(min).0f%%。",
     "Assistant": "智能助手",
     "The deflection bot answers from the knowledge base before a person does.": "由机器人先用知识库回答，再转人工。",
     "words that ask for a person": "转人工关键词",

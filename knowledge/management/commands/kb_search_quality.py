@@ -49,6 +49,7 @@ class Command(BaseCommand):
         if verbose and report.misses:
             self.stdout.write(_("Misses:"))
             for item, slugs in report.misses:
-                self.stdout.write(f"  [{item['lang']}] {item['q']} → {item['expect']}; {_('got')} {', '.join(slugs) or '-'}")
+                self.stdout.write("  " + _("[%(lang)s] %(question)s → %(expected)s; got %(slugs)s") % {
+                    "lang": item["lang"], "question": item["q"], "expected": item["expect"], "slugs": ", ".join(slugs) or "-"})
         if report.rate < min_rate:
             raise CommandError(_("Top-3 hit rate %(rate).1f%% is below %(min).0f%%.") % {"rate": 100 * report.rate, "min": 100 * min_rate})
