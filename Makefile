@@ -5,7 +5,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 STAMP := $(VENV)/.installed
 
-.PHONY: run test bench bench-console install messages clean
+.PHONY: run test bench bench-console bench-search install messages clean
 
 $(STAMP): requirements.txt requirements-dev.txt constraints.txt
 	test -x $(PY) || $$(scripts/python312.sh) -m venv $(VENV)
@@ -38,6 +38,10 @@ bench: install
 ## Agent console list benchmark (PostgreSQL, 100,000 conversations): docs/benchmarks.md.
 bench-console: install
 	$(PY) scripts/bench_console.py $(BENCH_ARGS)
+
+## Knowledge search benchmark (SQLite + Whoosh, 100,000 articles): docs/benchmarks.md.
+bench-search: install
+	$(PY) scripts/bench_search.py $(BENCH_ARGS)
 
 ## Regenerate translation catalogues (needs gettext).
 messages: install

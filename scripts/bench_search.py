@@ -253,7 +253,7 @@ def main():
     print(f"  search: {len(api)} queries ({', '.join(f'{len(v)} {k}' for k, v in by_kind.items())}), limit {args.limit}, "
           f"{statistics.mean(counts):.1f} hits on average, {sum(1 for c in counts if c == 0)} without any")
     print(summary("search() (engine + database + snippets)", api))
-    print(summary("engine only (whoosh query, top 35)", raw))
+    print(summary("engine only (term-at-a-time scorer, top 35)", raw))
     for kind, values in by_kind.items():
         print(summary(f"search() {kind}", values))
 
