@@ -225,3 +225,29 @@ def _side_work_inline(settings):
     deadlock PostgreSQL's TRUNCATE. Tests of the threaded path turn SYNC off themselves."""
     settings.WEB_PUSH = {**settings.WEB_PUSH, "SYNC": True}
     settings.KB_BOT = {**settings.KB_BOT, "SYNC": True}
+
+
+@pytest.fixture
+def online_agent(personas, live_server_url):
+    """agent_a online on a real socket to the live server (serves inbox A; the owner is not
+    on duty, so routing gives agent_a the chats of inbox A)."""
+    from chat.tests.live_customer import LiveAgent
+    from routing.models import AgentPresence
+
+    session_id = verified_client(personas.agent_a_user).cookies["sessionid"].value
+    AgentPresence.objects.filter(user=personas.owner_user).delete()
+    agent = LiveAgent(live_server_url, session_id)
+    agent.frame({"type": "status", "status": "online"}, "status.ok")
+    yield agent
+    agent.close()
+
+
+@pytest.fixture
+def search_index(settings, tmp_path, monkeypatch):
+    """A knowledge-search index of this test's own (Whoosh), also used by a live server
+    started after this fixture (WHOOSH_PATH in the environment it inherits)."""
+    path = str(tmp_path / "whoosh")
+    settings.HAYSTACK_CONNECTIONS = {"default": {"ENGINE": "knowledge.search_backend.KnowledgeWhooshEngine", "PATH": path}}
+    monkeypatch.setenv("WHOOSH_PATH", path)
+    monkeypatch.setenv("SEARCH_URL", "")
+    return path

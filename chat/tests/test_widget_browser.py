@@ -9,10 +9,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from chat.models import Conversation, Customer, Message
-from conftest import outside_the_browser_loop, verified_client
-from routing.models import AgentPresence
+from conftest import outside_the_browser_loop
 
-from .live_customer import LiveAgent
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 
@@ -49,16 +47,6 @@ class MerchantSite:
     def close(self):
         self.server.shutdown()
 
-
-@pytest.fixture
-def online_agent(personas, live_server_url):
-    """agent_a online on a real socket (routing gives them the chats of inbox A)."""
-    session_id = verified_client(personas.agent_a_user).cookies["sessionid"].value
-    AgentPresence.objects.filter(user=personas.owner_user).delete()
-    agent = LiveAgent(live_server_url, session_id)
-    agent.frame({"type": "status", "status": "online"}, "status.ok")
-    yield agent
-    agent.close()
 
 
 def resolve_on_the_server(base_url, personas, conversation_id):

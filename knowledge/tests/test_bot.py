@@ -28,11 +28,7 @@ ARTICLES = [
 
 
 @pytest.fixture
-def knowledge_base(personas, settings, tmp_path, django_capture_on_commit_callbacks):
-    settings.KB_BOT = {**settings.KB_BOT, "SYNC": True}
-    settings.HAYSTACK_CONNECTIONS = {
-        "default": {"ENGINE": "knowledge.search_backend.KnowledgeWhooshEngine", "PATH": str(tmp_path / "whoosh")}
-    }
+def knowledge_base(personas, search_index, django_capture_on_commit_callbacks):
     founder = Membership.objects.get(user=personas.owner_user)
     with django_capture_on_commit_callbacks(execute=True):
         for slug, title, body, similar in ARTICLES:

@@ -13,11 +13,7 @@ pytestmark = [pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture
-def bot_inbox(personas, settings, tmp_path, monkeypatch):
-    whoosh = str(tmp_path / "whoosh")
-    settings.HAYSTACK_CONNECTIONS = {"default": {"ENGINE": "knowledge.search_backend.KnowledgeWhooshEngine", "PATH": whoosh}}
-    monkeypatch.setenv("WHOOSH_PATH", whoosh)  # the live server reads the same index
-    monkeypatch.setenv("SEARCH_URL", "")
+def bot_inbox(personas, search_index):
     owner = Membership.objects.get(user=personas.owner_user)
     article = actions.save_article(owner, slug="returns", versions={"zh-hans": {
         "title": "如何退货", "body": "收到商品 7 天内可以申请退货：在订单页点击“申请售后”。", "similar_questions": ["怎么退货", "我要退货"]}})

@@ -343,11 +343,10 @@ def test_hostile_article_text_is_neutralised_everywhere(kb, monkeypatch):
     assert_inert(result["snippet"])
 
 
-def test_real_search_engine_results_are_published_only_and_neutralised(kb, settings, tmp_path):
+def test_real_search_engine_results_are_published_only_and_neutralised(kb, search_index):
     """The same pages with knowledge.search's real engine (Whoosh index in this test's folder)."""
     from knowledge import search
 
-    settings.HAYSTACK_CONNECTIONS = {"default": {"ENGINE": "knowledge.search_backend.KnowledgeWhooshEngine", "PATH": str(tmp_path / "whoosh")}}
     evil = publish(kb.owner, "evil", kb.orders, {"zh-hans": {"title": EVIL_TITLE + " 退款", "body": EVIL_BODY + "\n\n退款说明",
                                                               "meta_description": EVIL_META, "similar_questions": EVIL_SIMILAR}})
     for article in (kb.refund, kb.track, kb.draft, kb.other, evil):

@@ -6,37 +6,20 @@ on a real socket, with the article as the conversation's entry page."""
 import pytest
 
 from chat.models import Conversation, CustomerVisit
-from chat.tests.live_customer import LiveAgent
-from conftest import outside_the_browser_loop, verified_client
+from conftest import outside_the_browser_loop
 from knowledge import actions
 from knowledge.models import Article, HelpSession, SearchLog
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 
 
-@pytest.fixture
-def online_agent(personas, live_server_url):
-    """agent_a online on a real socket (serves inbox A, the help center's inbox)."""
-    from routing.models import AgentPresence
-
-    session_id = verified_client(personas.agent_a_user).cookies["sessionid"].value
-    AgentPresence.objects.filter(user=personas.owner_user).delete()
-    agent = LiveAgent(live_server_url, session_id)
-    agent.frame({"type": "status", "status": "online"}, "status.ok")
-    yield agent
-    agent.close()
-
 
 @pytest.fixture
-def help_center(personas, settings, tmp_path, monkeypatch):
+def help_center(personas, search_index):
     """Published articles written and indexed through the real actions (after commit), in a
     search index of this test that the live server (started after this fixture) reads too."""
     from accounts.models import Membership
 
-    whoosh = str(tmp_path / "whoosh")
-    settings.HAYSTACK_CONNECTIONS = {"default": {"ENGINE": "knowledge.search_backend.KnowledgeWhooshEngine", "PATH": whoosh}}
-    monkeypatch.setenv("WHOOSH_PATH", whoosh)
-    monkeypatch.setenv("SEARCH_URL", "")
 
     owner = Membership.objects.get(user=personas.owner_user)
     orders = actions.save_category(owner, slug="orders", name_zh_hans="订单与退款", name_en="Orders")

@@ -12,10 +12,7 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture(autouse=True)
-def whoosh_dir(settings, tmp_path):
-    settings.HAYSTACK_CONNECTIONS = {
-        "default": {"ENGINE": "knowledge.search_backend.KnowledgeWhooshEngine", "PATH": str(tmp_path / "whoosh")}
-    }
+def whoosh_dir(search_index, tmp_path):
     return tmp_path / "whoosh"
 
 

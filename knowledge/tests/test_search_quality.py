@@ -14,10 +14,8 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture(autouse=True)
-def whoosh_dir(settings, tmp_path):
-    settings.HAYSTACK_CONNECTIONS = {
-        "default": {"ENGINE": "knowledge.search_backend.KnowledgeWhooshEngine", "PATH": str(tmp_path / "whoosh")}
-    }
+def whoosh_dir(search_index):
+    return search_index
 
 
 def test_fixture_shape():
