@@ -18,6 +18,7 @@ from accounts.admin_scope import WorkspaceScopedAdmin
 from chat.errors import ChatError
 
 from . import actions
+from .actions import delete_article, delete_category
 from .models import LOCALES, Article, ArticleVersion, Category
 from .rendering import render_markdown
 
@@ -71,6 +72,22 @@ class ActionSavedAdmin(WorkspaceScopedAdmin):
             return super().delete_view(request, object_id, extra_context)
         except Refused as exc:
             return self._refused(request, exc)
+
+    delete_action = None  # actions.delete_<kind>(actor, id), set by each admin
+    delete_audit_name = ""
+
+    def delete_model(self, request, obj):
+        try:
+            self.delete_action(acting(request, obj.workspace_id), obj.pk)
+        except ChatError as exc:
+            raise Refused(exc, self.delete_audit_name) from None
+
+    def delete_queryset(self, request, queryset):
+        for obj in queryset:
+            try:
+                self.delete_action(acting(request, obj.workspace_id), obj.pk)
+            except ChatError as exc:
+                messages.error(request, f"{obj}: {exc.message}")
 
     def _refused(self, request, exc):
         self.audit_refusal(request, exc.action, {"code": exc.error.code})  # the action's own audit row was rolled back
@@ -134,18 +151,8 @@ class CategoryAdmin(ActionSavedAdmin):
         obj.pk = saved.pk
         obj._state.adding = False
 
-    def delete_model(self, request, obj):
-        try:
-            actions.delete_category(acting(request, obj.workspace_id), obj.pk)
-        except ChatError as exc:
-            raise Refused(exc, "kb_category.delete") from None
-
-    def delete_queryset(self, request, queryset):
-        for obj in queryset:
-            try:
-                actions.delete_category(acting(request, obj.workspace_id), obj.pk)
-            except ChatError as exc:
-                messages.error(request, f"{obj}: {exc.message}")
+    # (module-level names: inside the class body, `actions` is the admin's list of actions)
+    delete_action, delete_audit_name = staticmethod(delete_category), "kb_category.delete"
 
 
 # --- articles ------------------------------------------------------------------------
@@ -371,18 +378,7 @@ class ArticleAdmin(ActionSavedAdmin):
         for formset in formsets:
             formset.save(commit=False)  # nothing written: only for the admin's change message
 
-    def delete_model(self, request, obj):
-        try:
-            actions.delete_article(acting(request, obj.workspace_id), obj.pk)
-        except ChatError as exc:
-            raise Refused(exc, "article.delete") from None
-
-    def delete_queryset(self, request, queryset):
-        for obj in queryset:
-            try:
-                actions.delete_article(acting(request, obj.workspace_id), obj.pk)
-            except ChatError as exc:
-                messages.error(request, f"{obj}: {exc.message}")
+    delete_action, delete_audit_name = staticmethod(delete_article), "article.delete"
 
     def _each(self, request, queryset, action, done_message):
         done = 0
