@@ -11,7 +11,7 @@ from django.conf import settings
 STATIC = Path(settings.BASE_DIR, "static")
 LOADER_BUDGET = 10 * 1024
 WIDGET_BUDGET = 60 * 1024
-WIDGET_FILES = ["chat/widget/widget.js", "chat/client.js", "chat/widget/widget.css"]
+WIDGET_FILES = ["chat/widget/widget.js", "chat/client.js", "chat/beep.js", "chat/widget/widget.css"]
 
 
 def gz(data):

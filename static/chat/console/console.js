@@ -3,6 +3,7 @@
 // partials as the first page); this module only decides when to fetch and where to put them.
 // The WebSocket (ChatClient) signals changes and carries sends with an outbox, so nothing
 // typed is lost on a network drop; the database stays the truth (messages are fetched by seq).
+import { beep } from "../beep.js";
 import { ChatClient } from "../client.js";
 import { fragment, request } from "./http.js";
 import { initStatusSwitch, showStatus } from "./status.js";
@@ -434,21 +435,7 @@ function alertNew(conversationId) {
     state.unseen += 1;
     document.title = `(${state.unseen}) ${baseTitle}`;
   }
-  if (config.sound) beep();
-}
-
-let audio;
-function beep() {
-  try {
-    audio = audio || new AudioContext();
-    const osc = audio.createOscillator(), gain = audio.createGain();
-    osc.frequency.value = 880;
-    gain.gain.setValueAtTime(0.08, audio.currentTime);
-    gain.gain.exponentialRampToValueAtTime(0.0001, audio.currentTime + 0.25);
-    osc.connect(gain).connect(audio.destination);
-    osc.start();
-    osc.stop(audio.currentTime + 0.25);
-  } catch { /* no audio before a user gesture: the title badge still shows */ }
+  if (config.sound) beep({ frequency: 880, volume: 0.08, seconds: 0.25 });
 }
 
 // The server sends Web Push only while no tab of ours is visible: tell it when that changes.

@@ -3,6 +3,7 @@
 // Messages are always inserted as text (never parsed as HTML). The protocol client keeps an
 // outbox in localStorage: what the customer typed survives reloads and network drops and is
 // sent exactly once (client message ids); history comes back by resuming from seq 0.
+import { beep } from "../beep.js";
 import { ChatClient } from "../client.js";
 
 const $ = (id) => document.getElementById(id);
@@ -367,24 +368,11 @@ function attention(m) {
   if (visible()) return;
   state.unread += 1;
   toHost({ type: "unread", count: state.unread });
-  beep();
+  beep({ frequency: 660, volume: 0.06, seconds: 0.3 });
 }
 
 function markRead(m) {
   if (visible()) state.client.frame({ type: "read", conversation_id: m.conversation_id, seq: m.seq });
-}
-
-function beep() {
-  try {
-    const ctx = (state.audio ||= new AudioContext());
-    const o = ctx.createOscillator(), g = ctx.createGain();
-    o.frequency.value = 660;
-    g.gain.setValueAtTime(0.06, ctx.currentTime);
-    g.gain.exponentialRampToValueAtTime(0.0001, ctx.currentTime + 0.3);
-    o.connect(g).connect(ctx.destination);
-    o.start();
-    o.stop(ctx.currentTime + 0.3);
-  } catch { /* no sound before a gesture */ }
 }
 
 function opened() {
