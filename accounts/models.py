@@ -1,7 +1,17 @@
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 from guardian.models import UserObjectPermissionBase
+
+
+def validate_time_zone(value):
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValidationError(_("Unknown time zone %(zone)s."), params={"zone": value}) from None
 
 
 class Workspace(models.Model):
@@ -9,6 +19,8 @@ class Workspace(models.Model):
 
     name = models.CharField(_("name"), max_length=120)
     slug = models.SlugField(_("slug"), max_length=60, unique=True)
+    # Hosting windows, weekdays and other local-time rules are read in this zone.
+    timezone = models.CharField(_("time zone"), max_length=64, default="Asia/Shanghai", validators=[validate_time_zone])
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:

@@ -85,6 +85,13 @@ class Inbox(models.Model):
     widget_greeting = models.CharField(_("widget greeting"), max_length=300, blank=True)
     prechat_fields = models.JSONField(_("pre-chat form fields"), default=list, blank=True)
     csat_enabled = models.BooleanField(_("ask customers to rate finished conversations"), default=True)
+    # Deadlines (chat.scheduler): 0 turns each off.
+    auto_resolve_minutes = models.PositiveIntegerField(
+        _("auto-resolve after minutes of silence"), default=0,
+        help_text=_("Resolve an open conversation when nobody has written for this long (0: never)."))
+    queue_timeout_minutes = models.PositiveIntegerField(
+        _("queue timeout in minutes"), default=0,
+        help_text=_("A chat waiting this long in a group's queue is offered to every agent of the inbox, or becomes a message when nobody is on duty (0: never)."))
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -288,6 +295,10 @@ class ConversationEvent(models.Model):
         FIRST_RESPONSE = "first_response", _("First response")
         MESSAGE_RECALLED = "message_recalled", _("Message recalled")
         RATED = "rated", _("Rated by the customer")
+        AUTO_REPLIED = "auto_replied", _("Auto-reply sent")
+        HOSTED = "hosted", _("Hosting reply sent")
+        FLAGGED = "flagged", _("Sensitive words found")
+        CSAT_PROMPTED = "csat_prompted", _("Rating requested")
 
     conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="events")
     kind = models.CharField(max_length=20, choices=Kind.choices)
@@ -367,3 +378,43 @@ class PushSubscription(models.Model):
     class Meta:
         verbose_name = _("push subscription")
         verbose_name_plural = _("push subscriptions")
+
+
+class Deadline(models.Model):
+    """Something that must happen to a conversation at a time, stored as a row so it survives
+    restarts and fires exactly once whatever the number of scheduler processes (chat.scheduler)."""
+
+    class Kind(models.TextChoices):
+        NO_ANSWER = "no_answer", _("Hosting reply when nobody answered")
+        QUEUE_TIMEOUT = "queue_timeout", _("Queue timeout")
+        AUTO_RESOLVE = "auto_resolve", _("Auto-resolve after inactivity")
+        CSAT_PROMPT = "csat_prompt", _("Rating request")
+
+    class State(models.TextChoices):
+        PENDING = "pending", _("Pending")
+        FIRED = "fired", _("Fired")
+        CANCELLED = "cancelled", _("Cancelled")
+        FAILED = "failed", _("Failed")
+
+    workspace = models.ForeignKey("accounts.Workspace", on_delete=models.CASCADE, related_name="+")
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="deadlines")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    due_at = models.DateTimeField()
+    data = models.JSONField(default=dict, blank=True)
+    state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_error = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    fired_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("deadline")
+        verbose_name_plural = _("deadlines")
+        constraints = [
+            # One pending deadline of a kind per conversation: scheduling again moves it.
+            models.UniqueConstraint(fields=["conversation", "kind"], condition=Q(state="pending"), name="one_pending_deadline"),
+        ]
+        indexes = [models.Index(fields=["due_at", "id"], condition=Q(state="pending"), name="deadline_due")]
+
+    def __str__(self):
+        return f"{self.kind} #{self.conversation_id} @ {self.due_at:%Y-%m-%d %H:%M}"

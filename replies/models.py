@@ -47,3 +47,119 @@ class QuickPhrase(models.Model):
 
     def __str__(self):
         return f"/{self.shortcut} {self.title}"
+
+
+class ReplySettings(models.Model):
+    """The system's own lines and hosting (托管) for a workspace: one row for every inbox
+    (inbox empty), and optionally one per inbox that replaces it for that inbox."""
+
+    workspace = models.ForeignKey("accounts.Workspace", on_delete=models.CASCADE, related_name="reply_settings")
+    inbox = models.ForeignKey("chat.Inbox", on_delete=models.CASCADE, null=True, blank=True, related_name="+",
+                              verbose_name=_("inbox"), help_text=_("Empty: every inbox without its own settings."))
+    welcome_message = models.TextField(_("welcome message"), max_length=1000, blank=True,
+                                       help_text=_("Sent when a conversation starts. Empty: none."))
+    queue_message = models.TextField(_("queue message"), max_length=1000, blank=True,
+                                     help_text=_("Sent when the chat waits for an agent; {position} is the place in the queue."))
+    resolved_message = models.TextField(_("resolved message"), max_length=1000, blank=True,
+                                        help_text=_("Sent when the conversation is resolved."))
+    hosting_enabled = models.BooleanField(_("hosting on"), default=False)
+    hosting_message = models.TextField(_("hosting message"), max_length=1000, blank=True)
+    # A window whose end is not after its start crosses midnight (22:00–08:00); both empty: all day.
+    hosting_start = models.TimeField(_("hosting from"), null=True, blank=True)
+    hosting_end = models.TimeField(_("hosting until"), null=True, blank=True)
+    # 0 = Monday … 6 = Sunday, the days the window starts on; empty: every day.
+    hosting_weekdays = models.JSONField(_("hosting weekdays"), default=list, blank=True)
+    hosting_use_window = models.BooleanField(_("host during the window"), default=True)
+    hosting_outside_business_hours = models.BooleanField(_("host outside business hours"), default=False)
+    hosting_no_answer_minutes = models.PositiveIntegerField(
+        _("host when unanswered for minutes"), default=0, help_text=_("0: off."))
+    hosting_limit_minutes = models.PositiveIntegerField(
+        _("at most once per customer every minutes"), default=60)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("reply settings")
+        verbose_name_plural = _("reply settings")
+        constraints = [
+            models.UniqueConstraint(fields=["workspace", "inbox"], name="uniq_reply_settings_inbox"),
+            models.UniqueConstraint(fields=["workspace"], condition=Q(inbox__isnull=True), name="uniq_reply_settings_default"),
+        ]
+
+    def __str__(self):
+        return str(self.inbox or _("All inboxes"))
+
+
+class AutoReplyRule(models.Model):
+    class Match(models.TextChoices):
+        EXACT = "exact", _("Whole message equals a keyword")
+        CONTAINS = "contains", _("Message contains a keyword")
+
+    class ReplyKind(models.TextChoices):
+        TEXT = "text", _("Text")
+        ARTICLE = "article", _("Help article")
+        LINK = "link", _("Link")
+        CARD = "card", _("Card")
+
+    workspace = models.ForeignKey("accounts.Workspace", on_delete=models.CASCADE, related_name="auto_reply_rules")
+    inbox = models.ForeignKey("chat.Inbox", on_delete=models.CASCADE, null=True, blank=True, related_name="+",
+                              verbose_name=_("inbox"), help_text=_("Empty: every inbox."))
+    name = models.CharField(_("name"), max_length=80)
+    keywords = models.TextField(_("keywords"), max_length=2000, help_text=_("One per line."))
+    match = models.CharField(_("match"), max_length=10, choices=Match.choices, default=Match.CONTAINS)
+    ignore_script = models.BooleanField(_("traditional and simplified alike"), default=True)
+    ignore_pinyin = models.BooleanField(_("same pinyin alike"), default=False,
+                                        help_text=_("Contains-match only: 退火 matches 退货."))
+    priority = models.PositiveIntegerField(_("priority"), default=100, help_text=_("When several rules match, the lowest number wins."))
+    reply_kind = models.CharField(_("reply"), max_length=10, choices=ReplyKind.choices, default=ReplyKind.TEXT)
+    reply_text = models.TextField(_("reply text"), max_length=2000, blank=True)
+    article = models.ForeignKey("knowledge.Article", on_delete=models.SET_NULL, null=True, blank=True, related_name="+", verbose_name=_("article"))
+    link_url = models.URLField(_("link"), max_length=1000, blank=True)
+    card_title = models.CharField(_("card title"), max_length=120, blank=True)
+    card_image_url = models.URLField(_("card image"), max_length=1000, blank=True)
+    enabled = models.BooleanField(_("enabled"), default=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("auto-reply rule")
+        verbose_name_plural = _("auto-reply rules")
+        ordering = ["priority", "pk"]
+        indexes = [models.Index(fields=["workspace", "enabled"], name="autoreply_ws")]
+
+    def __str__(self):
+        return self.name
+
+
+class SensitiveWordList(models.Model):
+    class AppliesTo(models.TextChoices):
+        CUSTOMERS = "customers", _("Customers' messages")
+        AGENTS = "agents", _("Agents' messages")
+        BOTH = "both", _("Both")
+
+    class Action(models.TextChoices):
+        MASK = "mask", _("Mask the words (***)")
+        BLOCK = "block", _("Refuse the message with a notice")
+        ALERT = "alert", _("Deliver and alert supervisors")
+
+    workspace = models.ForeignKey("accounts.Workspace", on_delete=models.CASCADE, related_name="sensitive_word_lists")
+    name = models.CharField(_("name"), max_length=80)
+    applies_to = models.CharField(_("applies to"), max_length=10, choices=AppliesTo.choices, default=AppliesTo.BOTH)
+    action = models.CharField(_("action"), max_length=10, choices=Action.choices, default=Action.MASK)
+    words = models.TextField(_("words"), max_length=20000, help_text=_("One per line. Traditional and simplified forms match alike."))
+    notice = models.CharField(_("notice"), max_length=300, blank=True,
+                              help_text=_("Shown to the sender of a refused message. Empty: a standard notice."))
+    enabled = models.BooleanField(_("enabled"), default=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("sensitive word list")
+        verbose_name_plural = _("sensitive word lists")
+
+    def __str__(self):
+        return self.name
+
+
+class HostingMark(models.Model):
+    """When a customer last got a hosting reply: the once-per-M-minutes limit is one conditional UPDATE."""
+
+    customer = models.OneToOneField("chat.Customer", on_delete=models.CASCADE, primary_key=True, related_name="+")
+    last_hosted_at = models.DateTimeField(null=True, blank=True)
