@@ -25,13 +25,14 @@ from django.db.models.functions import Greatest
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from . import access, push, realtime
+from . import access, push, realtime, scheduler, timers
 from .errors import ChatError, forbidden, invalid
 from .models import (
     Conversation,
     ConversationEvent,
     Customer,
     CustomerVisit,
+    Deadline,
     Inbox,
     Message,
     ReadState,
@@ -244,6 +245,7 @@ def _start_conversation(actor, inbox_id, entry_page=""):
     )
     _record(conversation, ConversationEvent.Kind.CREATED, actor, to_state=state, data={"entry_page": conversation.entry_page})
     notify_conversation(conversation, "conversation.created")
+    timers.conversation_started(conversation)
     if state == Conversation.State.QUEUED:
         from routing.actions import route  # routing builds on the engine, not the reverse
 
@@ -294,10 +296,10 @@ def send_message(actor, *, client_msg_id, body="", msg_type="text", conversation
                 raise ChatError("conversation_closed", _("This conversation is closed."), status=409)
             message = _append(conversation, actor, client_msg_id=client_msg_id, body=body, msg_type=msg_type,
                               attachments=attachments, is_private=is_private)
-            if actor.is_customer and conversation.state == Conversation.State.BOT:
-                from knowledge import bot  # the bot answers after commit, off the request thread
+            if actor.is_customer:
+                from replies import auto  # auto-replies, hosting and the bot answer after commit, off the request thread
 
-                transaction.on_commit(lambda: bot.schedule(message.pk))
+                transaction.on_commit(lambda: auto.schedule(message.pk))
             return message, True
     except IntegrityError:
         # A concurrent retry of the same send won the race: return what it stored.
@@ -327,9 +329,11 @@ def _append(conversation, actor, *, body, msg_type=Message.Type.TEXT, client_msg
     )
     changes = {"last_seq": seq, "last_message_at": now}
     conversation.last_seq, conversation.last_message_at = seq, now
-    if actor.is_agent and not is_private and conversation.first_response_at is None:
-        changes["first_response_at"] = conversation.first_response_at = now
-        _record(conversation, ConversationEvent.Kind.FIRST_RESPONSE, actor, data={"seq": seq})
+    if actor.is_agent and not is_private:
+        scheduler.cancel(conversation.pk, Deadline.Kind.NO_ANSWER)  # answered: no hosting reply for this wait
+        if conversation.first_response_at is None:
+            changes["first_response_at"] = conversation.first_response_at = now
+            _record(conversation, ConversationEvent.Kind.FIRST_RESPONSE, actor, data={"seq": seq})
     if actor.is_customer and conversation.state == Conversation.State.PENDING and conversation.snoozed_until:
         changes.update(_wake(conversation, actor))  # the customer wrote: snooze over
         notify_conversation(conversation)
@@ -433,12 +437,22 @@ def change_state(actor, conversation_id, to_state):
             adjust_load(conversation.workspace_id, conversation.assignee_id, 1 if is_open else -1)
         _record(conversation, ConversationEvent.Kind.STATE_CHANGED, actor, from_state=from_state, to_state=to_state)
         notify_conversation(conversation)
+        if to_state == Conversation.State.RESOLVED:
+            conversation_resolved(conversation)
         if to_state in (Conversation.State.RESOLVED, Conversation.State.CLOSED, Conversation.State.QUEUED):
             from routing.actions import drain, route  # a freed slot or a reopened chat: route again
 
             workspace_id, conversation_id = conversation.workspace_id, conversation.pk
             transaction.on_commit(lambda: route(conversation_id) if to_state == Conversation.State.QUEUED else drain(workspace_id))
     return conversation
+
+
+def conversation_resolved(conversation):
+    """Whatever resolved it (an agent, the inactivity deadline): the resolved message, the rating request."""
+    from replies import auto
+
+    auto.conversation_resolved(conversation)
+    timers.conversation_resolved(conversation)
 
 
 def recall_message(actor, message_id):

@@ -19,10 +19,11 @@ from django.utils.translation import gettext_lazy as _
 from accounts import roles
 from accounts.actions import int_or_none
 from accounts.models import Membership
-from chat import access, push, realtime
+from chat import access, push, realtime, timers
 from chat.errors import ChatError, forbidden
 from chat.models import Conversation, ConversationEvent, InboxUserPermission, SenderKind
 from chat.actions import notify_conversation
+from replies.auto import queued_message
 
 from . import hours
 from .models import AgentGroup, AgentPresence
@@ -183,6 +184,8 @@ def route(conversation_id, only_group_id=None, exclude=()):
                 conversation.save(update_fields=["group", "queued_at", "updated_at"])
                 if first_time:
                     _event(conversation, ConversationEvent.Kind.ROUTED, from_state=conversation.state, data={"routing": decision.kind, "group": decision.group_id})
+                    timers.conversation_queued(conversation)
+                    queued_message(conversation)
                     notify_conversation(conversation, everyone_serving=True)
                     push.notify_conversation_waiting(conversation)  # claimable: Web Push to those serving the inbox
                     # A newcomer changes nobody else's position (VIPs excepted: they are rare); tell them theirs.
