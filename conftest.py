@@ -225,6 +225,7 @@ def _side_work_inline(settings):
     deadlock PostgreSQL's TRUNCATE. Tests of the threaded path turn SYNC off themselves."""
     settings.WEB_PUSH = {**settings.WEB_PUSH, "SYNC": True}
     settings.KB_BOT = {**settings.KB_BOT, "SYNC": True}
+    settings.AUTO_REPLIES = {**settings.AUTO_REPLIES, "SYNC": True}
 
 
 @pytest.fixture

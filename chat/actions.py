@@ -294,11 +294,18 @@ def send_message(actor, *, client_msg_id, body="", msg_type="text", conversation
                 return existing, False
             if conversation.state == Conversation.State.CLOSED:
                 raise ChatError("conversation_closed", _("This conversation is closed."), status=409)
-            message = _append(conversation, actor, client_msg_id=client_msg_id, body=body, msg_type=msg_type,
-                              attachments=attachments, is_private=is_private)
-            if actor.is_customer:
-                from replies import auto  # auto-replies, hosting and the bot answer after commit, off the request thread
+            from replies import auto, sensitive  # replies build on the engine
 
+            # Sensitive words: masked or refused before anything is stored (a refusal rolls back even a new conversation).
+            verdict = sensitive.check(conversation.workspace_id, actor.is_customer, body) if not is_private else None
+            message = _append(conversation, actor, client_msg_id=client_msg_id, body=verdict.body if verdict else body,
+                              msg_type=msg_type, attachments=attachments, is_private=is_private)
+            if verdict and verdict.alerts:
+                auto.flag_sensitive(conversation, message, verdict.alerts)
+            if actor.is_customer:
+                if message.seq == 1:
+                    auto.welcome(conversation)
+                # Keyword replies, hosting and the bot answer after commit, off the request thread.
                 transaction.on_commit(lambda: auto.schedule(message.pk))
             return message, True
     except IntegrityError:
@@ -350,6 +357,16 @@ def _append(conversation, actor, *, body, msg_type=Message.Type.TEXT, client_msg
     Conversation.objects.filter(pk=conversation.pk).update(**changes)
     message.conversation = conversation
     _notify_message(message)
+    return message
+
+
+def post_automatic_reply(conversation, body, *, msg_type=Message.Type.TEXT, attachments=(), event=None, event_data=None, private=False):
+    """A line the system writes for the workspace (welcome, auto-reply, hosting, queue and resolved
+    messages), sent as the assistant. Caller holds the conversation row lock inside a transaction."""
+    assistant = access.Actor(SenderKind.BOT, conversation.workspace_id, name=str(_("Assistant")))
+    message = _append(conversation, assistant, body=str(body), msg_type=msg_type, attachments=list(attachments), is_private=private)
+    if event:
+        _record(conversation, event, assistant, data=event_data or {})
     return message
 
 

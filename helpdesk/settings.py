@@ -233,6 +233,18 @@ CHAT = {
     "MAX_IMAGE_BYTES": env_int("CHAT_MAX_IMAGE_BYTES", 5 * 1024 * 1024),
     # One database thread per process on SQLite (a single writer anyway); a pool of them otherwise.
     "DB_THREAD_SENSITIVE": DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3",
+    # The rating request line goes out this long after a conversation is resolved (chat.timers).
+    "CSAT_PROMPT_DELAY_SECONDS": env_int("CHAT_CSAT_PROMPT_DELAY_SECONDS", 60),
+}
+
+# --- Scheduler (chat/scheduler.py, docs/scheduler.md) ---------------------------------------
+SCHEDULER = {
+    # Run the deadline loop (and the routing sweep) on a thread of the app process. On by default
+    # on SQLite (one process); at scale run `manage.py run_scheduler` instead (or as well: exactly once either way).
+    "EMBEDDED": env_bool("SCHEDULER_EMBEDDED", DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3"),
+    "INTERVAL_SECONDS": 1.0,
+    "SWEEP_INTERVAL_SECONDS": 5.0,
+    "BATCH": 500,
 }
 
 # --- Web Push to agents (chat/push.py) --------------------------------------
@@ -253,6 +265,9 @@ WEB_PUSH = {
 }
 
 # --- The deflection bot (knowledge/bot.py) --------------------------------------
+# Keyword auto-replies and hosting answer customer messages after commit on worker threads (SYNC: inline).
+AUTO_REPLIES = {"SYNC": env_bool("AUTO_REPLIES_SYNC", False)}
+
 KB_BOT = {
     # "retrieval": answer with the best knowledge-base article; "llm": an OpenAI-compatible
     # chat-completions endpoint writes the answer, grounded in the retrieved articles.

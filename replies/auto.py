@@ -1,22 +1,259 @@
-"""The system's own replies: welcome, keyword auto-replies, queue and resolved lines, hosting (托管)."""
+"""The system's own replies: welcome, keyword auto-replies, queue and resolved lines, hosting (托管),
+and the supervisors' alert for sensitive words.
+
+Inside a transaction (the caller holds the conversation row lock): welcome, queued_message,
+conversation_resolved, flag_sensitive. After commit, off the request thread: schedule(message)
+→ respond: keyword rules while no person has answered yet (and before the bot in bot-first
+chats), then hosting. The no-answer timeout is a deadline (chat.scheduler) that an agent's
+reply cancels; no_answer_due fires it."""
+
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import close_old_connections, transaction
+from django.db.models import Q
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from accounts import roles
+from accounts.models import Membership
+from chat import realtime, scheduler
+from chat.models import Conversation, ConversationEvent, Deadline, Message, SenderKind
+
+from . import hosting
+from .actions import fill_variables
+from .matching import keyword_matches, keywords_of
+from .models import AutoReplyRule, HostingMark, ReplySettings
+
+log = logging.getLogger(__name__)
+_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="auto-reply")
+OPEN = Conversation.OPEN_STATES
+
+
+def settings_for(conversation):
+    """The inbox's own reply settings, else the workspace's (one query)."""
+    rows = list(ReplySettings.objects.filter(workspace_id=conversation.workspace_id).filter(Q(inbox_id=conversation.inbox_id) | Q(inbox__isnull=True)))
+    return next((r for r in rows if r.inbox_id), rows[0] if rows else None)
+
+
+def _customer_name(conversation):
+    return conversation.customer.name if conversation.customer_id else ""
+
+
+def _fill(text, conversation, **extra):
+    text = fill_variables(text, customer_name=_customer_name(conversation), agent_name="")
+    for key, value in extra.items():
+        text = text.replace("{%s}" % key, str(value))
+    return text
+
+
+def _post(conversation, body, kind, **options):
+    from chat.actions import post_automatic_reply
+
+    data = {"kind": kind, **options.pop("event_data", {})}
+    return post_automatic_reply(conversation, body, event=options.pop("event", ConversationEvent.Kind.AUTO_REPLIED), event_data=data, **options)
+
+
+# --- inside the caller's transaction ---------------------------------------------------------
+
+
+def welcome(conversation):
+    """First customer message of a conversation: the welcome line right after it."""
+    found = settings_for(conversation)
+    if found and found.welcome_message.strip():
+        _post(conversation, _fill(found.welcome_message, conversation), "welcome")
+
+
+def queued_message(conversation):
+    """The chat waits for an agent (queued or in the claim pool): the queue line with the position."""
+    found = settings_for(conversation)
+    if not found or not found.queue_message.strip():
+        return
+    from routing.selection import QueueEntry, queue_positions
+
+    rows = Conversation.objects.filter(workspace_id=conversation.workspace_id, group_id=conversation.group_id,
+                                       state=Conversation.State.QUEUED, assignee__isnull=True).values_list("pk", "queued_at", "vip_level")
+    now = timezone.now()
+    positions = queue_positions([QueueEntry(pk, conversation.group_id, queued_at or now, vip) for pk, queued_at, vip in rows])
+    position = positions.get(conversation.pk, 1)
+    _post(conversation, _fill(found.queue_message, conversation, position=position), "queue", event_data={"position": position})
+
+
+def conversation_resolved(conversation):
+    found = settings_for(conversation)
+    if found and found.resolved_message.strip():
+        _post(conversation, _fill(found.resolved_message, conversation), "resolved")
+
+
+def flag_sensitive(conversation, message, alerts):
+    """Delivered as written, but the agents see a private note and supervisors get an alert."""
+    lists = [{"list": name, "words": words} for name, words in alerts]
+    words = "、".join(w for _name, ws in alerts for w in ws)
+    from chat.actions import post_automatic_reply
+
+    post_automatic_reply(conversation, _("Sensitive words in the message above: %(words)s") % {"words": words},
+                         private=True, event=ConversationEvent.Kind.FLAGGED, event_data={"seq": message.seq, "lists": lists})
+    supervisors = [
+        user_id for user_id, role, custom in Membership.objects.filter(workspace_id=conversation.workspace_id)
+        .values_list("user_id", "role", "custom_role__capabilities")
+        if roles.CONFIGURE in roles.capabilities_of(role, custom)
+    ]
+    alert = {"type": "alert", "alert": "sensitive_words", "conversation_id": conversation.pk, "seq": message.seq, "lists": lists}
+    realtime.publish([(realtime.group_for_agent(user_id), alert) for user_id in supervisors])
+
+
+# --- after commit --------------------------------------------------------------------------
 
 
 def schedule(message_id):
     """A customer message was stored: answer it after commit, off the request thread."""
+    if settings.AUTO_REPLIES["SYNC"]:
+        respond(message_id)
+    else:
+        _pool.submit(_run, message_id)
+
+
+def _run(message_id):
+    close_old_connections()
+    try:
+        respond(message_id)
+    except Exception:  # an auto-reply must never cost the customer their conversation
+        log.exception("auto-replies failed on message %s", message_id)
+    finally:
+        close_old_connections()
+
+
+def respond(message_id, now=None):
     from knowledge import bot
-    from chat.models import Message, Conversation
 
-    if Message.objects.filter(pk=message_id, conversation__state=Conversation.State.BOT).exists():
-        bot.schedule(message_id)
+    message = Message.objects.select_related("conversation__inbox", "conversation__workspace", "conversation__customer").filter(pk=message_id).first()
+    if message is None or message.conversation.state not in OPEN:
+        return None
+    conversation = message.conversation
+    now = now or timezone.now()
+    rule = None
+    if conversation.state == Conversation.State.BOT or conversation.first_response_at is None:
+        rule = keyword_reply(conversation, message)
+    if conversation.state == Conversation.State.BOT:
+        if rule is None:
+            bot.respond(message_id)
+        return rule
+    found = settings_for(conversation)
+    if found is None or not found.hosting_enabled:
+        return rule
+    reason = hosting.active_reason(found, conversation.inbox, conversation.workspace.timezone, now)
+    if reason:
+        send_hosting(conversation.pk, found, reason, now)
+    if found.hosting_no_answer_minutes and found.hosting_message.strip():
+        # The wait starts at the first unanswered message: later ones do not push it back.
+        scheduler.schedule(conversation, Deadline.Kind.NO_ANSWER, now + timedelta(minutes=found.hosting_no_answer_minutes),
+                           data={"after_seq": message.seq}, keep_earlier=True)
+    return rule
 
 
-def queued_message(conversation):
-    """The chat waits for an agent: the queue message with its position (inside the routing transaction)."""
+def matching_rule(conversation, text):
+    """The rule that answers this text: lowest priority number, then the longest keyword, then the oldest rule."""
+    best = None
+    rules = AutoReplyRule.objects.filter(workspace_id=conversation.workspace_id, enabled=True).filter(Q(inbox__isnull=True) | Q(inbox_id=conversation.inbox_id))
+    for rule in rules:
+        exact = rule.match == AutoReplyRule.Match.EXACT
+        hits = [k for k in keywords_of(rule.keywords) if keyword_matches(text, k, exact=exact, script=rule.ignore_script, pinyin=rule.ignore_pinyin and not exact)]
+        if hits:
+            rank = (rule.priority, -max(len(k) for k in hits), rule.pk)
+            if best is None or rank < best[0]:
+                best = (rank, rule)
+    return best[1] if best else None
 
 
-def conversation_resolved(conversation):
-    """The resolved message (inside the resolving transaction)."""
+def keyword_reply(conversation, message):
+    if message.msg_type != Message.Type.TEXT or not message.body:
+        return None
+    rule = matching_rule(conversation, message.body)
+    if rule is None:
+        return None
+    body, msg_type, attachments = _reply_content(rule, conversation, message.body)
+    if not body and not attachments:
+        return None
+    with transaction.atomic():
+        locked = Conversation.objects.select_for_update().select_related("customer").get(pk=conversation.pk)
+        if locked.state not in OPEN:
+            return None
+        _post(locked, body, "keyword", msg_type=msg_type, attachments=attachments, event_data={"rule": rule.pk, "seq": message.seq})
+    return rule
+
+
+def _reply_content(rule, conversation, question):
+    text = _fill(rule.reply_text, conversation)
+    kind = rule.reply_kind
+    if kind == AutoReplyRule.ReplyKind.ARTICLE:
+        link = _article_link(rule.article_id, question)
+        return (text, Message.Type.ARTICLE, [link]) if link else (text, Message.Type.TEXT, [])
+    if kind == AutoReplyRule.ReplyKind.LINK and rule.link_url:
+        return text, Message.Type.TEXT, [{"url": rule.link_url, "name": rule.card_title or rule.link_url}]
+    if kind == AutoReplyRule.ReplyKind.CARD and rule.link_url:
+        card = {"url": rule.link_url, "name": rule.card_title or rule.link_url}
+        if rule.card_image_url:
+            card["image"] = rule.card_image_url
+        return text, Message.Type.CARD, [card]
+    return text, Message.Type.TEXT, []
+
+
+def _article_link(article_id, question):
+    """The published article in the customer's script when it has that version, else any published one."""
+    from knowledge.bot import _locale_of
+    from knowledge.models import Article, ArticleVersion
+
+    versions = {v.locale: v for v in ArticleVersion.objects.filter(article_id=article_id, article__status=Article.Status.PUBLISHED).select_related("article__workspace")}
+    if not versions:
+        return None
+    version = versions.get(_locale_of(question)) or versions.get("zh-hans") or next(iter(versions.values()))
+    article = version.article
+    url = reverse("knowledge:article", kwargs={"workspace": article.workspace.slug, "locale": version.locale, "article": article.slug})
+    return {"url": url, "name": version.title}
+
+
+# --- hosting -------------------------------------------------------------------------------
+
+
+def hosting_answers_now(conversation, now=None):
+    """Routing's generic "we are away" line gives way when hosting speaks for the workspace."""
+    found = settings_for(conversation)
+    return bool(found and hosting.active_reason(found, conversation.inbox, conversation.workspace.timezone, now or timezone.now()))
+
+
+def _take_hosting_slot(customer_id, now, limit_minutes):
+    """At most once per customer every `limit_minutes`: one conditional UPDATE decides, even between processes."""
+    HostingMark.objects.get_or_create(customer_id=customer_id)
+    due = Q(last_hosted_at__isnull=True) | Q(last_hosted_at__lte=now - timedelta(minutes=limit_minutes))
+    return HostingMark.objects.filter(due, customer_id=customer_id).update(last_hosted_at=now) == 1
+
+
+def send_hosting(conversation_id, found, reason, now):
+    """The hosting message, unless an agent spoke within the limit or the customer had it recently."""
+    with transaction.atomic():
+        conversation = Conversation.objects.select_for_update().select_related("customer").filter(pk=conversation_id).first()
+        if conversation is None or conversation.state not in OPEN or conversation.state == Conversation.State.BOT:
+            return None
+        since = now - timedelta(minutes=found.hosting_limit_minutes)
+        if Message.objects.filter(conversation_id=conversation_id, sender_kind=SenderKind.AGENT, is_private=False, created_at__gte=since).exists():
+            return None  # a person is in this conversation right now
+        if not _take_hosting_slot(conversation.customer_id, now, found.hosting_limit_minutes):
+            return None
+        return _post(conversation, _fill(found.hosting_message, conversation), "hosting", event=ConversationEvent.Kind.HOSTED, event_data={"reason": reason})
 
 
 def no_answer_due(deadline, now):
-    """Nobody answered the customer for N minutes: the hosting reply (once per customer per M minutes)."""
+    """Scheduler handler: nobody answered the customer for N minutes (an agent's reply cancels the deadline)."""
+    conversation = Conversation.objects.select_related("inbox", "workspace").filter(pk=deadline.conversation_id).first()
+    if conversation is None or conversation.state not in OPEN:
+        return
+    found = settings_for(conversation)
+    if found is None or not found.hosting_enabled or not found.hosting_no_answer_minutes:
+        return
+    after = deadline.data.get("after_seq", 0)
+    if Message.objects.filter(conversation_id=conversation.pk, sender_kind=SenderKind.AGENT, is_private=False, seq__gt=after).exists():
+        return
+    send_hosting(conversation.pk, found, "no_answer", now)

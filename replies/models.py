@@ -2,6 +2,7 @@
 auto-replies, hosting and sensitive words join them (issue 8)."""
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
@@ -49,6 +50,14 @@ class QuickPhrase(models.Model):
         return f"/{self.shortcut} {self.title}"
 
 
+def _same_workspace(obj, **related):
+    """A related row picked in the admin must belong to the row's own workspace."""
+    errors = {name: _("Choose one from the same workspace.") for name, row in related.items()
+              if row is not None and obj.workspace_id and row.workspace_id != obj.workspace_id}
+    if errors:
+        raise ValidationError(errors)
+
+
 class ReplySettings(models.Model):
     """The system's own lines and hosting (托管) for a workspace: one row for every inbox
     (inbox empty), and optionally one per inbox that replaces it for that inbox."""
@@ -87,6 +96,21 @@ class ReplySettings(models.Model):
 
     def __str__(self):
         return str(self.inbox or _("All inboxes"))
+
+    def clean(self):
+        from .hosting import validate_weekdays
+
+        _same_workspace(self, inbox=self.inbox)
+        try:
+            self.hosting_weekdays = validate_weekdays(self.hosting_weekdays)
+        except ValueError:
+            raise ValidationError({"hosting_weekdays": _("List the weekdays as numbers from 0 (Monday) to 6 (Sunday), e.g. [0, 1, 2, 3, 4].")}) from None
+        if (self.hosting_start is None) != (self.hosting_end is None):
+            raise ValidationError({"hosting_end": _("Give both ends of the hosting window, or neither (all day).")})
+        if self.hosting_enabled and not self.hosting_message.strip():
+            raise ValidationError({"hosting_message": _("Hosting needs a message to send.")})
+        if self.hosting_limit_minutes < 1:
+            raise ValidationError({"hosting_limit_minutes": _("At least one minute.")})
 
 
 class AutoReplyRule(models.Model):
@@ -128,6 +152,22 @@ class AutoReplyRule(models.Model):
     def __str__(self):
         return self.name
 
+    def clean(self):
+        from .matching import keywords_of
+
+        _same_workspace(self, inbox=self.inbox, article=self.article)
+        if not keywords_of(self.keywords):
+            raise ValidationError({"keywords": _("Give at least one keyword.")})
+        kind = self.reply_kind
+        if kind == self.ReplyKind.TEXT and not self.reply_text.strip():
+            raise ValidationError({"reply_text": _("A text reply needs its text.")})
+        if kind == self.ReplyKind.ARTICLE and self.article_id is None:
+            raise ValidationError({"article": _("Choose the article to send.")})
+        if kind in (self.ReplyKind.LINK, self.ReplyKind.CARD) and not self.link_url:
+            raise ValidationError({"link_url": _("Links and cards need a link.")})
+        if kind == self.ReplyKind.CARD and not self.card_title.strip():
+            raise ValidationError({"card_title": _("A card needs a title.")})
+
 
 class SensitiveWordList(models.Model):
     class AppliesTo(models.TextChoices):
@@ -156,6 +196,12 @@ class SensitiveWordList(models.Model):
 
     def __str__(self):
         return self.name
+
+    def clean(self):
+        from .matching import keywords_of
+
+        if not keywords_of(self.words):
+            raise ValidationError({"words": _("Give at least one word.")})
 
 
 class HostingMark(models.Model):

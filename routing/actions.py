@@ -23,7 +23,7 @@ from chat import access, push, realtime, timers
 from chat.errors import ChatError, forbidden
 from chat.models import Conversation, ConversationEvent, InboxUserPermission, SenderKind
 from chat.actions import notify_conversation
-from replies.auto import queued_message
+from replies.auto import hosting_answers_now, queued_message
 
 from . import hours
 from .models import AgentGroup, AgentPresence
@@ -204,6 +204,8 @@ def _leave_message(conversation, reason):
     conversation.save(update_fields=["state", "is_leave_message", "updated_at"])
     _event(conversation, ConversationEvent.Kind.ROUTED, from_state=from_state, data={"routing": "leave_message", "reason": reason})
     notify_conversation(conversation, everyone_serving=True)
+    if hosting_answers_now(conversation):
+        return Decision("leave_message", reason=reason)  # the hosting message speaks for the workspace
     post_system_message(conversation.pk, _("We are away right now. Leave your message and contact details, and we will reply as soon as we are back."))
     return Decision("leave_message", reason=reason)
 
