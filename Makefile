@@ -5,7 +5,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 STAMP := $(VENV)/.installed
 
-.PHONY: run test bench bench-console bench-search install messages clean
+.PHONY: run test bench bench-console bench-search bench-scheduler install messages clean
 
 $(STAMP): requirements.txt requirements-dev.txt constraints.txt
 	test -x $(PY) || $$(scripts/python312.sh) -m venv $(VENV)
@@ -21,10 +21,8 @@ run: install
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py seed_demo
 	@echo "Open http://$(HOST):$(PORT)/widget/demo/ (customer) and http://$(HOST):$(PORT)/console/ (agent)"
-	@# The routing sweep (queues an event missed, unanswered chats) runs beside the server.
-	$(PY) manage.py routing_sweep --interval 5 & SWEEP=$$!; \
-	$(PY) -m uvicorn helpdesk.asgi:application --host $(HOST) --port $(PORT) --ws-max-size 1048576 --ws-per-message-deflate false; \
-	kill $$SWEEP 2>/dev/null || true
+	@# The scheduler (deadlines + routing sweep) runs inside the server process on SQLite: docs/scheduler.md.
+	$(PY) -m uvicorn helpdesk.asgi:application --host $(HOST) --port $(PORT) --ws-max-size 1048576 --ws-per-message-deflate false
 
 ## The whole test suite (SQLite pass, then PostgreSQL + Redis pass).
 test: install
@@ -42,6 +40,10 @@ bench-console: install
 ## Knowledge search benchmark (SQLite + Whoosh, 100,000 articles): docs/benchmarks.md.
 bench-search: install
 	$(PY) scripts/bench_search.py $(BENCH_ARGS)
+
+## Scheduler benchmark (PostgreSQL, 10,000 due deadlines, 1 and 2 processes; idle turn on SQLite): docs/benchmarks.md.
+bench-scheduler: install
+	$(PY) scripts/bench_scheduler.py $(BENCH_ARGS)
 
 ## Regenerate translation catalogues (needs gettext).
 messages: install

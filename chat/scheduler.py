@@ -8,25 +8,34 @@ several scheduler processes, and a crash before the commit leaves it pending for
 start (SQLite serialises writers: its transactions begin IMMEDIATE, see settings).
 
 Handlers live with their domain and are named here, imported on first use:
-handler(deadline, now) runs inside the transaction and may read deadline.data."""
+handler(deadline, now) runs inside the transaction and may read deadline.data; returning a
+datetime puts the same deadline back to pending for then (a lazy "not yet").
+
+run_loop() is the scheduler: fire what is due every INTERVAL_SECONDS and run the routing
+sweep every SWEEP_INTERVAL_SECONDS; inside the app process on the embedded default
+(start_embedded, from helpdesk.asgi) or as `manage.py run_scheduler` at scale.
+See docs/scheduler.md."""
 
 import logging
-from datetime import timedelta
+import threading
+import time
+from datetime import datetime, timedelta
 
-from django.db import IntegrityError, connection, transaction
+from django.conf import settings
+from django.db import IntegrityError, close_old_connections, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
-from .models import Deadline
+from .models import Conversation, Deadline
 
 log = logging.getLogger(__name__)
 
 HANDLERS = {
     Deadline.Kind.NO_ANSWER: "replies.auto.no_answer_due",
-    Deadline.Kind.QUEUE_TIMEOUT: "routing.actions.queue_timeout_due",
-    Deadline.Kind.AUTO_RESOLVE: "chat.actions.auto_resolve_due",
-    Deadline.Kind.CSAT_PROMPT: "chat.actions.csat_prompt_due",
+    Deadline.Kind.QUEUE_TIMEOUT: "chat.timers.queue_timeout_due",
+    Deadline.Kind.AUTO_RESOLVE: "chat.timers.auto_resolve_due",
+    Deadline.Kind.CSAT_PROMPT: "chat.timers.csat_prompt_due",
 }
 MAX_ATTEMPTS = 5
 _handlers = {}
@@ -65,35 +74,55 @@ def cancel(conversation_id, *kinds):
     return pending.update(state=Deadline.State.CANCELLED)
 
 
-def _take_one(now):
+def due_exists(now=None):
+    """A plain read (no transaction): on SQLite an idle turn must not take the write lock."""
+    return Deadline.objects.filter(state=Deadline.State.PENDING, due_at__lte=now or timezone.now()).exists()
+
+
+def _take_one(now, skip):
     due = Deadline.objects.filter(state=Deadline.State.PENDING, due_at__lte=now).order_by("due_at", "pk")
+    if skip:
+        due = due.exclude(pk__in=skip)
     if connection.features.has_select_for_update_skip_locked:
         due = due.select_for_update(skip_locked=True)
-    deadline = due.first()
-    if deadline is None:
-        return None
-    # Claimed only if still pending: the backstop where row locks do not exist (SQLite serialises instead).
-    if not Deadline.objects.filter(pk=deadline.pk, state=Deadline.State.PENDING).update(
-        state=Deadline.State.FIRED, fired_at=now, attempts=F("attempts") + 1
-    ):
-        return False
-    return deadline
+    return due.first()
 
 
-def fire_due(now=None, limit=500):
-    """Fire up to `limit` due deadlines; returns how many fired (failures are retried later)."""
+def _conversation_free(conversation_id):
+    """Lock the conversation now or give up: a writer holding it may be waiting on this very
+    deadline row (schedule/cancel under the conversation lock), so waiting could deadlock."""
+    if not connection.features.has_select_for_update_skip_locked:
+        return True  # SQLite: one writer at a time, nothing to wait for
+    return Conversation.objects.select_for_update(skip_locked=True).filter(pk=conversation_id).values_list("pk", flat=True).first() is not None
+
+
+def fire_due(now=None, limit=500, stop=None):
+    """Fire up to `limit` due deadlines; returns how many handlers ran (failures are retried later).
+    stop: a threading.Event checked between deadlines."""
     fired = 0
+    skip = set()  # conversations busy right now: their deadlines wait for the next turn
     for _ in range(limit):
+        if stop is not None and stop.is_set():
+            break
         now_ = now or timezone.now()
         with transaction.atomic():
-            deadline = _take_one(now_)
+            deadline = _take_one(now_, skip)
             if deadline is None:
                 break
-            if deadline is False:
+            if not _conversation_free(deadline.conversation_id):
+                skip.add(deadline.pk)
+                continue
+            # Claimed only if still pending: the backstop where row locks do not exist (SQLite serialises instead).
+            if not Deadline.objects.filter(pk=deadline.pk, state=Deadline.State.PENDING).update(
+                state=Deadline.State.FIRED, fired_at=now_, attempts=F("attempts") + 1
+            ):
+                skip.add(deadline.pk)
                 continue
             try:
                 with transaction.atomic():
-                    _handler(deadline.kind)(deadline, now_)
+                    again = _handler(deadline.kind)(deadline, now_)
+                    if isinstance(again, datetime):  # "not yet": the same row waits again
+                        Deadline.objects.filter(pk=deadline.pk).update(state=Deadline.State.PENDING, due_at=again, fired_at=None, attempts=0)
                 fired += 1
             except Exception as error:  # one broken deadline must not stop the others
                 log.exception("deadline %s (%s) failed", deadline.pk, deadline.kind)
@@ -113,3 +142,89 @@ def _retry_later(deadline, now, error):
                                                            due_at=now + timedelta(seconds=30 * attempts), last_error=repr(error)[:300])
     except IntegrityError:  # rescheduled meanwhile: the newer deadline stands
         Deadline.objects.filter(pk=deadline.pk).update(**failed)
+
+
+# --- the loop ---------------------------------------------------------------------------------
+
+
+def fire_all_due(batch=None, stop=None):
+    """Fire batches while deadlines are due. Nothing due costs one indexed read, no transaction."""
+    batch = batch or settings.SCHEDULER["BATCH"]
+    total = 0
+    while not (stop is not None and stop.is_set()) and due_exists():
+        fired = fire_due(limit=batch, stop=stop)
+        total += fired
+        if fired < batch:
+            break  # the rest failed, is busy or is not due yet: next turn
+    return total
+
+
+def run_loop(stop, *, interval=None, sweep_interval=None, batch=None, once=False, stats=None):
+    """Fire due deadlines every `interval` seconds and run the routing sweep every
+    `sweep_interval` (0: never) until `stop` (a threading.Event) is set. Logs and survives
+    errors (the database may be away for a while). Returns counts."""
+    from routing.actions import sweep
+
+    conf = settings.SCHEDULER
+    interval = conf["INTERVAL_SECONDS"] if interval is None else interval
+    sweep_interval = conf["SWEEP_INTERVAL_SECONDS"] if sweep_interval is None else sweep_interval
+    stats = stats if stats is not None else {}
+    stats.update(fired=0, sweeps=0, errors=0, turns=0)
+    next_sweep = time.monotonic()
+    while True:
+        close_old_connections()  # a connection the database dropped is replaced, not reused
+        try:
+            stats["fired"] += fire_all_due(batch, stop)
+        except Exception:
+            stats["errors"] += 1
+            log.exception("scheduler: firing deadlines failed")
+        if sweep_interval and time.monotonic() >= next_sweep and not stop.is_set():
+            next_sweep = time.monotonic() + sweep_interval
+            try:
+                sweep()
+                stats["sweeps"] += 1
+            except Exception:
+                stats["errors"] += 1
+                log.exception("scheduler: routing sweep failed")
+        close_old_connections()
+        stats["turns"] += 1
+        if once or stop.wait(interval):
+            return stats
+
+
+_embedded = {}
+_embedded_lock = threading.Lock()
+
+
+def start_embedded(loop=None):
+    """Run the loop on a daemon thread of this process (once). loop: the server's event loop,
+    so realtime events published by handlers go through its publisher like a request's."""
+    with _embedded_lock:
+        thread = _embedded.get("thread")
+        if thread is not None and thread.is_alive():
+            return thread
+        stop = threading.Event()
+
+        def run():
+            if loop is not None:
+                from asgiref.sync import SyncToAsync
+
+                SyncToAsync.threadlocal.main_event_loop = loop  # read by chat.realtime._send
+            try:
+                run_loop(stop)
+            finally:
+                connection.close()
+
+        thread = threading.Thread(target=run, name="scheduler", daemon=True)
+        _embedded.update(thread=thread, stop=stop)
+        thread.start()
+        log.info("scheduler: embedded loop started")
+        return thread
+
+
+def stop_embedded(timeout=10.0):
+    with _embedded_lock:
+        thread, stop = _embedded.pop("thread", None), _embedded.pop("stop", None)
+    if thread is not None:
+        stop.set()
+        thread.join(timeout)

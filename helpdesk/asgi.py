@@ -20,7 +20,7 @@ if settings.SERVE_STATIC:
 
     http_app = ASGIStaticFilesHandler(django_asgi_app)
 
-application = ProtocolTypeRouter(
+router = ProtocolTypeRouter(
     {
         "http": http_app,
         "websocket": URLRouter(
@@ -33,3 +33,25 @@ application = ProtocolTypeRouter(
         ),
     }
 )
+
+
+async def application(scope, receive, send):
+    """The router, plus the ASGI lifespan: the server process starts the embedded scheduler
+    (SCHEDULER["EMBEDDED"]) at startup and stops it at shutdown. Tests that drive the router
+    in-process send no lifespan, so no loop runs behind their back."""
+    if scope["type"] != "lifespan":
+        return await router(scope, receive, send)
+    import asyncio
+
+    from chat import scheduler
+
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            if settings.SCHEDULER["EMBEDDED"]:
+                scheduler.start_embedded(asyncio.get_running_loop())
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await asyncio.to_thread(scheduler.stop_embedded)
+            await send({"type": "lifespan.shutdown.complete"})
+            return
