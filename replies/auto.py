@@ -232,13 +232,14 @@ def _take_hosting_slot(customer_id, now, limit_minutes):
 
 
 def send_hosting(conversation_id, found, reason, now):
-    """The hosting message, unless an agent spoke within the limit or the customer had it recently."""
+    """The hosting message, unless the customer had it recently or (in a window) an agent spoke within the limit.
+    The no-answer deadline has checked already that nobody answered this wait."""
     with transaction.atomic():
         conversation = Conversation.objects.select_for_update().select_related("customer").filter(pk=conversation_id).first()
         if conversation is None or conversation.state not in OPEN or conversation.state == Conversation.State.BOT:
             return None
         since = now - timedelta(minutes=found.hosting_limit_minutes)
-        if Message.objects.filter(conversation_id=conversation_id, sender_kind=SenderKind.AGENT, is_private=False, created_at__gte=since).exists():
+        if reason != "no_answer" and Message.objects.filter(conversation_id=conversation_id, sender_kind=SenderKind.AGENT, is_private=False, created_at__gte=since).exists():
             return None  # a person is in this conversation right now
         if not _take_hosting_slot(conversation.customer_id, now, found.hosting_limit_minutes):
             return None
