@@ -18,6 +18,10 @@ urlpatterns = [
     path("customers/<int:customer_id>/tags/remove/", v.remove_tag, name="tag-remove"),
     path("phrases/", v.phrases, name="phrases"),
     path("phrases/<int:phrase_id>/use/", v.use_phrase, name="phrase-use"),
+    path("phrases/manage/", v.manage_phrases, name="phrases-manage"),
+    path("phrases/manage/new/", v.edit_phrase, name="phrase-new"),
+    path("phrases/manage/<int:phrase_id>/", v.edit_phrase, name="phrase-edit"),
+    path("phrases/manage/<int:phrase_id>/delete/", v.delete_phrase, name="phrase-delete"),
     path("settings/", v.preferences, name="preferences"),
     path("status/", v.set_status, name="status"),
 ]

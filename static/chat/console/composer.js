@@ -1,6 +1,6 @@
 // The reply box: send through the client's outbox (optimistic, retried until acknowledged),
 // private notes, quick phrases (type "/" or tap ⚡; searchable; Chinese matches by substring),
-// emoji, attachments, and typing signals.
+// emoji, attachments, and typing signals. A phrase with an attachment sends it with the text.
 import { request } from "./http.js";
 
 let phraseCache = null;
@@ -22,6 +22,11 @@ export function initComposer(form, { client, conversationId, customerName, agent
   const emoji = form.querySelector("#emoji-picker");
   const error = form.querySelector(".composer__error");
   let typingSent = 0, typingStop, active = 0, matches = [];
+  let phraseAttachment = null; // the attachment of the inserted phrase, sent with the next message
+  const chip = document.createElement("p");
+  chip.className = "composer__attachment";
+  chip.hidden = true;
+  input.before(chip);
 
   const isNote = () => form.elements.mode.value === "note";
 
@@ -33,8 +38,10 @@ export function initComposer(form, { client, conversationId, customerName, agent
   form.addEventListener("submit", (e) => {
     e.preventDefault();
     const body = input.value.trim();
-    if (!body) return;
-    send(body);
+    if (!body && !phraseAttachment) return;
+    if (phraseAttachment) send(body, { msg_type: phraseAttachment.kind === "image" ? "image" : "file", attachments: [phraseAttachment] });
+    else send(body);
+    setPhraseAttachment(null);
     input.value = "";
     stopTyping();
     input.focus();
@@ -77,8 +84,11 @@ export function initComposer(form, { client, conversationId, customerName, agent
     picker.hidden = false;
     emoji.hidden = true;
     const all = await loadPhrases();
-    const q = query.toLowerCase();
-    matches = all.filter((p) => !q || p.shortcut.toLowerCase().includes(q) || p.title.toLowerCase().includes(q) || p.body.toLowerCase().includes(q)).slice(0, 30);
+    // The server folds each phrase (lower case, full width, simplified and traditional forms) into p.search.
+    const q = query.normalize("NFKC").toLowerCase().trim();
+    const found = all.filter((p) => !q || (p.search ?? `${p.shortcut}\n${p.title}\n${p.body}`.toLowerCase()).includes(q));
+    if (q) found.sort((a, b) => Number(!a.shortcut.toLowerCase().startsWith(q)) - Number(!b.shortcut.toLowerCase().startsWith(q)));
+    matches = found.slice(0, 30);
     active = 0;
     renderOptions();
   }
@@ -103,7 +113,7 @@ export function initComposer(form, { client, conversationId, customerName, agent
       const title = document.createElement("span");
       title.textContent = p.title;
       const body = document.createElement("small");
-      body.textContent = p.body;
+      body.textContent = p.attachment ? `📎 ${p.attachment.name} · ${p.body}` : p.body;
       li.append(key, title, body);
       options.append(li);
     });
@@ -114,8 +124,25 @@ export function initComposer(form, { client, conversationId, customerName, agent
     search.value = "";
   }
 
+  function setPhraseAttachment(attachment) {
+    phraseAttachment = attachment || null;
+    chip.hidden = !phraseAttachment;
+    chip.replaceChildren();
+    if (!phraseAttachment) return;
+    const name = document.createElement("span");
+    name.textContent = `📎 ${phraseAttachment.name}`;
+    const remove = document.createElement("button");
+    remove.type = "button";
+    remove.className = "link";
+    remove.textContent = "×";
+    remove.setAttribute("aria-label", texts.remove_attachment || "×");
+    remove.addEventListener("click", () => setPhraseAttachment(null));
+    chip.append(name, remove);
+  }
+
   function choose(p) {
     input.value = fill(p.body, { customerName, agentName });
+    setPhraseAttachment(p.attachment);
     closePicker();
     input.focus();
     request("POST", `/console/phrases/${p.id}/use/`).catch(() => {});
