@@ -191,11 +191,10 @@ def _reply_content(rule, conversation, question):
     if kind == AutoReplyRule.ReplyKind.ARTICLE:
         link = _article_link(rule.article_id, question)
         return (text, Message.Type.ARTICLE, [link]) if link else (text, Message.Type.TEXT, [])
-    if kind == AutoReplyRule.ReplyKind.LINK and rule.link_url:
-        return text, Message.Type.TEXT, [{"url": rule.link_url, "name": rule.card_title or rule.link_url}]
-    if kind == AutoReplyRule.ReplyKind.CARD and rule.link_url:
+    # Links and cards are card messages (a titled link); a card's image is for SDKs and channels that draw it.
+    if kind in (AutoReplyRule.ReplyKind.LINK, AutoReplyRule.ReplyKind.CARD) and rule.link_url:
         card = {"url": rule.link_url, "name": rule.card_title or rule.link_url}
-        if rule.card_image_url:
+        if kind == AutoReplyRule.ReplyKind.CARD and rule.card_image_url:
             card["image"] = rule.card_image_url
         return text, Message.Type.CARD, [card]
     return text, Message.Type.TEXT, []

@@ -96,7 +96,7 @@ def test_no_keyword_reply_once_a_person_has_answered(personas, say):
 
 
 @pytest.mark.parametrize("kind,extra,msg_type,attachment", [
-    (AutoReplyRule.ReplyKind.LINK, {"link_url": "https://shop.example/returns", "card_title": "Returns"}, "text",
+    (AutoReplyRule.ReplyKind.LINK, {"link_url": "https://shop.example/returns", "card_title": "Returns"}, "card",
      {"url": "https://shop.example/returns", "name": "Returns"}),
     (AutoReplyRule.ReplyKind.CARD, {"link_url": "https://shop.example/sale", "card_title": "Sale", "card_image_url": "https://shop.example/s.png"},
      "card", {"url": "https://shop.example/sale", "name": "Sale", "image": "https://shop.example/s.png"}),

@@ -192,7 +192,7 @@ function bubble(m, pending = false) {
   for (const a of (!m.recalled && m.attachments) || []) {
     const link = Object.assign(document.createElement("a"), { href: a.url, target: "_blank", rel: "noopener noreferrer" });
     if ((m.type || m.msg_type) === "image") link.append(Object.assign(document.createElement("img"), { src: a.url, alt: a.name || "" }));
-    else link.textContent = `${(m.type || m.msg_type) === "article" ? "📄" : "📎"} ${a.name || texts.file}`;
+    else link.textContent = `${{ article: "📄", card: "🔗" }[m.type || m.msg_type] || "📎"} ${a.name || texts.file}`;
     body.append(link);
   }
   if (!m.recalled && m.body) body.append(Object.assign(document.createElement("p"), { textContent: m.body }));
