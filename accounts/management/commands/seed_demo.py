@@ -2,6 +2,8 @@
 
 Idempotent: running it again resets the demo passwords and prints the logins."""
 
+from datetime import time
+
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.db import transaction
@@ -11,7 +13,7 @@ from guardian.shortcuts import assign_perm
 
 from chat.models import Inbox, Tag
 from orders.models import Voucher
-from replies.models import QuickPhrase
+from replies.models import AutoReplyRule, QuickPhrase, ReplySettings, SensitiveWordList
 from routing.models import AgentGroup
 
 DEMO_PASSWORD = "demo-pass-123"
@@ -29,6 +31,19 @@ PHRASES = [
     ("ship", "发货时间 Shipping", "订单一般在付款后 48 小时内发货，发货后会短信通知您物流单号。"),
     ("return", "退货 Returns", "收到商品 7 天内可无理由退货，请在订单页点击“申请售后”。"),
     ("thanks", "结束语 Closing", "感谢您的咨询，祝您生活愉快！如有其他问题随时联系我们。"),
+]
+
+
+AUTO_REPLIES = [
+    # (name, keywords, match, pinyin, reply)
+    ("营业时间 Opening hours", "营业时间\n几点上班\nopening hours", AutoReplyRule.Match.CONTAINS, False, "客服在线时间：每天 9:00–22:00。Our team is online 9:00–22:00 every day."),
+    ("退货 Returns", "退货\n退款\nrefund", AutoReplyRule.Match.CONTAINS, True, "收到商品 7 天内可无理由退货：订单页 → 申请售后。稍后客服也会为您跟进。"),
+    ("你好 Hello", "你好\n在吗\nhello\nhi", AutoReplyRule.Match.EXACT, False, "您好！请直接描述您的问题，客服马上为您服务。"),
+]
+ARTICLES = [
+    ("returns", "如何申请退货", "收到商品 **7 天内**可无理由退货。\n\n1. 打开订单详情\n2. 点击“申请售后”\n3. 选择退货原因并提交", ["怎么退货", "退货流程"]),
+    ("shipping", "多久发货", "付款后 **48 小时内**发货，发货后短信通知物流单号。", ["什么时候发货", "发货时间"]),
+    ("invoice", "如何开发票", "在订单详情页点击“申请发票”，电子发票会发送到您的邮箱。", ["怎么开发票", "发票怎么开"]),
 ]
 
 
@@ -59,9 +74,38 @@ class Command(BaseCommand):
                                               defaults={"title": title, "body": body})
         for name in ("VIP", "新客", "退货"):
             Tag.objects.get_or_create(workspace=workspace, name=name)
+        self._replies(workspace)
+        self._articles(workspace)
         self.stdout.write(self.style.SUCCESS("Demo workspace ready."))
         self.stdout.write(f"  Widget on a demo shop page: /widget/demo/?inbox={web.public_key}   Full-page H5 chat: /widget/chat/?inbox={app.public_key}")
         self.stdout.write(f"  Bare protocol demo page: /demo/?inbox={web.public_key}")
         self.stdout.write("  Agent console: /console/   Verifier page: /verify/ (codes DEMO-0001..3)   Admin: /admin/")
+        self.stdout.write("  Auto-replies, hosting (22:00–08:00) and sensitive words: /admin/replies/")
         for username, display_name, role in AGENTS:
             self.stdout.write(f"  login {username:8} password {DEMO_PASSWORD}  ({role})")
+
+    def _replies(self, workspace):
+        ReplySettings.objects.get_or_create(workspace=workspace, inbox=None, defaults={
+            "welcome_message": "欢迎光临演示店铺！Welcome to the demo shop.",
+            "queue_message": "客服正忙，您当前排在第 {position} 位，请稍候。You are number {position} in the queue.",
+            "resolved_message": "本次服务已结束，感谢您的咨询！",
+            "hosting_enabled": True,
+            "hosting_message": "现在是夜间托管时间（22:00–08:00），您的留言我们会在上班后第一时间回复。",
+            "hosting_start": time(22, 0), "hosting_end": time(8, 0), "hosting_no_answer_minutes": 3, "hosting_limit_minutes": 60,
+        })
+        for name, keywords, match, pinyin, reply in AUTO_REPLIES:
+            AutoReplyRule.objects.get_or_create(workspace=workspace, name=name, defaults={
+                "keywords": keywords, "match": match, "ignore_pinyin": pinyin, "reply_text": reply})
+        SensitiveWordList.objects.get_or_create(workspace=workspace, name="站外联系方式 Off-platform contacts", defaults={
+            "applies_to": SensitiveWordList.AppliesTo.BOTH, "action": SensitiveWordList.Action.MASK, "words": "微信\nVX\nQQ\n支付宝"})
+
+    def _articles(self, workspace):
+        """A few published help-center articles, so the help center and the bot have something to show."""
+        from knowledge import actions as kb
+        from knowledge.models import Article
+
+        founder = Membership.objects.get(workspace=workspace, user__username="founder")
+        for slug, title, body, similar in ARTICLES:
+            if not Article.objects.filter(workspace=workspace, slug=slug).exists():
+                article = kb.save_article(founder, slug=slug, versions={"zh-hans": {"title": title, "body": body, "similar_questions": similar}})
+                kb.publish(founder, article.pk)
