@@ -282,14 +282,14 @@ def manage_phrases(request, actor):
                                                        "statuses": STATUS_CHOICES, "zone": zone, **console.sidebar(actor)})
 
 
-def _own_phrase(actor, phrase_id):
+def _own_phrase(actor, phrase_id, action="phrase.change"):
     from replies.access import own_phrases
 
     phrase = own_phrases(actor).filter(pk=int_or_none(phrase_id)).first()
     if phrase is None:  # another agent's, a shared one, another workspace's: not found (and audited)
         from accounts.actions import audit
 
-        audit(actor, "phrase.change", after={"refused": f"phrase {phrase_id!r} not the actor's"}, denied=True)
+        audit(actor, action, after={"refused": f"phrase {phrase_id!r} not the actor's"}, denied=True)
         raise reply_actions.phrase_not_found()
     return phrase
 
@@ -319,7 +319,7 @@ def edit_phrase(request, actor, phrase_id=None):
 @require_POST
 @console_view
 def delete_phrase(request, actor, phrase_id):
-    phrase = _own_phrase(actor, phrase_id)
+    phrase = _own_phrase(actor, phrase_id, "phrase.delete")
     reply_actions.delete_phrase(actor, phrase.pk)
     return redirect(f"{reverse('console:phrases-manage')}?saved=1")
 

@@ -236,7 +236,8 @@ def test_others_phrases_are_not_found_in_the_console(personas):
         assert client.post(f"/console/phrases/manage/{phrase.pk}/", form_data(shortcut="taken")).status_code == 404
         assert client.post(f"/console/phrases/manage/{phrase.pk}/delete/").status_code == 404
     assert list(QuickPhrase.objects.order_by("pk").values()) == before
-    assert AuditLog.objects.filter(actor=p.agent_a_user, denied=True, action="phrase.change").count() == 9
+    assert AuditLog.objects.filter(actor=p.agent_a_user, denied=True, action="phrase.change").count() == 6
+    assert AuditLog.objects.filter(actor=p.agent_a_user, denied=True, action="phrase.delete").count() == 3
     # The owner (configure) may not edit agents' personal phrases here either; and the picker says nothing about them.
     assert verified_client(p.owner_user).get(f"/console/phrases/manage/{theirs.pk}/").status_code == 404
     # An agent cannot write workspace or group phrases through the action.
@@ -332,6 +333,13 @@ def test_owner_adds_changes_and_deletes_workspace_and_group_phrases_in_the_admin
     listing = admin.get("/admin/replies/quickphrase/?q=七天").content.decode()
     assert "/refund" in listing and "/sale" in listing
     assert "/refund" not in admin.get("/admin/replies/quickphrase/?q=sale").content.decode()
+    with time_machine.travel(START - TICK, tick=False):
+        scheduled = admin.get("/admin/replies/quickphrase/?validity=scheduled").content.decode()
+        assert "/sale" in scheduled and "/refund" not in scheduled
+    with time_machine.travel(END, tick=False):
+        assert "/sale" in admin.get("/admin/replies/quickphrase/?validity=expired").content.decode()
+        assert "/sale" not in admin.get("/admin/replies/quickphrase/?validity=now").content.decode()
+    assert "/sale" in admin.get(f"/admin/replies/quickphrase/?group__id__exact={group.pk}").content.decode()
 
     change = admin_data(p, title="Refunds", remove_attachment="on")
     del change["workspace"]

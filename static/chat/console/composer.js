@@ -23,6 +23,7 @@ export function initComposer(form, { client, conversationId, customerName, agent
   const error = form.querySelector(".composer__error");
   let typingSent = 0, typingStop, active = 0, matches = [];
   let phraseAttachment = null; // the attachment of the inserted phrase, sent with the next message
+  let phraseUse = null; // the pending POST that counts the inserted phrase's use
   const chip = document.createElement("p");
   chip.className = "composer__attachment";
   chip.hidden = true;
@@ -35,16 +36,21 @@ export function initComposer(form, { client, conversationId, customerName, agent
     error.textContent = "";
   }
 
-  form.addEventListener("submit", (e) => {
+  form.addEventListener("submit", async (e) => {
     e.preventDefault();
     const body = input.value.trim();
-    if (!body && !phraseAttachment) return;
-    if (phraseAttachment) send(body, { msg_type: phraseAttachment.kind === "image" ? "image" : "file", attachments: [phraseAttachment] });
-    else send(body);
+    const attachment = phraseAttachment;
+    if (!body && !attachment) return;
+    const extra = { is_private: isNote(), ...(attachment ? { msg_type: attachment.kind === "image" ? "image" : "file", attachments: [attachment] } : {}) };
     setPhraseAttachment(null);
     input.value = "";
     stopTyping();
     input.focus();
+    // A phrase's use is counted before the message it filled is sent (at most a short wait).
+    const use = phraseUse;
+    phraseUse = null;
+    if (use) await Promise.race([use, new Promise((resolve) => setTimeout(resolve, 2000))]);
+    send(body, extra);
   });
 
   input.addEventListener("keydown", (e) => {
@@ -145,7 +151,7 @@ export function initComposer(form, { client, conversationId, customerName, agent
     setPhraseAttachment(p.attachment);
     closePicker();
     input.focus();
-    request("POST", `/console/phrases/${p.id}/use/`).catch(() => {});
+    phraseUse = request("POST", `/console/phrases/${p.id}/use/`).catch(() => {});
   }
 
   function pickerKeys(e) {
