@@ -7,14 +7,12 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.forms.models import BaseInlineFormSet
-from django.http import HttpResponseRedirect
 from django.utils import formats, timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 
-from accounts import actions as account_actions
-from accounts.admin_scope import WorkspaceScopedAdmin
+from accounts.admin_scope import ActionSavedAdmin, ActionValidatedForm, Refused, acting
 from chat.errors import ChatError
 
 from . import actions
@@ -25,74 +23,9 @@ from .rendering import render_markdown
 REVISIONS_SHOWN = 10
 
 
-def acting(request, workspace_id):
-    return account_actions.acting_member(request.user, workspace_id)
-
-
-class Refused(Exception):
-    """A ChatError from an action after the forms were valid (e.g. a slug taken meanwhile):
-    the admin's transaction is rolled back and the page shows the message."""
-
-    def __init__(self, error, action):
-        super().__init__(error.code)
-        self.error, self.action = error, action
-
-
 def add_action_error(form, error):
     field = getattr(error, "field", None)
     form.add_error(field if field in form.fields else None, error.message)
-
-
-class ActionValidatedForm(forms.ModelForm):
-    """Uniqueness is checked by the action's validators in clean() (and the database
-    constraint), not by ModelForm's generic unique check."""
-
-    def validate_unique(self):
-        pass
-
-    def workspace_id(self):
-        if self.instance.pk:
-            return self.instance.workspace_id
-        workspace = self.cleaned_data.get("workspace")
-        return workspace.pk if workspace is not None else None
-
-
-class ActionSavedAdmin(WorkspaceScopedAdmin):
-    """Saves and deletes go through knowledge.actions; a refusal raised after validation
-    rolls the admin's transaction back, is audited, and the page shows why."""
-
-    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
-        try:
-            return super().changeform_view(request, object_id, form_url, extra_context)
-        except Refused as exc:
-            return self._refused(request, exc)
-
-    def delete_view(self, request, object_id, extra_context=None):
-        try:
-            return super().delete_view(request, object_id, extra_context)
-        except Refused as exc:
-            return self._refused(request, exc)
-
-    delete_action = None  # actions.delete_<kind>(actor, id), set by each admin
-    delete_audit_name = ""
-
-    def delete_model(self, request, obj):
-        try:
-            self.delete_action(acting(request, obj.workspace_id), obj.pk)
-        except ChatError as exc:
-            raise Refused(exc, self.delete_audit_name) from None
-
-    def delete_queryset(self, request, queryset):
-        for obj in queryset:
-            try:
-                self.delete_action(acting(request, obj.workspace_id), obj.pk)
-            except ChatError as exc:
-                messages.error(request, f"{obj}: {exc.message}")
-
-    def _refused(self, request, exc):
-        self.audit_refusal(request, exc.action, {"code": exc.error.code})  # the action's own audit row was rolled back
-        messages.error(request, exc.error.message)
-        return HttpResponseRedirect(request.get_full_path())
 
 
 # --- categories ----------------------------------------------------------------------

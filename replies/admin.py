@@ -6,14 +6,12 @@ the same validation first, so each error shows next to its input and nothing is 
 from types import SimpleNamespace
 
 from django import forms
-from django.contrib import admin, messages
-from django.http import HttpResponseRedirect
+from django.contrib import admin
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from accounts import actions as account_actions
-from accounts.admin_scope import WorkspaceScopedAdmin
+from accounts.admin_scope import ActionSavedAdmin, ActionValidatedForm, Refused, acting
 from chat.errors import ChatError
 
 from . import actions as phrase_actions
@@ -23,17 +21,7 @@ SHARED_SCOPE_CHOICES = [(value, label) for value, label in QuickPhrase.Scope.cho
 FORM_FIELD = {"attachment": "attachment_file"}  # action field -> form field, where they differ
 
 
-def acting(request, workspace_id):
-    return account_actions.acting_member(request.user, workspace_id)
-
-
-class Refused(Exception):
-    def __init__(self, error, action):
-        super().__init__(error.code)
-        self.error, self.action = error, action
-
-
-class QuickPhraseForm(forms.ModelForm):
+class QuickPhraseForm(ActionValidatedForm):
     attachment_file = forms.FileField(label=_("attachment"), required=False,
                                       help_text=_("Optional: an image or file sent along with the text."))
     remove_attachment = forms.BooleanField(label=_("remove the attachment"), required=False)
@@ -49,14 +37,6 @@ class QuickPhraseForm(forms.ModelForm):
             "group": _("Group phrases only: the agents of this group use it."),
         }
 
-    def validate_unique(self):
-        pass  # the action's validation checks shortcuts
-
-    def workspace_id(self):
-        if self.instance.pk:
-            return self.instance.workspace_id
-        workspace = self.cleaned_data.get("workspace")
-        return workspace.pk if workspace is not None else None
 
     def clean(self):
         cleaned = super().clean()
@@ -110,8 +90,9 @@ class ValidityFilter(admin.SimpleListFilter):
 
 
 @admin.register(QuickPhrase)
-class QuickPhraseAdmin(WorkspaceScopedAdmin):
+class QuickPhraseAdmin(ActionSavedAdmin):
     form = QuickPhraseForm
+    delete_action, delete_audit_name = staticmethod(phrase_actions.delete_phrase), "phrase.delete"
     list_display = ["shortcut_display", "title", "scope", "group", "category", "validity", "usage_count", "workspace"]
     list_display_links = ["shortcut_display", "title"]
     list_filter = ["scope", "group", ValidityFilter, "category", "workspace"]
@@ -176,33 +157,3 @@ class QuickPhraseAdmin(WorkspaceScopedAdmin):
             raise Refused(exc, "phrase.change" if change else "phrase.add") from None
         obj.pk = saved.pk
         obj._state.adding = False
-
-    def delete_model(self, request, obj):
-        try:
-            phrase_actions.delete_phrase(acting(request, obj.workspace_id), obj.pk)
-        except ChatError as exc:
-            raise Refused(exc, "phrase.delete") from None
-
-    def delete_queryset(self, request, queryset):
-        for obj in queryset:
-            try:
-                phrase_actions.delete_phrase(acting(request, obj.workspace_id), obj.pk)
-            except ChatError as exc:
-                messages.error(request, f"{obj}: {exc.message}")
-
-    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
-        try:
-            return super().changeform_view(request, object_id, form_url, extra_context)
-        except Refused as exc:
-            return self._refused(request, exc)
-
-    def delete_view(self, request, object_id, extra_context=None):
-        try:
-            return super().delete_view(request, object_id, extra_context)
-        except Refused as exc:
-            return self._refused(request, exc)
-
-    def _refused(self, request, exc):
-        self.audit_refusal(request, exc.action, {"code": exc.error.code})  # the action's own audit row was rolled back
-        messages.error(request, exc.error.message)
-        return HttpResponseRedirect(request.get_full_path())
