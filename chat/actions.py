@@ -351,6 +351,7 @@ def _append(conversation, actor, *, body, msg_type=Message.Type.TEXT, client_msg
         changes["resolved_at"] = conversation.resolved_at = None
         changes["assignee"] = conversation.assignee = None
         notify_conversation(conversation)
+        timers.conversation_reopened(conversation)
         from routing.actions import route
 
         transaction.on_commit(lambda: route(conversation.pk))
@@ -456,6 +457,8 @@ def change_state(actor, conversation_id, to_state):
         notify_conversation(conversation)
         if to_state == Conversation.State.RESOLVED:
             conversation_resolved(conversation)
+        elif not was_open and is_open:
+            timers.conversation_reopened(conversation)  # an agent reopened it: a fresh inactivity deadline
         if to_state in (Conversation.State.RESOLVED, Conversation.State.CLOSED, Conversation.State.QUEUED):
             from routing.actions import drain, route  # a freed slot or a reopened chat: route again
 
