@@ -303,10 +303,12 @@ def send_message(actor, *, client_msg_id, body="", msg_type="text", conversation
             if verdict and verdict.alerts:
                 auto.flag_sensitive(conversation, message, verdict.alerts)
             if actor.is_customer:
-                if message.seq == 1:
+                has_rules, has_settings = auto.configured(conversation.workspace_id)
+                if message.seq == 1 and has_settings:
                     auto.welcome(conversation)
-                # Keyword replies, hosting and the bot answer after commit, off the request thread.
-                transaction.on_commit(lambda: auto.schedule(message.pk))
+                if has_rules or has_settings or conversation.state == Conversation.State.BOT:
+                    # Keyword replies, hosting and the bot answer after commit, off the request thread.
+                    transaction.on_commit(lambda: auto.schedule(message.pk))
             return message, True
     except IntegrityError:
         # A concurrent retry of the same send won the race: return what it stored.

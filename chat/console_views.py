@@ -61,6 +61,7 @@ def _client_texts():
         "new_message": _("New message"), "note": _("Private note"), "image": _("[Image]"), "file": _("[File]"),
         "no_phrases": _("No quick phrase matches."), "remove_attachment": _("Remove the attachment"), "taken": _("Someone else has already taken this conversation."),
         "error": _("Something went wrong; please retry."), "system": _("System"),
+        "sensitive_alert": _("Sensitive words in conversation #{id}: {words}"), "dismiss": _("Dismiss"),
     }
 
 

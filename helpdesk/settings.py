@@ -242,8 +242,8 @@ SCHEDULER = {
     # Run the deadline loop (and the routing sweep) on a thread of the app process. On by default
     # on SQLite (one process); at scale run `manage.py run_scheduler` instead (or as well: exactly once either way).
     "EMBEDDED": env_bool("SCHEDULER_EMBEDDED", DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3"),
-    "INTERVAL_SECONDS": 1.0,
-    "SWEEP_INTERVAL_SECONDS": 5.0,
+    "INTERVAL_SECONDS": float(os.environ.get("SCHEDULER_INTERVAL_SECONDS", "1.0")),
+    "SWEEP_INTERVAL_SECONDS": float(os.environ.get("SCHEDULER_SWEEP_INTERVAL_SECONDS", "5.0")),
     "BATCH": 500,
 }
 

@@ -13,7 +13,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import close_old_connections, transaction
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -58,6 +58,18 @@ def _post(conversation, body, kind, **options):
 
 
 # --- inside the caller's transaction ---------------------------------------------------------
+
+
+def configured(workspace_id):
+    """(has keyword rules, has reply settings) in one query: a workspace without either costs
+    its customers' messages no worker-thread work at all."""
+    from accounts.models import Workspace
+
+    rules = AutoReplyRule.objects.filter(workspace_id=OuterRef("pk"), enabled=True)
+    settings_rows = ReplySettings.objects.filter(workspace_id=OuterRef("pk"))
+    row = Workspace.objects.filter(pk=workspace_id).values_list(Exists(rules), Exists(settings_rows)).first()
+    return row or (False, False)
+
 
 
 def welcome(conversation):

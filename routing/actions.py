@@ -268,13 +268,44 @@ def reroute_unanswered(workspace_id, agent_id):
             route(conversation_id, exclude={agent_id})
 
 
+def _free_agents(workspace_id):
+    return set(AgentPresence.objects.filter(workspace_id=workspace_id, status=AgentStatus.ONLINE, open_chats__lt=F("capacity"))
+               .values_list("user_id", flat=True))
+
+
 def drain(workspace_id, limit=500):
-    """Route every waiting conversation of the workspace, VIP first then oldest first."""
+    """Route the waiting conversations of the workspace that can move now, VIP first then oldest.
+
+    Only those can: an agent serving their inbox has a free slot, their inbox is closed
+    (business hours) or takes messages while nobody is on duty and nobody is. A long queue
+    nobody can take is not re-routed chat by chat (each a locked transaction): on SQLite
+    that starved the server's writes every sweep."""
+    from chat.models import Inbox
+
     waiting = list(
         Conversation.objects.filter(workspace_id=workspace_id, state=Conversation.State.QUEUED, assignee__isnull=True)
-        .order_by("-vip_level", "queued_at", "pk").values_list("pk", flat=True)[:limit]
+        .order_by("-vip_level", "queued_at", "pk").values_list("pk", "inbox_id")[:limit]
     )
-    return [decision for decision in (route(pk) for pk in waiting) if decision is not None]
+    if not waiting:
+        return []
+    now = timezone.now()
+    inboxes = {inbox.pk: inbox for inbox in Inbox.objects.filter(pk__in={inbox_id for _pk, inbox_id in waiting})
+               .only("pk", "business_hours", "leave_message_when_nobody_online")}
+    on_duty = AgentPresence.objects.filter(workspace_id=workspace_id, status__in=(AgentStatus.ONLINE, AgentStatus.BUSY)).exists()
+    movable_anyway = {pk for pk, inbox in inboxes.items()
+                      if not hours.is_open(inbox.business_hours, now) or (not on_duty and inbox.leave_message_when_nobody_online)}
+    free = _free_agents(workspace_id) if on_duty else set()
+    serving = {pk: _serving_user_ids(workspace_id, pk) if free else set() for pk in inboxes}
+    decisions = []
+    for conversation_id, inbox_id in waiting:
+        if inbox_id not in movable_anyway and not serving[inbox_id] & free:
+            continue
+        decision = route(conversation_id)
+        if decision is not None:
+            decisions.append(decision)
+            if decision.kind == "assign":
+                free = _free_agents(workspace_id)  # that slot is taken: who is still free?
+    return decisions
 
 
 QUEUE_POSITIONS_PUBLISHED = 100
@@ -384,12 +415,17 @@ def sweep(now=None):
 
 
 def recount_loads():
-    """Set every agent's open-chat counter to the exact count (one UPDATE)."""
+    """Set every drifted open-chat counter to the exact count. A read first, then one
+    conditional UPDATE per drifted row (usually none): the sweep takes no write lock when
+    nothing drifted (on SQLite the one writer is the server's), and a counter an assignment
+    moved meanwhile is left to the next sweep instead of being overwritten."""
     exact = (
         Conversation.objects.filter(workspace_id=OuterRef("workspace_id"), assignee_id=OuterRef("user_id"), state__in=OPEN)
         .order_by().values("assignee_id").annotate(n=Count("pk")).values("n")
     )
-    AgentPresence.objects.update(open_chats=Coalesce(Subquery(exact), 0))
+    drifted = AgentPresence.objects.annotate(exact=Coalesce(Subquery(exact), 0)).exclude(open_chats=F("exact"))
+    for pk, counted, exact_now in drifted.values_list("pk", "open_chats", "exact"):
+        AgentPresence.objects.filter(pk=pk, open_chats=counted).update(open_chats=exact_now)
 
 
 def _release_unanswered(conversation_id, agent_id, *, reason):

@@ -9,6 +9,8 @@ from pathlib import Path
 BASE = Path(__file__).resolve().parent.parent
 
 ZH_HANS = {
+    "Sensitive words in conversation #{id}: {words}": "会话 #{id} 中有敏感词：{words}",
+    "Dismiss": "关闭",
     # Issue 8: quick phrases, auto-replies, hosting, sensitive words, scheduler
     "Unknown time zone %(zone)s.": "未知时区 %(zone)s。",
     "time zone": "时区",

@@ -424,7 +424,32 @@ function handleEvent(frame) {
     case "access.changed":
       reloadList();
       break;
+    case "alert":
+      showAlert(frame);
+      break;
   }
+}
+
+// Supervisors hear about sensitive words (a list with the "alert" action) wherever they are.
+function showAlert(frame) {
+  const box = $("#alerts");
+  if (!box || frame.alert !== "sensitive_words") return;
+  const words = frame.lists.flatMap((l) => l.words).join("、");
+  const item = Object.assign(document.createElement("p"), { className: "alerts__item" });
+  const link = Object.assign(document.createElement("a"), {
+    href: `/console/c/${Number(frame.conversation_id)}/`,
+    textContent: texts.sensitive_alert.replace("{id}", Number(frame.conversation_id)).replace("{words}", words),
+  });
+  const close = Object.assign(document.createElement("button"), { type: "button", className: "link", textContent: texts.dismiss });
+  close.addEventListener("click", () => {
+    item.remove();
+    box.hidden = !box.childElementCount;
+  });
+  item.append(link, " ", close);
+  box.prepend(item);
+  while (box.childElementCount > 3) box.lastElementChild.remove();
+  box.hidden = false;
+  if (config.sound) beep({ frequency: 660, volume: 0.08, seconds: 0.3 });
 }
 
 // --- attention: title badge and sound when the agent is not looking -----------------------------
