@@ -271,6 +271,7 @@ def test_others_phrases_are_not_found_in_the_console(personas):
 def test_bad_input_shows_errors_and_stores_nothing(personas, overrides, field):
     p = personas
     client = verified_client(p.agent_a_user)
+    client.cookies["django_language"] = "en"  # the notice is asserted in English
     r = client.post("/console/phrases/manage/new/", form_data(**overrides))
     assert r.status_code == 400
     assert field in r.context["form"].errors, r.context["form"].errors
