@@ -226,6 +226,9 @@ def _side_work_inline(settings):
     settings.WEB_PUSH = {**settings.WEB_PUSH, "SYNC": True}
     settings.KB_BOT = {**settings.KB_BOT, "SYNC": True}
     settings.AUTO_REPLIES = {**settings.AUTO_REPLIES, "SYNC": True}
+    from replies import config
+
+    config.invalidate()  # a rolled-back test's workspace id comes back in the next test
 
 
 @pytest.fixture

@@ -339,7 +339,10 @@ def _append(conversation, actor, *, body, msg_type=Message.Type.TEXT, client_msg
     changes = {"last_seq": seq, "last_message_at": now}
     conversation.last_seq, conversation.last_message_at = seq, now
     if actor.is_agent and not is_private:
-        scheduler.cancel(conversation.pk, Deadline.Kind.NO_ANSWER)  # answered: no hosting reply for this wait
+        from replies import config
+
+        if config.for_workspace(conversation.workspace_id).has_settings:  # only hosting schedules these
+            scheduler.cancel(conversation.pk, Deadline.Kind.NO_ANSWER)  # answered: no hosting reply for this wait
         if conversation.first_response_at is None:
             changes["first_response_at"] = conversation.first_response_at = now
             _record(conversation, ConversationEvent.Kind.FIRST_RESPONSE, actor, data={"seq": seq})

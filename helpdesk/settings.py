@@ -266,7 +266,11 @@ WEB_PUSH = {
 
 # --- The deflection bot (knowledge/bot.py) --------------------------------------
 # Keyword auto-replies and hosting answer customer messages after commit on worker threads (SYNC: inline).
-AUTO_REPLIES = {"SYNC": env_bool("AUTO_REPLIES_SYNC", False)}
+AUTO_REPLIES = {
+    "SYNC": env_bool("AUTO_REPLIES_SYNC", False),
+    # Word lists and whether a workspace has rules are cached per process this long (replies.config).
+    "CONFIG_TTL_SECONDS": float(os.environ.get("AUTO_REPLIES_CONFIG_TTL_SECONDS", "5")),
+}
 
 KB_BOT = {
     # "retrieval": answer with the best knowledge-base article; "llm": an OpenAI-compatible

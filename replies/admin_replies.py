@@ -7,11 +7,20 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.admin_scope import WorkspaceScopedAdmin
 
+from . import config
 from .models import AutoReplyRule, ReplySettings, SensitiveWordList
 
 
+class ConfigRowAdmin(WorkspaceScopedAdmin):
+    def delete_queryset(self, request, queryset):
+        workspace_ids = set(queryset.values_list("workspace_id", flat=True))
+        super().delete_queryset(request, queryset)  # a bulk delete skips the models' delete()
+        for workspace_id in workspace_ids:
+            config.invalidate(workspace_id)
+
+
 @admin.register(ReplySettings)
-class ReplySettingsAdmin(WorkspaceScopedAdmin):
+class ReplySettingsAdmin(ConfigRowAdmin):
     list_display = ["__str__", "workspace", "hosting_enabled", "hosting_start", "hosting_end", "hosting_limit_minutes"]
     list_filter = ["workspace", "hosting_enabled"]
     audit_name = "reply_settings"
@@ -28,7 +37,7 @@ class ReplySettingsAdmin(WorkspaceScopedAdmin):
 
 
 @admin.register(AutoReplyRule)
-class AutoReplyRuleAdmin(WorkspaceScopedAdmin):
+class AutoReplyRuleAdmin(ConfigRowAdmin):
     list_display = ["name", "workspace", "inbox", "match", "priority", "reply_kind", "enabled"]
     list_filter = ["workspace", "enabled", "match", "reply_kind"]
     search_fields = ["name", "keywords", "reply_text"]
@@ -42,7 +51,7 @@ class AutoReplyRuleAdmin(WorkspaceScopedAdmin):
 
 
 @admin.register(SensitiveWordList)
-class SensitiveWordListAdmin(WorkspaceScopedAdmin):
+class SensitiveWordListAdmin(ConfigRowAdmin):
     list_display = ["name", "workspace", "applies_to", "action", "enabled"]
     list_filter = ["workspace", "applies_to", "action", "enabled"]
     search_fields = ["name", "words"]

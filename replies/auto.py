@@ -13,7 +13,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import close_old_connections, transaction
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -23,7 +23,7 @@ from accounts.models import Membership
 from chat import realtime, scheduler
 from chat.models import Conversation, ConversationEvent, Deadline, Message, SenderKind
 
-from . import hosting
+from . import config, hosting
 from .actions import fill_variables
 from .matching import keyword_matches, keywords_of
 from .models import AutoReplyRule, HostingMark, ReplySettings
@@ -34,7 +34,9 @@ OPEN = Conversation.OPEN_STATES
 
 
 def settings_for(conversation):
-    """The inbox's own reply settings, else the workspace's (one query)."""
+    """The inbox's own reply settings, else the workspace's (one query; none when the workspace has none)."""
+    if not config.for_workspace(conversation.workspace_id).has_settings:
+        return None
     rows = list(ReplySettings.objects.filter(workspace_id=conversation.workspace_id).filter(Q(inbox_id=conversation.inbox_id) | Q(inbox__isnull=True)))
     return next((r for r in rows if r.inbox_id), rows[0] if rows else None)
 
@@ -61,15 +63,10 @@ def _post(conversation, body, kind, **options):
 
 
 def configured(workspace_id):
-    """(has keyword rules, has reply settings) in one query: a workspace without either costs
-    its customers' messages no worker-thread work at all."""
-    from accounts.models import Workspace
-
-    rules = AutoReplyRule.objects.filter(workspace_id=OuterRef("pk"), enabled=True)
-    settings_rows = ReplySettings.objects.filter(workspace_id=OuterRef("pk"))
-    row = Workspace.objects.filter(pk=workspace_id).values_list(Exists(rules), Exists(settings_rows)).first()
-    return row or (False, False)
-
+    """(has keyword rules, has reply settings): a workspace without either costs its customers'
+    messages no worker-thread work at all (cached per process: replies.config)."""
+    found = config.for_workspace(workspace_id)
+    return found.has_rules, found.has_settings
 
 
 def welcome(conversation):

@@ -58,7 +58,29 @@ def _same_workspace(obj, **related):
         raise ValidationError(errors)
 
 
-class ReplySettings(models.Model):
+class WorkspaceConfigRow(models.Model):
+    """Rows read on every message through replies.config: saving or deleting one drops this
+    process's cached copy at once (other processes refresh within seconds)."""
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args, **kwargs):
+        from . import config
+
+        super().save(*args, **kwargs)
+        config.invalidate(self.workspace_id)
+
+    def delete(self, *args, **kwargs):
+        from . import config
+
+        workspace_id = self.workspace_id
+        result = super().delete(*args, **kwargs)
+        config.invalidate(workspace_id)
+        return result
+
+
+class ReplySettings(WorkspaceConfigRow):
     """The system's own lines and hosting (托管) for a workspace: one row for every inbox
     (inbox empty), and optionally one per inbox that replaces it for that inbox."""
 
@@ -113,7 +135,7 @@ class ReplySettings(models.Model):
             raise ValidationError({"hosting_limit_minutes": _("At least one minute.")})
 
 
-class AutoReplyRule(models.Model):
+class AutoReplyRule(WorkspaceConfigRow):
     class Match(models.TextChoices):
         EXACT = "exact", _("Whole message equals a keyword")
         CONTAINS = "contains", _("Message contains a keyword")
@@ -169,7 +191,7 @@ class AutoReplyRule(models.Model):
             raise ValidationError({"card_title": _("A card needs a title.")})
 
 
-class SensitiveWordList(models.Model):
+class SensitiveWordList(WorkspaceConfigRow):
     class AppliesTo(models.TextChoices):
         CUSTOMERS = "customers", _("Customers' messages")
         AGENTS = "agents", _("Agents' messages")

@@ -3,7 +3,8 @@
 Each workspace list applies to customers' or agents' messages (or both) with one action:
 mask (the words become ＊), block (the message is refused with a notice, nothing stored) or
 alert (delivered as written; supervisors are told). Matching is case-, width- and
-script-insensitive (退貨 = 退货). Lists are compiled once per (list, version) per process."""
+script-insensitive (退貨 = 退货). Lists come from the per-process workspace config
+(replies.config) and are compiled once per (list, version) per process."""
 
 import re
 from dataclasses import dataclass, field
@@ -12,6 +13,7 @@ from django.utils.translation import gettext_lazy as _
 
 from chat.errors import ChatError
 
+from . import config
 from .matching import fold, keywords_of
 from .models import SensitiveWordList
 
@@ -47,13 +49,12 @@ def check(workspace_id, sender_is_customer, body):
     """The body to store (masked if needed) and the alerts to raise; raises ChatError when a list blocks it."""
     if not body:
         return Verdict(body)
-    audience = SensitiveWordList.AppliesTo.CUSTOMERS if sender_is_customer else SensitiveWordList.AppliesTo.AGENTS
-    lists = SensitiveWordList.objects.filter(workspace_id=workspace_id, enabled=True, applies_to__in=(audience, SensitiveWordList.AppliesTo.BOTH))
+    audience = {SensitiveWordList.AppliesTo.CUSTOMERS if sender_is_customer else SensitiveWordList.AppliesTo.AGENTS, SensitiveWordList.AppliesTo.BOTH}
+    lists = [row for row in config.for_workspace(workspace_id).word_lists if row[6] in audience]
     verdict = Verdict(body)
     # Block first (nothing is stored), then mask, then alert on what is left.
     order = {SensitiveWordList.Action.BLOCK: 0, SensitiveWordList.Action.MASK: 1, SensitiveWordList.Action.ALERT: 2}
-    rows = sorted(lists.values_list("pk", "updated_at", "words", "action", "notice", "name"), key=lambda r: (order[r[3]], r[0]))
-    for pk, updated_at, words, action, notice, name in rows:
+    for pk, updated_at, words, action, notice, name, _audience in sorted(lists, key=lambda r: (order[r[3]], r[0])):
         pattern = _pattern(pk, updated_at, words)
         spans = _spans(pattern, verdict.body) if pattern else []
         if not spans:
