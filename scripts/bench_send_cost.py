@@ -1,6 +1,7 @@
 """Per-message server cost of a customer send (with routing of a new conversation) and an agent
 reply, in-process on a scratch SQLite file: queries and wall time. Run from the repository root:
-.venv/bin/python scripts/bench_send_cost.py (AUTO_REPLIES_SYNC=true counts the auto-reply work too)."""
+.venv/bin/python scripts/bench_send_cost.py (AUTO_REPLIES_SYNC=true counts the auto-reply work too;
+--configured: the workspace has reply settings, 20 keyword rules and a 203-word mask list)."""
 import os
 import statistics
 import sys
@@ -19,6 +20,12 @@ from chat import actions
 from accounts.models import Role
 ws = make_workspace(); inbox = make_inbox(ws)
 _, agent = make_agent(ws, [inbox], role=Role.FOUNDER)
+if "--configured" in sys.argv:  # a workspace using issue 8: settings, 20 keyword rules, a mask list
+    from replies.models import AutoReplyRule, ReplySettings, SensitiveWordList
+    ReplySettings.objects.create(workspace=ws, welcome_message="欢迎！", queue_message="您排在第 {position} 位。")
+    for k in range(20):
+        AutoReplyRule.objects.create(workspace=ws, name=f"r{k}", keywords=f"关键词{k}\nkeyword{k}", reply_text="ok", ignore_pinyin=k % 2 == 0)
+    SensitiveWordList.objects.create(workspace=ws, name="mask", words="\n".join(["微信", "QQ", "支付宝"] + [f"词{k}" for k in range(200)]))
 times, queries = {"customer": [], "agent": []}, {"customer": [], "agent": []}
 n, conv = 0, None
 for i in range(300):
