@@ -144,6 +144,15 @@ def _retry_later(deadline, now, error):
         Deadline.objects.filter(pk=deadline.pk).update(**failed)
 
 
+def prune(now=None, keep_days=30, batch=1000):
+    """Delete fired and cancelled rows older than keep_days, a batch at a time (failed rows stay
+    for inspection). The loop runs it hourly: the table would otherwise grow with every chat."""
+    cutoff = (now or timezone.now()) - timedelta(days=keep_days)
+    old = Deadline.objects.filter(state__in=(Deadline.State.FIRED, Deadline.State.CANCELLED), created_at__lt=cutoff)
+    ids = list(old.values_list("pk", flat=True)[:batch])
+    return Deadline.objects.filter(pk__in=ids).delete()[0] if ids else 0
+
+
 # --- the loop ---------------------------------------------------------------------------------
 
 
@@ -169,8 +178,8 @@ def run_loop(stop, *, interval=None, sweep_interval=None, batch=None, once=False
     interval = conf["INTERVAL_SECONDS"] if interval is None else interval
     sweep_interval = conf["SWEEP_INTERVAL_SECONDS"] if sweep_interval is None else sweep_interval
     stats = stats if stats is not None else {}
-    stats.update(fired=0, sweeps=0, errors=0, turns=0)
-    next_sweep = time.monotonic()
+    stats.update(fired=0, sweeps=0, errors=0, turns=0, pruned=0)
+    next_sweep = next_prune = time.monotonic()
     while True:
         close_old_connections()  # a connection the database dropped is replaced, not reused
         try:
@@ -186,6 +195,13 @@ def run_loop(stop, *, interval=None, sweep_interval=None, batch=None, once=False
             except Exception:
                 stats["errors"] += 1
                 log.exception("scheduler: routing sweep failed")
+        if time.monotonic() >= next_prune and not stop.is_set():
+            next_prune = time.monotonic() + 3600
+            try:
+                stats["pruned"] += prune()
+            except Exception:
+                stats["errors"] += 1
+                log.exception("scheduler: pruning old deadlines failed")
         close_old_connections()
         stats["turns"] += 1
         if once or stop.wait(interval):

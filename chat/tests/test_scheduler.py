@@ -170,3 +170,22 @@ def test_the_embedded_thread_fires_due_deadlines_and_stops(chat, handler, settin
         scheduler.stop_embedded()
     assert not thread.is_alive()
     assert Deadline.objects.get(conversation=chat, kind=KIND).state == "fired" and events(chat) == 1
+
+
+def test_prune_deletes_old_fired_and_cancelled_rows_only(chat, personas):
+    now = datetime.now(dt_timezone.utc)
+    second = Conversation.objects.get(pk=send(make_visitor(personas.inbox_a)[0], "hi")[0].conversation_id)
+    rows = {
+        "old_fired": Deadline.objects.create(workspace=chat.workspace, conversation=chat, kind=KIND, due_at=now, state=Deadline.State.FIRED),
+        "old_cancelled": Deadline.objects.create(workspace=chat.workspace, conversation=chat, kind=Deadline.Kind.AUTO_RESOLVE, due_at=now,
+                                                 state=Deadline.State.CANCELLED),
+        "old_failed": Deadline.objects.create(workspace=chat.workspace, conversation=chat, kind=Deadline.Kind.NO_ANSWER, due_at=now,
+                                              state=Deadline.State.FAILED),
+        "old_pending": Deadline.objects.create(workspace=chat.workspace, conversation=chat, kind=Deadline.Kind.QUEUE_TIMEOUT, due_at=now),
+        "recent_fired": Deadline.objects.create(workspace=chat.workspace, conversation=second, kind=KIND, due_at=now, state=Deadline.State.FIRED),
+    }
+    Deadline.objects.filter(pk__in=[rows[k].pk for k in rows if k.startswith("old")]).update(created_at=now - timedelta(days=31))
+    assert scheduler.prune(now) == 2
+    left = set(Deadline.objects.values_list("pk", flat=True))
+    assert left == {rows[k].pk for k in ("old_failed", "old_pending", "recent_fired")}
+    assert scheduler.prune(now) == 0
