@@ -220,11 +220,10 @@ def two_servers(db, tmp_path):
 
 @pytest.fixture(autouse=True)
 def _side_work_inline(settings):
-    """Web Push and the bot normally run on worker threads after commit. In tests they run in
+    """Web Push, auto-replies and the bot normally run on worker threads after commit. In tests they run in
     the committing thread: a worker still querying while a test's database is flushed would
     deadlock PostgreSQL's TRUNCATE. Tests of the threaded path turn SYNC off themselves."""
     settings.WEB_PUSH = {**settings.WEB_PUSH, "SYNC": True}
-    settings.KB_BOT = {**settings.KB_BOT, "SYNC": True}
     settings.AUTO_REPLIES = {**settings.AUTO_REPLIES, "SYNC": True}
     from replies import config
 

@@ -284,8 +284,6 @@ KB_BOT = {
     "LLM_MODEL": os.environ.get("KB_BOT_LLM_MODEL", ""),
     "LLM_KEY": os.environ.get("KB_BOT_LLM_KEY", ""),
     "LLM_TIMEOUT_SECONDS": env_int("KB_BOT_LLM_TIMEOUT_SECONDS", 20),
-    # Answer inside the committing thread instead of the bot worker threads (tests).
-    "SYNC": env_bool("KB_BOT_SYNC", False),
 }
 
 # --- Knowledge-base search (knowledge/search.py, docs/knowledge.md "Search") -----------------

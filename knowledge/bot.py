@@ -6,24 +6,22 @@ The widget always shows a "talk to a person" button while the bot has the chat.
 Engines are pluggable (settings.KB_BOT["ENGINE"]): "retrieval" answers with the best
 article itself; "llm" asks an OpenAI-compatible endpoint to answer from the retrieved
 articles only (off by default). The bot runs after the customer's message is committed, on
-a worker thread: searching or calling a model never holds a transaction or a request."""
+the auto-reply worker thread (replies.auto.schedule, which tries the workspace's keyword
+rules first): searching or calling a model never holds a transaction or a request."""
 
 import json
 import logging
 import re
 import urllib.request
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from django.conf import settings
-from django.db import close_old_connections
 from django.urls import reverse
 from django.utils import translation
 from django.utils.html import strip_tags
 from django.utils.translation import gettext as _
 
 log = logging.getLogger(__name__)
-_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="kb-bot")
 
 STOP = set("的 了 吗 呢 吧 啊 呀 么 我 你 您 是 在 有 和 怎么 怎样 如何 什么 可以 能 请问 请 一下 这个 那个 the a an is are do does i my me you your to of for how what can in on it".split())
 
@@ -34,23 +32,6 @@ class Reply:
     text: str = ""
     articles: list = field(default_factory=list)  # [{"url", "name"}]
     reason: str = ""
-
-
-def schedule(message_id):
-    if settings.KB_BOT["SYNC"]:
-        respond(message_id)
-    else:
-        _pool.submit(_run, message_id)
-
-
-def _run(message_id):
-    close_old_connections()
-    try:
-        respond(message_id)
-    except Exception:  # the customer can always press "talk to a person"
-        log.exception("bot failed on message %s", message_id)
-    finally:
-        close_old_connections()
 
 
 def terms(text):
