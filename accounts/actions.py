@@ -67,6 +67,12 @@ def audit(actor, action, *, target=None, before=None, after=None, denied=False, 
     )
 
 
+def audit_changes(actor, action, target, before, after):
+    """Audit only the fields that changed: before/after are {field: value} of the whole object."""
+    return audit(actor, action, target=target, before={k: v for k, v in before.items() if after.get(k) != v},
+                 after={k: v for k, v in after.items() if before.get(k) != v})
+
+
 def _refuse(actor, action, detail, *, status=403, code="forbidden", message=None, target=None):
     """Record a refused attempt (outside any transaction that will roll back) and return the error to raise."""
     audit(actor, action, target=target, after={"refused": detail}, denied=True)

@@ -21,7 +21,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from accounts import roles
-from accounts.actions import _audit_refusal, _in_workspace, _refuse, _require, audit, int_or_none
+from accounts.actions import _audit_refusal, _in_workspace, _refuse, _require, audit, audit_changes, int_or_none
 from chat.errors import ChatError
 
 from .models import LOCALES, Article, ArticleRevision, ArticleVersion, ArticleVote, Category
@@ -243,8 +243,7 @@ def save_category(actor, category=None, *, slug, parent_id=None, position=0, nam
             if existing and before == after:
                 return target
             target.save()
-            audit(actor, action, target=target, before={k: v for k, v in before.items() if after.get(k) != v},
-                  after={k: v for k, v in after.items() if before.get(k) != v})
+            audit_changes(actor, action, target, before, after)
     except IntegrityError:
         raise invalid("slug_taken", _("Another category of this workspace already has this slug."), "slug", status=409) from None
     return target

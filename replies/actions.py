@@ -18,7 +18,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from accounts import roles
-from accounts.actions import _audit_refusal, acting_member, audit, int_or_none
+from accounts.actions import _audit_refusal, acting_member, audit, audit_changes, int_or_none
 from chat.errors import ChatError, forbidden
 
 from .access import usable_phrases
@@ -237,8 +237,7 @@ def save_phrase(actor, phrase_id=None, *, scope, group_id=None, title, shortcut,
         if existing and before == after:
             return phrase
         phrase.save()
-        audit(actor, action, target=phrase, before={k: v for k, v in before.items() if after.get(k) != v},
-              after={k: v for k, v in after.items() if before.get(k) != v})
+        audit_changes(actor, action, phrase, before, after)
     return phrase
 
 
