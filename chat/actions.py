@@ -1044,11 +1044,7 @@ def post_bot_message(conversation_id, body, *, msg_type=Message.Type.TEXT, attac
         conversation = Conversation.objects.select_for_update().get(pk=conversation_id)
         if conversation.state != Conversation.State.BOT:
             return None
-        bot = access.Actor(SenderKind.BOT, conversation.workspace_id, name=str(_("Assistant")))
-        message = _append(conversation, bot, body=str(body), msg_type=msg_type, attachments=list(attachments))
-        if event:
-            _record(conversation, event, bot, data=event_data or {})
-        return message
+        return post_automatic_reply(conversation, body, msg_type=msg_type, attachments=attachments, event=event, event_data=event_data)
 
 
 def hand_off_to_human(conversation_id, *, actor=None, reason=""):
