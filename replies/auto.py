@@ -14,7 +14,6 @@ from datetime import timedelta
 from django.conf import settings
 from django.db import close_old_connections, transaction
 from django.db.models import Q
-from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -211,16 +210,14 @@ def _reply_content(rule, conversation, question):
 
 def _article_link(article_id, question):
     """The published article in the customer's script when it has that version, else any published one."""
-    from knowledge.bot import _locale_of
+    from knowledge.bot import _article_url, _locale_of
     from knowledge.models import Article, ArticleVersion
 
     versions = {v.locale: v for v in ArticleVersion.objects.filter(article_id=article_id, article__status=Article.Status.PUBLISHED).select_related("article__workspace")}
     if not versions:
         return None
     version = versions.get(_locale_of(question)) or versions.get("zh-hans") or next(iter(versions.values()))
-    article = version.article
-    url = reverse("knowledge:article", kwargs={"workspace": article.workspace.slug, "locale": version.locale, "article": article.slug})
-    return {"url": url, "name": version.title}
+    return {"url": _article_url(version), "name": version.title}
 
 
 # --- hosting -------------------------------------------------------------------------------
