@@ -164,6 +164,8 @@ def respond(message_id, now=None):
 
 def matching_rule(conversation, text):
     """The rule that answers this text: lowest priority number, then the longest keyword, then the oldest rule."""
+    if not config.for_workspace(conversation.workspace_id).has_rules:
+        return None  # a workspace with hosting settings only: no rules query per message
     best = None
     rules = AutoReplyRule.objects.filter(workspace_id=conversation.workspace_id, enabled=True).filter(Q(inbox__isnull=True) | Q(inbox_id=conversation.inbox_id))
     for rule in rules:
