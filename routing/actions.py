@@ -30,7 +30,6 @@ from .models import AgentGroup, AgentPresence
 from .selection import AgentState, AgentStatus, CustomerContext, Decision, GroupSpec, QueueEntry, Rule, RuleField, Strategy, decide, queue_positions
 
 OPEN = Conversation.OPEN_STATES
-MAX_RACE_RETRIES = 5
 
 
 def default_group(workspace_id):
@@ -156,7 +155,9 @@ def route(conversation_id, only_group_id=None, exclude=()):
     """Assign, pool or queue one conversation that nobody holds. Returns the Decision applied (or None).
     only_group_id: route within that group alone (a transfer to a group); exclude: agents to skip."""
     excluded = set(exclude)
-    for _attempt in range(MAX_RACE_RETRIES):
+    # Each lost race excludes that agent, so this ends after at most (agents + 1) rounds, in the
+    # worst case with the chat queued. A fixed retry budget could give up and leave it unqueued.
+    while True:
         with transaction.atomic():
             conversation = Conversation.objects.select_for_update(of=("self",)).select_related("customer", "inbox").filter(pk=conversation_id).first()
             if conversation is None or conversation.assignee_id or conversation.state != Conversation.State.QUEUED:
@@ -192,7 +193,6 @@ def route(conversation_id, only_group_id=None, exclude=()):
                     scope = None if conversation.vip_level else conversation.pk
                     transaction.on_commit(lambda: publish_queue_positions(conversation.workspace_id, decision.group_id, only=scope))
             return decision
-    return None
 
 
 def _leave_message(conversation, reason):

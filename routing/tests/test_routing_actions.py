@@ -5,7 +5,7 @@ import pytest
 from chat import actions as chat_actions
 from chat.errors import ChatError
 from chat.models import Conversation, ConversationEvent
-from conftest import make_visitor, run_threads, send
+from conftest import make_agent, make_visitor, run_threads, send
 from routing import actions
 from routing.models import AgentGroup
 
@@ -269,3 +269,23 @@ def test_open_chat_counters_follow_assign_release_and_repair_themselves(personas
     AgentPresence.objects.filter(user=personas.agent_a_user).update(open_chats=40)  # drift (e.g. a manual SQL fix)
     actions.recount_loads()
     assert counter(personas.agent_a_user) == exact(personas.agent_a_user) == 1
+
+
+def test_losing_every_race_for_a_slot_still_queues_the_chat(personas):
+    """Stale load counters make every agent look free; each lock finds them full. However many agents
+    that takes, the chat must end up queued in a group (a fixed retry budget once left it unqueued)."""
+    from routing.models import AgentPresence
+
+    users = []
+    for n in range(7):
+        user, actor = make_agent(personas.workspace, [personas.inbox_a], username=f"full{n}")
+        online(actor, capacity=1)
+        new_chat(personas.inbox_a)
+        users.append(user)
+    assert Conversation.objects.filter(assignee__in=users, state="assigned").count() == 7
+    AgentPresence.objects.filter(user__in=users).update(open_chats=0)  # every counter says "free"
+    chat = Conversation.objects.get(pk=new_chat(personas.inbox_a).pk)
+    assert chat.state == "queued" and chat.assignee_id is None
+    assert chat.queued_at is not None and chat.group_id is not None
+    assert ConversationEvent.objects.filter(conversation=chat, kind="routed", data__routing="queue").count() == 1
+    assert set(AgentPresence.objects.filter(user__in=users).values_list("open_chats", flat=True)) == {1}  # repaired under lock
