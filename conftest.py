@@ -225,9 +225,11 @@ def _side_work_inline(settings):
     deadlock PostgreSQL's TRUNCATE. Tests of the threaded path turn SYNC off themselves."""
     settings.WEB_PUSH = {**settings.WEB_PUSH, "SYNC": True}
     settings.AUTO_REPLIES = {**settings.AUTO_REPLIES, "SYNC": True}
+    from chat import push
     from replies import config
 
     config.invalidate()  # a rolled-back test's workspace id comes back in the next test
+    push.forget_devices_cache()
 
 
 @pytest.fixture

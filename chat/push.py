@@ -15,7 +15,8 @@ their subscriptions (_subscriptions_for):
   visible, nor a device registered in another workspace.
 
 Sending never holds the request or WebSocket thread: the work goes to two worker threads
-(inline when WEB_PUSH["SYNC"]). Nothing raises into the caller: failures are logged; a
+(inline when WEB_PUSH["SYNC"]), and only for a workspace that has a device at all (cached
+per process, DEVICES_TTL_SECONDS). Nothing raises into the caller: failures are logged; a
 404/410 from the push service deletes the subscription, other failures count in `failures`."""
 
 import base64
@@ -39,6 +40,8 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from helpdesk.workspace_cache import WorkspaceCache
+
 from .errors import invalid
 from .models import Conversation, InboxUserPermission, Message, PushSubscription, SenderKind
 
@@ -54,6 +57,12 @@ LOCAL_HOSTS = {"127.0.0.1", "localhost"}
 # States in which a customer is waiting on an agent (bot chats, closed chats: no push).
 WAITING_STATES = (Conversation.State.QUEUED, Conversation.State.ASSIGNED, Conversation.State.PENDING)
 B64URL_RE = re.compile(r"^[A-Za-z0-9_-]+={0,2}$")
+
+# Whether a workspace has any device, per process: most workspaces have none, and then a
+# routing decision or a message should not hand a job to a worker thread that only finds
+# out with a query (that hand-off cost routing p99 ~4 ms, docs/benchmarks.md). A device
+# registered through another process is seen within DEVICES_TTL_SECONDS.
+DEVICES_TTL_SECONDS = 5
 
 _executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="webpush")
 _sessions = threading.local()  # one HTTP session (kept-alive connections) per worker thread
@@ -153,16 +162,24 @@ def _clean_subscription(data):
     return endpoint, _b64encode(p256dh), _b64encode(auth)
 
 
+_devices = WorkspaceCache(lambda workspace_id: PushSubscription.objects.filter(workspace_id=workspace_id).exists(),
+                         ttl=lambda: DEVICES_TTL_SECONDS)
+workspace_has_devices = _devices.get
+forget_devices_cache = _devices.invalidate  # a device was added or removed here (tests: ids come back)
+
+
 def subscribe(user, workspace_id, data, user_agent=""):
     """Store a device's push subscription for `user` in a workspace (the caller has checked the
     membership). One row per device: a known endpoint is updated, and moves to this user if
     someone else had subscribed it. Returns (subscription, created)."""
     endpoint, p256dh, auth = _clean_subscription(data)
-    return PushSubscription.objects.update_or_create(
+    result = PushSubscription.objects.update_or_create(
         endpoint=endpoint,
         defaults={"user": user, "workspace_id": workspace_id, "p256dh": p256dh, "auth": auth,
                   "user_agent": str(user_agent or "")[:300], "failures": 0},
     )
+    forget_devices_cache()  # this workspace gains one; the endpoint's previous workspace may have lost its last
+    return result
 
 
 def unsubscribe(user, endpoint):
@@ -170,6 +187,7 @@ def unsubscribe(user, endpoint):
     if not isinstance(endpoint, str) or not endpoint or len(endpoint) > 1000:
         raise invalid("invalid_endpoint", gettext_lazy("The push endpoint must be an https:// address of at most 1000 characters."))
     deleted, _rows = PushSubscription.objects.filter(user=user, endpoint=endpoint).delete()
+    forget_devices_cache()
     return deleted > 0
 
 
@@ -252,16 +270,16 @@ def notify_message(message):
         return
     if message.seq == 1:
         return  # a new conversation: routing announces it (notify_conversation_waiting)
-    message_id = message.pk
-    transaction.on_commit(lambda: _submit(_push_message, message_id))
+    message_id, workspace_id = message.pk, message.conversation.workspace_id
+    transaction.on_commit(lambda: workspace_has_devices(workspace_id) and _submit(_push_message, message_id))
 
 
 def notify_conversation_waiting(conversation):
     """Routing assigned a conversation (tell the assignee) or pooled/queued it (tell those serving the inbox)."""
     if not _config()["ENABLED"]:
         return
-    conversation_id, assignee_id = conversation.pk, conversation.assignee_id
-    transaction.on_commit(lambda: _submit(_push_conversation, conversation_id, assignee_id))
+    conversation_id, assignee_id, workspace_id = conversation.pk, conversation.assignee_id, conversation.workspace_id
+    transaction.on_commit(lambda: workspace_has_devices(workspace_id) and _submit(_push_conversation, conversation_id, assignee_id))
 
 
 def send_test(user):

@@ -6,13 +6,12 @@ two queries on the hot path. A save or delete of a list, rule or settings row in
 drops the entry at once (the models call invalidate()); other processes see the change
 within AUTO_REPLIES["CONFIG_TTL_SECONDS"] (5 s by default)."""
 
-import time
 from dataclasses import dataclass
 
 from django.conf import settings
 from django.db.models import Exists, OuterRef
 
-_cache = {}  # workspace_id -> (expires at, WorkspaceConfig)
+from helpdesk.workspace_cache import WorkspaceCache
 
 
 @dataclass(frozen=True)
@@ -21,25 +20,6 @@ class WorkspaceConfig:
     has_settings: bool
     # (pk, updated_at, words, action, notice, name, applies_to) of the enabled lists
     word_lists: tuple
-
-
-def for_workspace(workspace_id):
-    now = time.monotonic()
-    hit = _cache.get(workspace_id)
-    if hit is not None and hit[0] > now:
-        return hit[1]
-    config = _load(workspace_id)
-    if len(_cache) > 10_000:
-        _cache.clear()
-    _cache[workspace_id] = (now + settings.AUTO_REPLIES["CONFIG_TTL_SECONDS"], config)
-    return config
-
-
-def invalidate(workspace_id=None):
-    if workspace_id is None:
-        _cache.clear()
-    else:
-        _cache.pop(workspace_id, None)
 
 
 def _load(workspace_id):
@@ -54,3 +34,8 @@ def _load(workspace_id):
     lists = tuple(SensitiveWordList.objects.filter(workspace_id=workspace_id, enabled=True)
                   .values_list("pk", "updated_at", "words", "action", "notice", "name", "applies_to"))
     return WorkspaceConfig(has_rules=flags[0], has_settings=flags[1], word_lists=lists)
+
+
+_cache = WorkspaceCache(_load, ttl=lambda: settings.AUTO_REPLIES["CONFIG_TTL_SECONDS"])
+for_workspace = _cache.get
+invalidate = _cache.invalidate

@@ -29,6 +29,7 @@ from chat import push
 from chat.models import Conversation, Message, PushSubscription
 from chat.tests.wsutil import connect_agent, connect_customer, frames_until, send_json
 from conftest import send, verified_client
+from helpdesk import workspace_cache
 from routing import actions as routing
 from routing.models import AgentGroup, AgentPresence
 from routing.selection import Strategy
@@ -337,6 +338,29 @@ def test_pushes_leave_the_committing_thread_at_once(personas, service, settings)
         time.sleep(0.05)
     assert [r["path"] for r in service.requests] == ["/push/slow"]
     assert PushSubscription.objects.get().last_success_at is not None and conversation.assignee_id == personas.agent_a_user.pk
+
+
+def test_a_workspace_without_devices_hands_no_job_to_the_push_workers(personas, service, monkeypatch):
+    jobs = []
+    real_submit = push._submit
+    monkeypatch.setattr(push, "_submit", lambda job, *args: (jobs.append(job.__name__), real_submit(job, *args)))
+    routing.set_status(personas.agent_a, "online")
+    first = new_chat(personas.visitor, "hello")
+    send(personas.visitor, "still there?", conversation_id=first.pk)
+    assert first.assignee_id == personas.agent_a_user.pk and jobs == []  # nobody has a device: no job at all
+
+    register(service, personas.agent_a_user, personas.workspace, "/push/a")  # subscribing here drops the cached "none"
+    send(personas.visitor, "hello again", conversation_id=first.pk)
+    assert jobs == ["_push_message"] and len(service.to("/push/a")) == 1
+
+    # a device registered through another process (no call here) is noticed once the cached answer expires
+    push.unsubscribe(personas.agent_a_user, service.url("/push/a"))
+    assert push.workspace_has_devices(personas.workspace.pk) is False
+    keys = Device(service.url("/push/b")).subscription()["keys"]
+    PushSubscription.objects.create(user=personas.agent_a_user, workspace=personas.workspace, endpoint=service.url("/push/b"), **keys)
+    assert push.workspace_has_devices(personas.workspace.pk) is False
+    monkeypatch.setattr(workspace_cache.time, "monotonic", lambda real=time.monotonic: real() + push.DEVICES_TTL_SECONDS + 1)
+    assert push.workspace_has_devices(personas.workspace.pk) is True
 
 
 def test_preview_labels_images_and_files():
