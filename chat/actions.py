@@ -180,19 +180,6 @@ def _clean_type(msg_type, actor):
 # --- events ---------------------------------------------------------------
 
 
-def _record(conversation, kind, actor, *, from_state="", to_state="", data=None):
-    return ConversationEvent.objects.create(
-        conversation=conversation,
-        kind=kind,
-        from_state=from_state,
-        to_state=to_state,
-        actor_kind=actor.kind,
-        actor_user_id=actor.user_id,
-        actor_customer_id=actor.customer_id,
-        data=data or {},
-    )
-
-
 def _scope(conversation):
     """Lets each agent socket apply the history rule to inbox-wide events (access.may_see_live)."""
     return {"assignee_id": conversation.assignee_id}
@@ -243,7 +230,7 @@ def _start_conversation(actor, inbox_id, entry_page=""):
         workspace_id=actor.workspace_id, inbox=inbox, customer_id=actor.customer_id, state=state, entry_page=entry_page[:1000],
         vip_level=_vip_level(actor.customer_id),
     )
-    _record(conversation, ConversationEvent.Kind.CREATED, actor, to_state=state, data={"entry_page": conversation.entry_page})
+    ConversationEvent.record(conversation, ConversationEvent.Kind.CREATED, actor, to_state=state, data={"entry_page": conversation.entry_page})
     notify_conversation(conversation, "conversation.created")
     timers.conversation_started(conversation)
     if state == Conversation.State.QUEUED:
@@ -345,13 +332,13 @@ def _append(conversation, actor, *, body, msg_type=Message.Type.TEXT, client_msg
             scheduler.cancel(conversation.pk, Deadline.Kind.NO_ANSWER)  # answered: no hosting reply for this wait
         if conversation.first_response_at is None:
             changes["first_response_at"] = conversation.first_response_at = now
-            _record(conversation, ConversationEvent.Kind.FIRST_RESPONSE, actor, data={"seq": seq})
+            ConversationEvent.record(conversation, ConversationEvent.Kind.FIRST_RESPONSE, actor, data={"seq": seq})
     if actor.is_customer and conversation.state == Conversation.State.PENDING and conversation.snoozed_until:
         changes.update(_wake(conversation, actor))  # the customer wrote: snooze over
         notify_conversation(conversation)
     if actor.is_customer and conversation.state == Conversation.State.RESOLVED:
         # A customer writing into a resolved conversation reopens it (it goes back to the queue).
-        _record(conversation, ConversationEvent.Kind.STATE_CHANGED, actor, from_state=conversation.state, to_state=Conversation.State.QUEUED)
+        ConversationEvent.record(conversation, ConversationEvent.Kind.STATE_CHANGED, actor, from_state=conversation.state, to_state=Conversation.State.QUEUED)
         changes["state"] = conversation.state = Conversation.State.QUEUED
         changes["resolved_at"] = conversation.resolved_at = None
         changes["assignee"] = conversation.assignee = None
@@ -372,7 +359,7 @@ def post_automatic_reply(conversation, body, *, msg_type=Message.Type.TEXT, atta
     assistant = access.Actor(SenderKind.BOT, conversation.workspace_id, name=str(_("Assistant")))
     message = _append(conversation, assistant, body=str(body), msg_type=msg_type, attachments=list(attachments), is_private=private)
     if event:
-        _record(conversation, event, assistant, data=event_data or {})
+        ConversationEvent.record(conversation, event, assistant, data=event_data or {})
     return message
 
 
@@ -458,7 +445,7 @@ def change_state(actor, conversation_id, to_state):
             from routing.actions import adjust_load  # the agent's open-chat counter follows the state
 
             adjust_load(conversation.workspace_id, conversation.assignee_id, 1 if is_open else -1)
-        _record(conversation, ConversationEvent.Kind.STATE_CHANGED, actor, from_state=from_state, to_state=to_state)
+        ConversationEvent.record(conversation, ConversationEvent.Kind.STATE_CHANGED, actor, from_state=from_state, to_state=to_state)
         notify_conversation(conversation)
         if to_state == Conversation.State.RESOLVED:
             conversation_resolved(conversation)
@@ -494,7 +481,7 @@ def recall_message(actor, message_id):
                 raise ChatError("recall_expired", _("This message can no longer be recalled."), status=409)
             message.recalled_at = timezone.now()
             message.save(update_fields=["recalled_at"])
-            _record(message.conversation, ConversationEvent.Kind.MESSAGE_RECALLED, actor, data={"seq": message.seq})
+            ConversationEvent.record(message.conversation, ConversationEvent.Kind.MESSAGE_RECALLED, actor, data={"seq": message.seq})
             _notify_message(message, "message.updated")
     return message
 
@@ -557,7 +544,7 @@ def snooze(actor, conversation_id, until):
         from_state = conversation.state
         conversation.state, conversation.snoozed_until = Conversation.State.PENDING, until
         conversation.save(update_fields=["state", "snoozed_until", "updated_at"])
-        _record(conversation, ConversationEvent.Kind.SNOOZED, actor, from_state=from_state, to_state=conversation.state,
+        ConversationEvent.record(conversation, ConversationEvent.Kind.SNOOZED, actor, from_state=from_state, to_state=conversation.state,
                 data={"until": until.isoformat()})
         notify_conversation(conversation)
     return conversation
@@ -566,7 +553,7 @@ def snooze(actor, conversation_id, until):
 def _wake(conversation, actor):
     """Caller holds the row lock. Back to the agent who has it, or to the queue."""
     to_state = Conversation.State.ASSIGNED if conversation.assignee_id else Conversation.State.QUEUED
-    _record(conversation, ConversationEvent.Kind.WOKEN, actor, from_state=conversation.state, to_state=to_state)
+    ConversationEvent.record(conversation, ConversationEvent.Kind.WOKEN, actor, from_state=conversation.state, to_state=to_state)
     conversation.state, conversation.snoozed_until = to_state, None
     if to_state == Conversation.State.QUEUED:
         from routing.actions import route
@@ -637,7 +624,7 @@ def remove_customer_tag(actor, customer_id, name):
 def _record_tag_change(customer, actor, **change):
     """The customer's open conversations carry the change in their timelines and refresh live."""
     for conversation in Conversation.objects.filter(customer=customer, state__in=Conversation.OPEN_STATES):
-        _record(conversation, ConversationEvent.Kind.TAGGED, actor, data=change)
+        ConversationEvent.record(conversation, ConversationEvent.Kind.TAGGED, actor, data=change)
         notify_conversation(conversation)
 
 
@@ -1018,7 +1005,7 @@ def rate_conversation(actor, conversation_id, rating, comment=""):
                 conversation=conversation, customer_id=conversation.customer_id, agent_id=conversation.assignee_id,
                 rating=rating, comment=comment,
             )
-            _record(conversation, ConversationEvent.Kind.RATED, actor, data={"rating": rating})
+            ConversationEvent.record(conversation, ConversationEvent.Kind.RATED, actor, data={"rating": rating})
             notify_conversation(conversation)
     except IntegrityError:
         raise already from None
@@ -1059,7 +1046,7 @@ def hand_off_to_human(conversation_id, *, actor=None, reason=""):
         who = actor or access.Actor(SenderKind.BOT, conversation.workspace_id)
         now = timezone.now()
         Conversation.objects.filter(pk=conversation.pk).update(state=Conversation.State.QUEUED, queued_at=now, updated_at=now)
-        _record(conversation, ConversationEvent.Kind.HANDED_OFF, who, from_state=conversation.state,
+        ConversationEvent.record(conversation, ConversationEvent.Kind.HANDED_OFF, who, from_state=conversation.state,
                 to_state=Conversation.State.QUEUED, data={"reason": reason})
         conversation.state, conversation.queued_at = Conversation.State.QUEUED, now
         notify_conversation(conversation)

@@ -315,6 +315,18 @@ class ConversationEvent(models.Model):
         verbose_name_plural = _("conversation events")
         ordering = ["id"]
 
+    @classmethod
+    def record(cls, conversation, kind, actor=None, *, from_state="", to_state="", data=None):
+        """Write one timeline row. actor: who did it (an access actor); None is the system
+        (routing, the scheduler)."""
+        return cls.objects.create(
+            conversation=conversation, kind=kind, from_state=from_state, to_state=to_state,
+            actor_kind=actor.kind if actor else SenderKind.SYSTEM,
+            actor_user_id=actor.user_id if actor else None,
+            actor_customer_id=actor.customer_id if actor else None,
+            data=data or {},
+        )
+
 
 class ReadState(models.Model):
     """How far one participant (a customer or an agent) has read a conversation."""

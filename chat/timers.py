@@ -12,7 +12,7 @@ from django.utils import timezone
 from django.utils.translation import gettext
 
 from . import scheduler
-from .models import Conversation, ConversationEvent, Deadline, SatisfactionRating, SenderKind
+from .models import Conversation, ConversationEvent, Deadline, SatisfactionRating
 
 
 def _inbox(conversation):
@@ -64,11 +64,6 @@ def _locked(deadline):
             .filter(pk=deadline.conversation_id).first())
 
 
-def _system_event(conversation, kind, *, from_state="", data=None):
-    return ConversationEvent.objects.create(conversation=conversation, kind=kind, from_state=from_state, to_state=conversation.state,
-                                            actor_kind=SenderKind.SYSTEM, data=data or {})
-
-
 def auto_resolve_due(deadline, now):
     """Resolve an open conversation nobody has written in for inbox.auto_resolve_minutes.
 
@@ -106,7 +101,7 @@ def _resolve_inactive(conversation, now):
     conversation.save(update_fields=["state", "resolved_at", "snoozed_until", "updated_at"])
     if conversation.assignee_id is not None:
         adjust_load(conversation.workspace_id, conversation.assignee_id, -1)  # it was open: a slot is free
-    _system_event(conversation, ConversationEvent.Kind.STATE_CHANGED, from_state=from_state, data={"reason": "inactivity"})
+    ConversationEvent.record(conversation, ConversationEvent.Kind.STATE_CHANGED, from_state=from_state, to_state=conversation.state, data={"reason": "inactivity"})
     actions.notify_conversation(conversation)
     actions.conversation_resolved(conversation)
     workspace_id = conversation.workspace_id
@@ -128,8 +123,8 @@ def queue_timeout_due(deadline, now):
             or conversation.group_id != group_id):
         return None  # taken, moved or finished meanwhile
     default = default_group(conversation.workspace_id)
-    _system_event(conversation, ConversationEvent.Kind.STATE_CHANGED, from_state=conversation.state,
-                  data={"reroute": "queue timeout", "from_group": group_id, "to_group": default.pk})
+    ConversationEvent.record(conversation, ConversationEvent.Kind.STATE_CHANGED, from_state=conversation.state, to_state=conversation.state,
+                             data={"reroute": "queue timeout", "from_group": group_id, "to_group": default.pk})
     route(conversation.pk, only_group_id=default.pk)
     return None
 
@@ -145,5 +140,5 @@ def csat_prompt_due(deadline, now):
     if SatisfactionRating.objects.filter(conversation_id=conversation.pk).exists():
         return None
     actions.post_system_message(conversation.pk, gettext("How did we do? Please take a moment to rate this conversation."))
-    _system_event(conversation, ConversationEvent.Kind.CSAT_PROMPTED)
+    ConversationEvent.record(conversation, ConversationEvent.Kind.CSAT_PROMPTED, to_state=conversation.state)
     return None

@@ -21,7 +21,7 @@ from accounts.actions import int_or_none
 from accounts.models import Membership
 from chat import access, push, realtime, timers
 from chat.errors import ChatError, forbidden
-from chat.models import Conversation, ConversationEvent, InboxUserPermission, SenderKind
+from chat.models import Conversation, ConversationEvent, InboxUserPermission
 from chat.actions import notify_conversation
 from replies.auto import hosting_answers_now, queued_message
 
@@ -108,13 +108,6 @@ def context_for(conversation, need_last_agent=True):
 # --- routing ------------------------------------------------------------------------------
 
 
-def _event(conversation, kind, *, from_state="", data=None, actor=None):
-    ConversationEvent.objects.create(
-        conversation=conversation, kind=kind, from_state=from_state, to_state=conversation.state,
-        actor_kind=actor.kind if actor else SenderKind.SYSTEM, actor_user_id=actor.user_id if actor else None, data=data or {},
-    )
-
-
 def adjust_load(workspace_id, agent_id, delta):
     """Keep an agent's open-chat counter in step with an assign (+1) or a release (-1)."""
     if agent_id is not None:
@@ -133,7 +126,8 @@ def _assign(conversation, agent_id, group_id, *, reason, actor=None):
     AgentPresence.objects.filter(workspace_id=conversation.workspace_id, user_id=agent_id).update(
         last_assigned_at=now, open_chats=F("open_chats") + 1
     )
-    _event(conversation, ConversationEvent.Kind.ASSIGNED, from_state=from_state, data={"agent": agent_id, "group": group_id, "reason": reason}, actor=actor)
+    ConversationEvent.record(conversation, ConversationEvent.Kind.ASSIGNED, actor, from_state=from_state, to_state=conversation.state,
+                             data={"agent": agent_id, "group": group_id, "reason": reason})
     notify_conversation(conversation, everyone_serving=True)
     if actor is None or actor.user_id != agent_id:  # nobody is pushed about their own claim
         push.notify_conversation_waiting(conversation)
@@ -184,7 +178,8 @@ def route(conversation_id, only_group_id=None, exclude=()):
                 conversation.queued_at = conversation.queued_at or timezone.now()
                 conversation.save(update_fields=["group", "queued_at", "updated_at"])
                 if first_time:
-                    _event(conversation, ConversationEvent.Kind.ROUTED, from_state=conversation.state, data={"routing": decision.kind, "group": decision.group_id})
+                    ConversationEvent.record(conversation, ConversationEvent.Kind.ROUTED, from_state=conversation.state, to_state=conversation.state,
+                                             data={"routing": decision.kind, "group": decision.group_id})
                     timers.conversation_queued(conversation)
                     queued_message(conversation)
                     notify_conversation(conversation, everyone_serving=True)
@@ -202,7 +197,8 @@ def _leave_message(conversation, reason):
     from_state = conversation.state
     conversation.state, conversation.is_leave_message = Conversation.State.PENDING, True
     conversation.save(update_fields=["state", "is_leave_message", "updated_at"])
-    _event(conversation, ConversationEvent.Kind.ROUTED, from_state=from_state, data={"routing": "leave_message", "reason": reason})
+    ConversationEvent.record(conversation, ConversationEvent.Kind.ROUTED, from_state=from_state, to_state=conversation.state,
+                             data={"routing": "leave_message", "reason": reason})
     notify_conversation(conversation, everyone_serving=True)
     if hosting_answers_now(conversation):
         return Decision("leave_message", reason=reason)  # the hosting message speaks for the workspace
@@ -379,7 +375,7 @@ def transfer(actor, conversation_id, *, to_agent_id=None, to_group_id=None, note
             notify_conversation(conversation, everyone_serving=True)
             group_id = group.pk
             transaction.on_commit(lambda: route(conversation.pk, only_group_id=group_id))
-        _event(conversation, ConversationEvent.Kind.TRANSFERRED, from_state=from_state, actor=actor,
+        ConversationEvent.record(conversation, ConversationEvent.Kind.TRANSFERRED, actor, from_state=from_state, to_state=conversation.state,
                data={"from_agent": previous, "to_agent": to_agent_id, "to_group": to_group_id, "note": note[:1000]})
     return conversation
 
@@ -439,7 +435,8 @@ def _release_unanswered(conversation_id, agent_id, *, reason):
         conversation.queued_at = conversation.queued_at or timezone.now()
         conversation.save(update_fields=["assignee", "state", "queued_at", "updated_at"])
         adjust_load(conversation.workspace_id, agent_id, -1)
-        _event(conversation, ConversationEvent.Kind.STATE_CHANGED, from_state=Conversation.State.ASSIGNED, data={"reroute": reason, "agent": agent_id})
+        ConversationEvent.record(conversation, ConversationEvent.Kind.STATE_CHANGED, from_state=Conversation.State.ASSIGNED, to_state=conversation.state,
+                                 data={"reroute": reason, "agent": agent_id})
         notify_conversation(conversation, everyone_serving=True)
     return True
 
