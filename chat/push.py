@@ -13,6 +13,8 @@ their subscriptions (_subscriptions_for):
   pooled or queued it: every agent serving the inbox;
 - never an agent offline (or without presence) in that workspace, nor one whose console is
   visible, nor a device registered in another workspace.
+- a sensitive-word alert: every member with the CONFIGURE capability (supervisors need not be
+  on duty), unless a console tab of theirs is visible (it shows the alert).
 
 Sending never holds the request or WebSocket thread: the work goes to two worker threads
 (inline when WEB_PUSH["SYNC"]), and only for a workspace that has a device at all (cached
@@ -282,6 +284,15 @@ def notify_conversation_waiting(conversation):
     transaction.on_commit(lambda: workspace_has_devices(workspace_id) and _submit(_push_conversation, conversation_id, assignee_id))
 
 
+def notify_alert(conversation, user_ids, words):
+    """Sensitive words alerted these supervisors: after commit, push to their devices too (a
+    supervisor away from the console hears of it), except where a console tab of theirs is visible."""
+    if not _config()["ENABLED"] or not user_ids:
+        return
+    conversation_id, workspace_id, user_ids = conversation.pk, conversation.workspace_id, tuple(user_ids)
+    transaction.on_commit(lambda: workspace_has_devices(workspace_id) and _submit(_push_alert, conversation_id, user_ids, words))
+
+
 def send_test(user):
     """A test notification to each of the user's devices, now. Returns (sent, failed)."""
     rows = PushSubscription.objects.filter(user=user).order_by("pk").values_list("pk", "endpoint", "p256dh", "auth", "user__preferences__language")
@@ -355,6 +366,28 @@ def _push_conversation(conversation_id, assignee_id):
         return _payload("conversation", conversation, title, _preview(last) or _("New conversation"))
 
     _send_all(rows, build, topic=f"conv-{conversation.pk}")
+
+
+def _push_alert(conversation_id, user_ids, words):
+    from accounts.models import Membership
+    from routing.models import AgentPresence
+
+    conversation = Conversation.objects.select_related("customer").filter(pk=conversation_id).first()
+    if conversation is None:
+        return
+    workspace_id = conversation.workspace_id
+    visible = AgentPresence.objects.filter(workspace_id=workspace_id, user_id=OuterRef("user_id"), console_visible_until__gt=timezone.now())
+    member = Membership.objects.filter(workspace_id=workspace_id, user_id=OuterRef("user_id"))
+    rows = list(
+        PushSubscription.objects.filter(Exists(member), workspace_id=workspace_id, user_id__in=user_ids).exclude(Exists(visible))
+        .order_by("pk").values_list("pk", "endpoint", "p256dh", "auth", "user__preferences__language")
+    )
+
+    def build():
+        title = _("Sensitive words from %(name)s") % {"name": conversation.customer.display_name}
+        return {**_payload("alert", conversation, title, words[:PREVIEW_CHARS]), "tag": f"alert-{conversation.pk}"}
+
+    _send_all(rows, build, topic=f"alert-{conversation.pk}")
 
 
 def _send_all(rows, build, *, topic=None):

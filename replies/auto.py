@@ -19,7 +19,7 @@ from django.utils.translation import gettext as _
 
 from accounts import roles
 from accounts.models import Membership
-from chat import realtime, scheduler
+from chat import push, realtime, scheduler
 from chat.models import Conversation, ConversationEvent, Deadline, Message, SenderKind
 
 from . import config, hosting
@@ -111,6 +111,7 @@ def flag_sensitive(conversation, message, alerts):
     ]
     alert = {"type": "alert", "alert": "sensitive_words", "conversation_id": conversation.pk, "seq": message.seq, "lists": lists}
     realtime.publish([(realtime.group_for_agent(user_id), alert) for user_id in supervisors])
+    push.notify_alert(conversation, supervisors, words)
 
 
 # --- after commit --------------------------------------------------------------------------

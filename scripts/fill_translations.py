@@ -9,6 +9,7 @@ from pathlib import Path
 BASE = Path(__file__).resolve().parent.parent
 
 ZH_HANS = {
+    "Sensitive words from %(name)s": "%(name)s 的消息含敏感词",
     "Sensitive words in conversation #{id}: {words}": "会话 #{id} 中有敏感词：{words}",
     "Dismiss": "关闭",
     # Issue 8: quick phrases, auto-replies, hosting, sensitive words, scheduler

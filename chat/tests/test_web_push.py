@@ -26,7 +26,7 @@ from django.utils import timezone, translation
 
 from accounts.models import UserPreferences
 from chat import push
-from chat.models import Conversation, Message, PushSubscription
+from chat.models import Conversation, ConversationEvent, Message, PushSubscription
 from chat.tests.wsutil import connect_agent, connect_customer, frames_until, send_json
 from conftest import send, verified_client
 from helpdesk import workspace_cache
@@ -361,6 +361,30 @@ def test_a_workspace_without_devices_hands_no_job_to_the_push_workers(personas, 
     assert push.workspace_has_devices(personas.workspace.pk) is False
     monkeypatch.setattr(workspace_cache.time, "monotonic", lambda real=time.monotonic: real() + push.DEVICES_TTL_SECONDS + 1)
     assert push.workspace_has_devices(personas.workspace.pk) is True
+
+
+def test_sensitive_word_alert_reaches_supervisors_devices_but_not_agents_nor_a_visible_console(personas, service):
+    from replies.models import SensitiveWordList
+
+    SensitiveWordList.objects.create(workspace=personas.workspace, name="complaints", words="投诉\n12315", action=SensitiveWordList.Action.ALERT)
+    routing.set_status(personas.agent_a, "online")
+    owner_device = register(service, personas.owner_user, personas.workspace, "/push/owner")  # founder: CONFIGURE, never went online
+    agent_device = register(service, personas.agent_a_user, personas.workspace, "/push/agent-a")
+    conversation = new_chat(personas.visitor, "hello")
+    service.requests.clear()
+
+    send(personas.visitor, "再不处理我就打12315投诉", conversation_id=conversation.pk)
+    alerts = service.to("/push/owner")
+    assert len(alerts) == 1 and alerts[0]["headers"]["topic"] == f"alert-{conversation.pk}"
+    payload = owner_device.decrypt(alerts[0]["body"])
+    assert payload["type"] == "alert" and payload["url"] == f"/console/c/{conversation.pk}/" and payload["tag"] == f"alert-{conversation.pk}"
+    assert "12315" in payload["body"] and "投诉" in payload["body"]
+    assert [agent_device.decrypt(r["body"])["type"] for r in service.to("/push/agent-a")] == ["message"]  # no alert for agents
+
+    presence(personas.owner_user, personas.workspace, status="offline", visible_for=60)  # a console tab of theirs is showing
+    send(personas.visitor, "我要投诉", conversation_id=conversation.pk)
+    assert ConversationEvent.objects.filter(conversation=conversation, kind="flagged").count() == 2  # alerted again...
+    assert len(service.to("/push/owner")) == 1  # ...but the visible console shows it: no second push
 
 
 def test_preview_labels_images_and_files():
