@@ -28,6 +28,16 @@ def workspace_ids_where(user, capability):
     return [m.workspace_id for m in memberships(user) if roles.can(m, capability)]
 
 
+def member_ids_with(workspace_id, capability, among=None):
+    """Ids of the workspace's members holding `capability` (role or custom role): one query of
+    plain tuples. among: restrict to these user ids (an iterable or a values() subquery)."""
+    rows = Membership.objects.filter(workspace_id=workspace_id)
+    if among is not None:
+        rows = rows.filter(user_id__in=among)
+    return {user_id for user_id, role, custom in rows.values_list("user_id", "role", "custom_role__capabilities")
+            if capability in roles.capabilities_of(role, custom)}
+
+
 def membership_in(user, workspace_id):
     return next((m for m in memberships(user) if m.workspace_id == workspace_id), None)
 

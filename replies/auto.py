@@ -18,7 +18,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts import roles
-from accounts.models import Membership
+from accounts.access import member_ids_with
 from chat import push, realtime, scheduler
 from chat.models import Conversation, ConversationEvent, Deadline, Message, SenderKind
 
@@ -104,11 +104,7 @@ def flag_sensitive(conversation, message, alerts):
 
     post_automatic_reply(conversation, _("Sensitive words in the message above: %(words)s") % {"words": words},
                          private=True, event=ConversationEvent.Kind.FLAGGED, event_data={"seq": message.seq, "lists": lists})
-    supervisors = [
-        user_id for user_id, role, custom in Membership.objects.filter(workspace_id=conversation.workspace_id)
-        .values_list("user_id", "role", "custom_role__capabilities")
-        if roles.CONFIGURE in roles.capabilities_of(role, custom)
-    ]
+    supervisors = sorted(member_ids_with(conversation.workspace_id, roles.CONFIGURE))
     alert = {"type": "alert", "alert": "sensitive_words", "conversation_id": conversation.pk, "seq": message.seq, "lists": lists}
     realtime.publish([(realtime.group_for_agent(user_id), alert) for user_id in supervisors])
     push.notify_alert(conversation, supervisors, words)

@@ -17,6 +17,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from accounts import roles
+from accounts.access import member_ids_with
 from accounts.actions import int_or_none
 from accounts.models import Membership
 from chat import access, push, realtime, timers
@@ -45,8 +46,7 @@ def default_group(workspace_id):
 def _serving_user_ids(workspace_id, inbox_id):
     """Members with reception rights (serve chats) who serve this inbox: one query, plain tuples."""
     inbox_users = InboxUserPermission.objects.filter(content_object_id=inbox_id, permission__codename="reply_in_inbox").values("user_id")
-    rows = Membership.objects.filter(workspace_id=workspace_id, user_id__in=inbox_users).values_list("user_id", "role", "custom_role__capabilities")
-    return {user_id for user_id, role, custom in rows if roles.SERVE_CHATS in roles.capabilities_of(role, custom)}
+    return member_ids_with(workspace_id, roles.SERVE_CHATS, among=inbox_users)
 
 
 def _rules(raw_rules):
