@@ -216,24 +216,30 @@ def set_console_visible(actor, visible):
 
 
 def _subscriptions_for(conversation, assignee_id):
-    """(id, endpoint, p256dh, auth, language) of every device to tell: one query."""
+    """The devices to tell of a chat: the assignee's, else those of everyone serving the inbox; on duty only."""
+    if assignee_id is not None:
+        users = [assignee_id]
+    else:
+        users = InboxUserPermission.objects.filter(content_object_id=conversation.inbox_id, permission__codename="reply_in_inbox").values("user_id")
+    return _devices(conversation.workspace_id, users, on_duty=True)
+
+
+def _devices(workspace_id, users, *, on_duty):
+    """(id, endpoint, p256dh, auth, language) of the devices, registered in this workspace, of its
+    members among `users` (ids or a values() subquery) with no console tab visible: one query.
+    on_duty: only agents whose status is not offline."""
     from accounts.models import Membership
     from routing.models import AgentPresence
     from routing.selection import AgentStatus
 
-    workspace_id = conversation.workspace_id
-    present = (
-        AgentPresence.objects.filter(workspace_id=workspace_id, user_id=OuterRef("user_id"))
-        .exclude(status=AgentStatus.OFFLINE)
-        .filter(Q(console_visible_until__isnull=True) | Q(console_visible_until__lte=timezone.now()))
-    )
+    hidden = Q(console_visible_until__isnull=True) | Q(console_visible_until__lte=timezone.now())
+    presence = AgentPresence.objects.filter(workspace_id=workspace_id, user_id=OuterRef("user_id"))
     member = Membership.objects.filter(workspace_id=workspace_id, user_id=OuterRef("user_id"))
-    rows = PushSubscription.objects.filter(Exists(present), Exists(member), workspace_id=workspace_id)
-    if assignee_id is not None:
-        rows = rows.filter(user_id=assignee_id)
+    rows = PushSubscription.objects.filter(Exists(member), workspace_id=workspace_id, user_id__in=users)
+    if on_duty:
+        rows = rows.filter(Exists(presence.exclude(status=AgentStatus.OFFLINE).filter(hidden)))
     else:
-        serving = InboxUserPermission.objects.filter(content_object_id=conversation.inbox_id, permission__codename="reply_in_inbox")
-        rows = rows.filter(user_id__in=serving.values("user_id"))
+        rows = rows.exclude(Exists(presence.exclude(hidden)))  # no presence row: nothing visible
     return list(rows.order_by("pk").values_list("pk", "endpoint", "p256dh", "auth", "user__preferences__language"))
 
 
@@ -273,7 +279,7 @@ def notify_message(message):
     if message.seq == 1:
         return  # a new conversation: routing announces it (notify_conversation_waiting)
     message_id, workspace_id = message.pk, message.conversation.workspace_id
-    transaction.on_commit(lambda: workspace_has_devices(workspace_id) and _submit(_push_message, message_id))
+    _after_commit(workspace_id, _push_message, message_id)
 
 
 def notify_conversation_waiting(conversation):
@@ -281,7 +287,7 @@ def notify_conversation_waiting(conversation):
     if not _config()["ENABLED"]:
         return
     conversation_id, assignee_id, workspace_id = conversation.pk, conversation.assignee_id, conversation.workspace_id
-    transaction.on_commit(lambda: workspace_has_devices(workspace_id) and _submit(_push_conversation, conversation_id, assignee_id))
+    _after_commit(workspace_id, _push_conversation, conversation_id, assignee_id)
 
 
 def notify_alert(conversation, user_ids, words):
@@ -290,7 +296,7 @@ def notify_alert(conversation, user_ids, words):
     if not _config()["ENABLED"] or not user_ids:
         return
     conversation_id, workspace_id, user_ids = conversation.pk, conversation.workspace_id, tuple(user_ids)
-    transaction.on_commit(lambda: workspace_has_devices(workspace_id) and _submit(_push_alert, conversation_id, user_ids, words))
+    _after_commit(workspace_id, _push_alert, conversation_id, user_ids, words)
 
 
 def send_test(user):
@@ -305,6 +311,11 @@ def send_test(user):
 
 
 # --- jobs (worker threads) ------------------------------------------------------------
+
+
+def _after_commit(workspace_id, job, *args):
+    """Run job after commit (on a worker thread), unless the workspace has no device at all."""
+    transaction.on_commit(lambda: workspace_has_devices(workspace_id) and _submit(job, *args))
 
 
 def _submit(job, *args):
@@ -369,19 +380,10 @@ def _push_conversation(conversation_id, assignee_id):
 
 
 def _push_alert(conversation_id, user_ids, words):
-    from accounts.models import Membership
-    from routing.models import AgentPresence
-
     conversation = Conversation.objects.select_related("customer").filter(pk=conversation_id).first()
     if conversation is None:
         return
-    workspace_id = conversation.workspace_id
-    visible = AgentPresence.objects.filter(workspace_id=workspace_id, user_id=OuterRef("user_id"), console_visible_until__gt=timezone.now())
-    member = Membership.objects.filter(workspace_id=workspace_id, user_id=OuterRef("user_id"))
-    rows = list(
-        PushSubscription.objects.filter(Exists(member), workspace_id=workspace_id, user_id__in=user_ids).exclude(Exists(visible))
-        .order_by("pk").values_list("pk", "endpoint", "p256dh", "auth", "user__preferences__language")
-    )
+    rows = _devices(conversation.workspace_id, user_ids, on_duty=False)  # supervisors need not be on duty
 
     def build():
         title = _("Sensitive words from %(name)s") % {"name": conversation.customer.display_name}
