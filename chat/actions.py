@@ -281,7 +281,7 @@ def send_message(actor, *, client_msg_id, body="", msg_type="text", conversation
                 return existing, False
             if conversation.state == Conversation.State.CLOSED:
                 raise ChatError("conversation_closed", _("This conversation is closed."), status=409)
-            from replies import auto, sensitive  # replies build on the engine
+            from replies import auto, config, sensitive  # replies build on the engine
 
             # Sensitive words: masked or refused before anything is stored (a refusal rolls back even a new conversation).
             verdict = sensitive.check(conversation.workspace_id, actor.is_customer, body) if not is_private else None
@@ -290,10 +290,11 @@ def send_message(actor, *, client_msg_id, body="", msg_type="text", conversation
             if verdict and verdict.alerts:
                 auto.flag_sensitive(conversation, message, verdict.alerts)
             if actor.is_customer:
-                has_rules, has_settings = auto.configured(conversation.workspace_id)
-                if message.seq == 1 and has_settings:
+                # A workspace without rules or settings costs its customers' messages no worker work (cached).
+                configured = config.for_workspace(conversation.workspace_id)
+                if message.seq == 1 and configured.has_settings:
                     auto.welcome(conversation)
-                if has_rules or has_settings or conversation.state == Conversation.State.BOT:
+                if configured.has_rules or configured.has_settings or conversation.state == Conversation.State.BOT:
                     # Keyword replies, hosting and the bot answer after commit, off the request thread.
                     transaction.on_commit(lambda: auto.schedule(message.pk))
             return message, True

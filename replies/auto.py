@@ -61,13 +61,6 @@ def _post(conversation, body, kind, **options):
 # --- inside the caller's transaction ---------------------------------------------------------
 
 
-def configured(workspace_id):
-    """(has keyword rules, has reply settings): a workspace without either costs its customers'
-    messages no worker-thread work at all (cached per process: replies.config)."""
-    found = config.for_workspace(workspace_id)
-    return found.has_rules, found.has_settings
-
-
 def welcome(conversation):
     """First customer message of a conversation: the welcome line right after it."""
     found = settings_for(conversation)
