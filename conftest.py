@@ -5,16 +5,31 @@ inbox B only, an anonymous visitor on inbox A, and a second workspace whose
 rows must stay invisible to all of them."""
 
 import itertools
+import os
 
 import pytest
 from django.contrib.auth import get_user_model
-
-from accounts.models import Membership, Role, Workspace
-from chat import access, actions
-from chat.models import Inbox
 from guardian.shortcuts import assign_perm
 
+from accounts.models import Membership, Role, Workspace
+from chat import access, identity
+from chat import messages as chat_messages
+from chat.models import Inbox
+
 _ids = itertools.count(1)
+
+
+def pytest_configure(config):
+    """Fast password hashing for the whole suite (MD5 first; the product keeps Argon2, see
+    PRODUCT_PASSWORD_HASHERS in helpdesk/settings.py and the tests that switch back to it).
+    pytest-django has set Django up before this file loads, so this process switches with
+    override_settings; the variable is for the server processes the tests start (they inherit
+    os.environ), which must verify, and not re-hash, the passwords of the users stored here."""
+    from django.conf import settings
+    from django.test.utils import override_settings
+
+    os.environ["PASSWORD_HASHERS_FAST_FOR_TESTS"] = "1"
+    override_settings(PASSWORD_HASHERS=settings.FAST_TEST_PASSWORD_HASHERS).enable()
 
 
 def make_workspace(name=None):
@@ -36,7 +51,7 @@ def make_agent(workspace, inboxes=(), role=Role.AGENT, username=None, password="
 
 def make_visitor(inbox):
     """An anonymous visitor: (actor, token) exactly as the widget gets them."""
-    customer, inbox, token = actions.open_customer_session(inbox.public_key)
+    customer, inbox, token = identity.open_customer_session(inbox.public_key)
     return access.customer_actor(customer, inbox.pk), token
 
 
@@ -88,7 +103,7 @@ def personas(db):
 
 def send(actor, body="hello", client_msg_id=None, **kwargs):
     """Send through the real action with a fresh client_msg_id unless one is given."""
-    return actions.send_message(actor, client_msg_id=client_msg_id or f"t-{next(_ids)}", body=body, **kwargs)
+    return chat_messages.send_message(actor, client_msg_id=client_msg_id or f"t-{next(_ids)}", body=body, **kwargs)
 
 
 @pytest.fixture
@@ -151,6 +166,20 @@ def outside_the_browser_loop(query):
 
     with ThreadPoolExecutor(1) as pool:
         return pool.submit(run).result()
+
+
+# How long a browser test waits for a state that needs the live server (a loaded machine is slow).
+BROWSER_WAIT_MS = 20_000
+
+
+def widget_session_open(scope, timeout=BROWSER_WAIT_MS):
+    """Wait until the chat widget in `scope` (a page, or the frame locator of the embedded widget) has
+    opened its customer session. Its home view and "Contact us" show before that, and a click on
+    "Contact us" until then is lost (widget.js boot(): the header's availability line is filled once
+    the session is open)."""
+    from playwright.sync_api import expect
+
+    expect(scope.locator("#w-availability")).not_to_be_empty(timeout=timeout)
 
 
 @pytest.fixture
@@ -220,12 +249,11 @@ def two_servers(db, tmp_path):
 
 @pytest.fixture(autouse=True)
 def _side_work_inline(settings):
-    """Web Push, auto-replies and the bot normally run on worker threads after commit. In tests they run in
-    the committing thread: a worker still querying while a test's database is flushed would
-    deadlock PostgreSQL's TRUNCATE. Tests of the threaded path turn SYNC off themselves."""
-    settings.WEB_PUSH = {**settings.WEB_PUSH, "SYNC": True}
-    settings.AUTO_REPLIES = {**settings.AUTO_REPLIES, "SYNC": True}
-    from chat import push
+    """Follow-up jobs (Web Push, auto-replies, the bot) normally run on worker threads after commit.
+    In tests they run in the committing thread: a worker still querying while a test's database is
+    flushed would deadlock PostgreSQL's TRUNCATE. Tests of the threaded path turn SYNC off themselves."""
+    settings.FOLLOWUPS = {**settings.FOLLOWUPS, "SYNC": True}
+    from lifecycle import push
     from replies import config
 
     config.invalidate()  # a rolled-back test's workspace id comes back in the next test

@@ -3,10 +3,10 @@ pages, member APIs and management views ask. One query per request."""
 
 from django.utils.translation import gettext as _
 
-from chat.errors import ChatError
+from helpdesk.errors import DomainError, unauthenticated
 
 from . import roles
-from .models import Membership
+from .models import ApiToken, Membership, Workspace
 
 
 def memberships(user):
@@ -22,8 +22,6 @@ def memberships(user):
 def workspace_ids_where(user, capability):
     """Ids of the workspaces where `user` holds `capability` (superusers: every workspace)."""
     if getattr(user, "is_superuser", False):
-        from .models import Workspace
-
         return list(Workspace.objects.values_list("pk", flat=True))
     return [m.workspace_id for m in memberships(user) if roles.can(m, capability)]
 
@@ -59,5 +57,17 @@ def membership_of_user(user, workspace_id=None):
             memberships = memberships.none()
     membership = memberships.first()
     if membership is None:
-        raise ChatError("forbidden", _("You are not a member of any workspace."), status=403)
+        raise DomainError("forbidden", _("You are not a member of any workspace."), status=403)
     return membership
+
+
+def acting_membership(request, workspace_id=None):
+    """The membership a request acts as, the one rule for every page, API and socket: an API
+    token's own, else the logged-in user's in the chosen workspace (workspace_id, else the
+    X-Workspace header, else their first)."""
+    if isinstance(getattr(request, "auth", None), ApiToken):
+        return request.auth.membership
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        raise unauthenticated()
+    return membership_of_user(user, workspace_id if workspace_id not in (None, "") else request.headers.get("X-Workspace"))

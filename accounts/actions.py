@@ -5,13 +5,12 @@ member's open sockets to re-check their access (after commit).
 Targets are always looked up inside the acting member's workspace, so another
 workspace's ids are "not found" (and the attempt is audited)."""
 
-import csv
 import hashlib
-import io
 import re
 import secrets
 from datetime import timedelta
 
+from django.apps import apps
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
@@ -21,21 +20,18 @@ from django.utils.translation import gettext_lazy as _
 from guardian.shortcuts import assign_perm, remove_perm
 from guardian.utils import get_user_obj_perms_model
 
-from chat import realtime
-from chat.errors import ChatError
-from chat.models import Inbox
-from routing.models import AgentGroup
+from helpdesk import realtime
+from helpdesk.errors import DomainError
+from helpdesk.validation import int_or_none
 
 from . import roles
-from .models import AuditLog, CustomRole, Invite, Membership, Role, Workspace
+from .models import AuditLog, CustomRole, Invite, Membership, ObjectPermissionRow, Role, UserPreferences, Workspace
 
-REPLY_IN_INBOX = "chat.reply_in_inbox"
-SUPERVISE_GROUP = "routing.supervise_group"
 VIEW_ALL_HISTORY_PERM = "accounts.view_all_history"
 
 
 def member_not_found():
-    return ChatError("not_found", _("Not found."), status=404)
+    return DomainError("not_found", _("Not found."), status=404)
 
 
 def acting_member(user, workspace_id):
@@ -78,10 +74,10 @@ def _refuse(actor, action, detail, *, status=403, code="forbidden", message=None
     audit(actor, action, target=target, after={"refused": detail}, denied=True)
     if status == 404:
         return member_not_found()
-    return ChatError(code, message or _("You are not allowed to do this."), status=status)
+    return DomainError(code, message or _("You are not allowed to do this."), status=status)
 
 
-def _require(actor, capability, action):
+def require(actor, capability, action):
     if not roles.can(actor, capability):
         raise _refuse(actor, action, f"missing capability {capability}")
 
@@ -93,21 +89,11 @@ def _target_membership(actor, membership_id, action):
     return target
 
 
-def _in_workspace(actor, model, object_id, action):
+def in_workspace(actor, model, object_id, action):
     obj = model.objects.filter(pk=int_or_none(object_id), workspace_id=actor.workspace_id).first()
     if obj is None:
         raise _refuse(actor, action, f"{model._meta.label_lower} {object_id!r} not in workspace", status=404)
     return obj
-
-
-def int_or_none(value):
-    """An id from a request as an int, or None (which matches nothing) for anything else."""
-    if isinstance(value, bool):
-        return None
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None
 
 
 def notify_access_changed(user_id):
@@ -121,8 +107,8 @@ def notify_access_changed(user_id):
 def add_member(actor, *, user, role, display_name=""):
     action = "member.add"
     if role not in Role.values:
-        raise ChatError("invalid_role", _("Unknown role."), status=400)
-    _require(actor, roles.MANAGE_MEMBERS, action)
+        raise DomainError("invalid_role", _("Unknown role."), status=400)
+    require(actor, roles.MANAGE_MEMBERS, action)
     if not roles.can_manage_role(actor, role):
         raise _refuse(actor, action, f"cannot add role {role}")
     with transaction.atomic():
@@ -130,7 +116,7 @@ def add_member(actor, *, user, role, display_name=""):
             workspace_id=actor.workspace_id, user=user, defaults={"role": role, "display_name": display_name[:80]}
         )
         if not created:
-            raise ChatError("already_member", _("This person is already a member."), status=409)
+            raise DomainError("already_member", _("This person is already a member."), status=409)
         audit(actor, action, target=membership, after={"user": user.get_username(), "role": role})
     return membership
 
@@ -138,8 +124,8 @@ def add_member(actor, *, user, role, display_name=""):
 def change_role(actor, membership_id, new_role):
     action = "member.change_role"
     if new_role not in Role.values:
-        raise ChatError("invalid_role", _("Unknown role."), status=400)
-    _require(actor, roles.MANAGE_MEMBERS, action)
+        raise DomainError("invalid_role", _("Unknown role."), status=400)
+    require(actor, roles.MANAGE_MEMBERS, action)
     target = _target_membership(actor, membership_id, action)
     if not (roles.can_manage_role(actor, target.role) and roles.can_manage_role(actor, new_role)):
         raise _refuse(actor, action, f"cannot move {target.role} to {new_role}", target=target)
@@ -157,7 +143,7 @@ def change_role(actor, membership_id, new_role):
 
 def remove_member(actor, membership_id):
     action = "member.remove"
-    _require(actor, roles.MANAGE_MEMBERS, action)
+    require(actor, roles.MANAGE_MEMBERS, action)
     target = _target_membership(actor, membership_id, action)
     if not roles.can_manage_role(actor, target.role):
         raise _refuse(actor, action, f"cannot remove {target.role}", target=target)
@@ -178,11 +164,11 @@ def _keep_a_founder(target):
         Membership.objects.select_for_update().filter(workspace_id=target.workspace_id, role=Role.FOUNDER).values_list("pk", flat=True)
     )
     if founders == [target.pk]:
-        raise ChatError("last_founder", _("A workspace must keep at least one founder."), status=409)
+        raise DomainError("last_founder", _("A workspace must keep at least one founder."), status=409)
 
 
 class _audit_refusal:
-    """Around a transaction: a ChatError raised inside rolls the change back, then is audited as refused."""
+    """Around a transaction: a DomainError raised inside rolls the change back, then is audited as refused."""
 
     def __init__(self, actor, action, target):
         self.actor, self.action, self.target = actor, action, target
@@ -191,18 +177,21 @@ class _audit_refusal:
         return self
 
     def __exit__(self, exc_type, exc, tb):
-        if exc_type is not None and issubclass(exc_type, ChatError):
+        if exc_type is not None and issubclass(exc_type, DomainError):
             audit(self.actor, self.action, target=self.target, after={"refused": exc.code}, denied=True)
         return False
 
 
 def _drop_object_permissions(membership):
-    user = membership.user
-    for inbox in Inbox.objects.filter(workspace_id=membership.workspace_id, user_permissions__user=user).distinct():
-        remove_perm(REPLY_IN_INBOX, user, inbox)
-    for group in AgentGroup.objects.filter(workspace_id=membership.workspace_id, user_permissions__user=user).distinct():
-        remove_perm(SUPERVISE_GROUP, user, group)
-    remove_perm(VIEW_ALL_HISTORY_PERM, user, membership.workspace)
+    """Every object permission the member holds in the workspace: the rows of each app's
+    ObjectPermissionRow table (inboxes, agent groups, the workspace itself...) whose object is
+    the workspace or belongs to it. Generic, so accounts needs to know none of those apps."""
+    for model in apps.get_models():
+        if not issubclass(model, ObjectPermissionRow):
+            continue
+        target = model._meta.get_field("content_object").related_model
+        lookup = "content_object_id" if issubclass(target, Workspace) else "content_object__workspace_id"
+        model.objects.filter(user_id=membership.user_id, **{lookup: membership.workspace_id}).delete()
 
 
 # --- object permissions ------------------------------------------------------------
@@ -214,8 +203,8 @@ def holds(user, perm, obj):
     return get_user_obj_perms_model(obj).objects.filter(user=user, content_object=obj, permission__codename=codename).exists()
 
 
-def _set_object_permission(actor, *, action, capability, perm, obj, membership_id, granted):
-    _require(actor, capability, action)
+def set_object_permission(actor, *, action, capability, perm, obj, membership_id, granted):
+    require(actor, capability, action)
     target = _target_membership(actor, membership_id, action)
     if target.role in (Role.FOUNDER, Role.SENIOR_ADMIN, Role.ADMIN) and not roles.can_manage_role(actor, target.role):
         raise _refuse(actor, action, f"cannot change permissions of {target.role}", target=target)
@@ -231,24 +220,9 @@ def _set_object_permission(actor, *, action, capability, perm, obj, membership_i
     return target
 
 
-def set_inbox_access(actor, inbox_id, membership_id, granted):
-    """Grant or revoke "serve and reply in inbox X". Revocation stops live delivery at once."""
-    inbox = _in_workspace(actor, Inbox, inbox_id, "inbox.access")
-    return _set_object_permission(
-        actor, action="inbox.access", capability=roles.CONFIGURE, perm=REPLY_IN_INBOX, obj=inbox, membership_id=membership_id, granted=granted
-    )
-
-
-def set_group_supervision(actor, group_id, membership_id, granted):
-    group = _in_workspace(actor, AgentGroup, group_id, "group.supervise")
-    return _set_object_permission(
-        actor, action="group.supervise", capability=roles.CONFIGURE, perm=SUPERVISE_GROUP, obj=group, membership_id=membership_id, granted=granted
-    )
-
-
 def set_view_all_history(actor, membership_id, granted):
     workspace = Workspace.objects.get(pk=actor.workspace_id)
-    return _set_object_permission(
+    return set_object_permission(
         actor, action="history.view_all", capability=roles.MANAGE_MEMBERS, perm=VIEW_ALL_HISTORY_PERM, obj=workspace,
         membership_id=membership_id, granted=granted,
     )
@@ -260,7 +234,7 @@ def set_view_all_history(actor, membership_id, granted):
 def define_custom_role(actor, name, capabilities, role_id=None):
     """Create (or, with role_id, rename and redefine) a custom role."""
     action = "custom_role.define"
-    _require(actor, roles.MANAGE_ROLES, action)
+    require(actor, roles.MANAGE_ROLES, action)
     capabilities = sorted(set(capabilities or ()))
     forbidden = [c for c in capabilities if c not in roles.GRANTABLE_BY_CUSTOM_ROLE]
     if forbidden:
@@ -268,8 +242,8 @@ def define_custom_role(actor, name, capabilities, role_id=None):
                       message=_("A custom role cannot grant member management."), status=400)
     name = str(name or "").strip()[:60]
     if not name:
-        raise ChatError("invalid_name", _("A name is required."), status=400)
-    existing = _in_workspace(actor, CustomRole, role_id, action) if role_id is not None else None
+        raise DomainError("invalid_name", _("A name is required."), status=400)
+    existing = in_workspace(actor, CustomRole, role_id, action) if role_id is not None else None
     with transaction.atomic():
         if existing is None:
             role, _created = CustomRole.objects.update_or_create(
@@ -288,11 +262,11 @@ def define_custom_role(actor, name, capabilities, role_id=None):
 
 def set_custom_role(actor, membership_id, custom_role_id):
     action = "member.custom_role"
-    _require(actor, roles.MANAGE_ROLES, action)
+    require(actor, roles.MANAGE_ROLES, action)
     target = _target_membership(actor, membership_id, action)
     if not roles.can_manage_role(actor, target.role):
         raise _refuse(actor, action, f"cannot change the custom role of {target.role}", target=target)
-    custom_role = _in_workspace(actor, CustomRole, custom_role_id, action) if custom_role_id is not None else None
+    custom_role = in_workspace(actor, CustomRole, custom_role_id, action) if custom_role_id is not None else None
     with transaction.atomic():
         before = target.custom_role_id
         target.custom_role = custom_role
@@ -319,7 +293,7 @@ INVITE_TTL_HOURS = 72
 PHONE_RE = re.compile(r"^\+?[0-9][0-9 \-]{5,30}$")
 
 
-def _invite_digest(secret):
+def invite_digest(secret):
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
@@ -329,38 +303,38 @@ def invite_member(actor, *, role, email="", phone="", display_name="", ttl_hours
     action = "member.invite"
     email, phone = (email or "").strip().lower(), (phone or "").strip()
     if role not in Role.values:
-        raise ChatError("invalid_role", _("Unknown role."), status=400)
+        raise DomainError("invalid_role", _("Unknown role."), status=400)
     if not email and not phone:
-        raise ChatError("contact_required", _("Give an e-mail address or a phone number."), status=400)
+        raise DomainError("contact_required", _("Give an e-mail address or a phone number."), status=400)
     if email:
         try:
             validate_email(email)
         except ValidationError:
-            raise ChatError("invalid_email", _("Enter a valid e-mail address."), status=400) from None
+            raise DomainError("invalid_email", _("Enter a valid e-mail address."), status=400) from None
     if phone and not PHONE_RE.match(phone):
-        raise ChatError("invalid_phone", _("Enter a valid phone number."), status=400)
-    _require(actor, roles.MANAGE_MEMBERS, action)
+        raise DomainError("invalid_phone", _("Enter a valid phone number."), status=400)
+    require(actor, roles.MANAGE_MEMBERS, action)
     if not roles.can_manage_role(actor, role):
         raise _refuse(actor, action, f"cannot invite role {role}")
     secret = secrets.token_urlsafe(24)
     with transaction.atomic():
         invite = Invite.objects.create(
             workspace_id=actor.workspace_id, email=email, phone=phone, role=role, display_name=display_name[:80],
-            token_hash=_invite_digest(secret), invited_by_id=actor.user_id, expires_at=timezone.now() + timedelta(hours=ttl_hours),
+            token_hash=invite_digest(secret), invited_by_id=actor.user_id, expires_at=timezone.now() + timedelta(hours=ttl_hours),
         )
         audit(actor, action, target=invite, after={"email": email, "phone": phone, "role": role})
     return invite, secret
 
 
 def find_invite(secret):
-    """The pending invitation for a link secret, or a ChatError saying why it cannot be used."""
-    invite = Invite.objects.select_related("workspace").filter(token_hash=_invite_digest(str(secret or ""))).first()
+    """The pending invitation for a link secret, or a DomainError saying why it cannot be used."""
+    invite = Invite.objects.select_related("workspace").filter(token_hash=invite_digest(str(secret or ""))).first()
     if invite is None or invite.revoked_at is not None:
-        raise ChatError("invalid_invite", _("This invitation link is not valid."), status=404)
+        raise DomainError("invalid_invite", _("This invitation link is not valid."), status=404)
     if invite.accepted_at is not None:
-        raise ChatError("invite_used", _("This invitation has already been used."), status=410)
+        raise DomainError("invite_used", _("This invitation has already been used."), status=410)
     if invite.expires_at <= timezone.now():
-        raise ChatError("invite_expired", _("This invitation has expired. Ask for a new one."), status=410)
+        raise DomainError("invite_expired", _("This invitation has expired. Ask for a new one."), status=410)
     return invite
 
 
@@ -372,7 +346,7 @@ def accept_invite(secret, *, user=None, username="", password="", email=""):
     with transaction.atomic():
         invite = Invite.objects.select_for_update().get(pk=invite.pk)
         if invite.accepted_at is not None:
-            raise ChatError("invite_used", _("This invitation has already been used."), status=410)
+            raise DomainError("invite_used", _("This invitation has already been used."), status=410)
         if invite.for_user_id is not None:
             account = invite.for_user
             account.set_password(password)
@@ -386,7 +360,7 @@ def accept_invite(secret, *, user=None, username="", password="", email=""):
         if user is None:
             user = create_user(username, password, email=email or invite.email)
         if Membership.objects.filter(workspace_id=invite.workspace_id, user=user).exists():
-            raise ChatError("already_member", _("You are already a member of this workspace."), status=409)
+            raise DomainError("already_member", _("You are already a member of this workspace."), status=409)
         membership = Membership.objects.create(workspace_id=invite.workspace_id, user=user, role=invite.role,
                                                display_name=invite.display_name or user.get_username())
         invite.accepted_at, invite.accepted_by = timezone.now(), user
@@ -396,74 +370,9 @@ def accept_invite(secret, *, user=None, username="", password="", email=""):
     return membership
 
 
-CSV_COLUMNS = ("username", "email", "display_name", "role", "inboxes")
-CSV_MAX_ROWS = 500
-
-
-def bulk_create_agents(actor, csv_text):
-    """Create members from CSV (header: username,email[,display_name,role,inboxes]; inboxes
-    are names separated by ';'). All or nothing: any bad line refuses the whole file.
-    Returns [(membership, invite secret)]: each new member sets a password through the link."""
-    action = "member.bulk_create"
-    _require(actor, roles.MANAGE_MEMBERS, action)
-    rows = list(csv.DictReader(io.StringIO(csv_text.lstrip("\ufeff"))))
-    if not rows:
-        raise ChatError("empty_csv", _("The file has no rows."), status=400)
-    if len(rows) > CSV_MAX_ROWS:
-        raise ChatError("too_many_rows", _("At most %(n)s rows per file.") % {"n": CSV_MAX_ROWS}, status=400)
-    unknown = set(rows[0]) - set(CSV_COLUMNS)
-    if unknown or not {"username", "email"} <= set(rows[0]):
-        raise ChatError("bad_header", _("The header must be: %(cols)s") % {"cols": ",".join(CSV_COLUMNS)}, status=400)
-    inboxes = {i.name: i for i in Inbox.objects.filter(workspace_id=actor.workspace_id)}
-    User = get_user_model()
-    errors, planned, seen = [], [], set()
-    for line, row in enumerate(rows, start=2):
-        username = (row.get("username") or "").strip()
-        email = (row.get("email") or "").strip().lower()
-        role = (row.get("role") or Role.AGENT).strip() or Role.AGENT
-        names = [n.strip() for n in (row.get("inboxes") or "").split(";") if n.strip()]
-        problems = []
-        if not username or len(username) > 150 or username in seen:
-            problems.append(_("missing or repeated username"))
-        elif User.objects.filter(username=username).exists():
-            problems.append(_("username already taken"))
-        try:
-            validate_email(email)
-        except ValidationError:
-            problems.append(_("invalid e-mail"))
-        if role not in Role.values or not roles.can_manage_role(actor, role):
-            problems.append(_("role not allowed: %(role)s") % {"role": role})
-        missing = [n for n in names if n not in inboxes]
-        if missing:
-            problems.append(_("unknown inbox: %(names)s") % {"names": ", ".join(missing)})
-        seen.add(username)
-        if problems:
-            errors.append(_("line %(line)s: %(problems)s") % {"line": line, "problems": "; ".join(str(p) for p in problems)})
-        planned.append((username, email, (row.get("display_name") or "").strip(), role, [inboxes[n] for n in names if n in inboxes]))
-    if errors:
-        audit(actor, action, after={"refused": [str(e) for e in errors][:20]}, denied=True)
-        raise ChatError("invalid_csv", " ".join(str(e) for e in errors), status=400)
-    created = []
-    with transaction.atomic():
-        for username, email, display_name, role, member_inboxes in planned:
-            user = create_user(username, email=email)
-            membership = Membership.objects.create(workspace_id=actor.workspace_id, user=user, role=role, display_name=display_name[:80])
-            for inbox in member_inboxes:
-                assign_perm(REPLY_IN_INBOX, user, inbox)
-            secret = secrets.token_urlsafe(24)
-            Invite.objects.create(workspace_id=actor.workspace_id, email=email, role=role, display_name=display_name[:80],
-                                  token_hash=_invite_digest(secret), invited_by_id=actor.user_id, for_user=user,
-                                  expires_at=timezone.now() + timedelta(hours=INVITE_TTL_HOURS))
-            created.append((membership, secret))
-        audit(actor, action, after={"usernames": [m.user.get_username() for m, _ in created]})
-    return created
-
-
 def save_preferences(user, *, language, sound):
     """A person's own settings (no audit: they touch nobody else)."""
-    from .models import UserPreferences
-
     if language not in UserPreferences.Language.values:
-        raise ChatError("invalid_language", _("Unknown language."), status=400)
+        raise DomainError("invalid_language", _("Unknown language."), status=400)
     prefs, _created = UserPreferences.objects.update_or_create(user=user, defaults={"language": language, "sound": bool(sound)})
     return prefs

@@ -11,7 +11,8 @@ from django.template.response import TemplateResponse
 from django.urls import path
 from django.utils.translation import gettext_lazy as _
 
-from chat.errors import ChatError
+from chat import staff as chat_staff
+from helpdesk.errors import DomainError
 
 from . import actions, roles
 from .admin_scope import WorkspaceScopedAdmin
@@ -132,13 +133,13 @@ class MembershipAdmin(ManageableRoleChoices, WorkspaceScopedAdmin):
                 Membership.objects.filter(pk=obj.pk).update(display_name=obj.display_name)
             if "view_all_history" in form.changed_data:
                 actions.set_view_all_history(actor, obj.pk, form.cleaned_data["view_all_history"])
-        except ChatError as exc:
+        except DomainError as exc:
             messages.error(request, exc.message)
 
     def delete_model(self, request, obj):
         try:
             actions.remove_member(acting(request, obj.workspace_id), obj.pk)
-        except ChatError as exc:
+        except DomainError as exc:
             messages.error(request, exc.message)
 
     def delete_queryset(self, request, queryset):
@@ -161,15 +162,15 @@ class MembershipAdmin(ManageableRoleChoices, WorkspaceScopedAdmin):
             upload = form.cleaned_data["file"]
             try:
                 text = upload.read(2_000_000).decode("utf-8-sig")
-                rows = actions.bulk_create_agents(acting(request, form.cleaned_data["workspace"].pk), text)
+                rows = chat_staff.bulk_create_agents(acting(request, form.cleaned_data["workspace"].pk), text)
                 created = [(m, invite_url(request, secret)) for m, secret in rows]
                 messages.success(request, _("%(n)s members created. Send each one their link to choose a password.") % {"n": len(created)})
             except UnicodeDecodeError:
                 form.add_error("file", _("The file must be UTF-8 text."))
-            except ChatError as exc:
+            except DomainError as exc:
                 form.add_error("file", exc.message)
         context = {**self.admin_site.each_context(request), "form": form, "created": created, "opts": self.model._meta,
-                   "title": _("Import members from CSV"), "columns": ",".join(actions.CSV_COLUMNS)}
+                   "title": _("Import members from CSV"), "columns": ",".join(chat_staff.CSV_COLUMNS)}
         return TemplateResponse(request, "admin/accounts/membership/import_csv.html", context)
 
 
@@ -210,7 +211,7 @@ class InviteAdmin(ManageableRoleChoices, WorkspaceScopedAdmin):
         try:
             invite, secret = actions.invite_member(acting(request, obj.workspace_id), role=obj.role, email=obj.email,
                                                    phone=obj.phone, display_name=obj.display_name)
-        except ChatError as exc:
+        except DomainError as exc:
             messages.error(request, exc.message)
             return
         obj.pk = invite.pk
@@ -250,7 +251,7 @@ class CustomRoleAdmin(WorkspaceScopedAdmin):
                 acting(request, obj.workspace_id), form.cleaned_data["name"], form.cleaned_data["capabilities"], role_id=obj.pk if change else None
             )
             obj.pk = role.pk
-        except ChatError as exc:
+        except DomainError as exc:
             messages.error(request, exc.message)
 
 

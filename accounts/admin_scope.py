@@ -15,7 +15,10 @@ from django.contrib.admin.forms import AdminAuthenticationForm
 from django.http import Http404, HttpResponseRedirect
 from django.utils.translation import gettext_lazy as _
 
-from . import access, roles
+from helpdesk.errors import DomainError
+
+from . import access, actions, roles
+from .models import AuditLog
 
 PROTECTED_FIELDS = ("workspace", "role", "user", "custom_role", "inbox", "customer")
 
@@ -71,8 +74,6 @@ class WorkspaceScopedAdmin(admin.ModelAdmin):
         before = {f: str(form.initial.get(f)) for f in form.changed_data} if change else {}
         super().save_model(request, obj, form, change)
         if self.audit_name and (form.changed_data or not change):
-            from . import actions
-
             actor = actions.acting_member(request.user, self.workspace_of(obj))
             actions.audit(actor, f"{self.audit_name}.{'change' if change else 'add'}", target=obj, before=before,
                           after={f: str(form.cleaned_data.get(f)) for f in form.changed_data})
@@ -163,8 +164,6 @@ class WorkspaceScopedAdmin(admin.ModelAdmin):
         return response
 
     def audit_refusal(self, request, action, detail):
-        from .models import AuditLog
-
         ids = self.workspace_ids(request) or access.workspace_ids_where(request.user, roles.SERVE_CHATS)
         if ids:
             AuditLog.objects.create(workspace_id=ids[0], actor=request.user, action=action, after={"refused": detail}, denied=True)
@@ -174,13 +173,11 @@ class WorkspaceScopedAdmin(admin.ModelAdmin):
 
 
 def acting(request, workspace_id):
-    from . import actions
-
     return actions.acting_member(request.user, workspace_id)
 
 
 class Refused(Exception):
-    """A ChatError from an action after the forms were valid (e.g. a slug taken meanwhile):
+    """A DomainError from an action after the forms were valid (e.g. a slug taken meanwhile):
     the admin's transaction is rolled back and the page shows the message."""
 
     def __init__(self, error, action):
@@ -222,20 +219,16 @@ class ActionSavedAdmin(WorkspaceScopedAdmin):
     delete_audit_name = ""
 
     def delete_model(self, request, obj):
-        from chat.errors import ChatError
-
         try:
             self.delete_action(acting(request, obj.workspace_id), obj.pk)
-        except ChatError as exc:
+        except DomainError as exc:
             raise Refused(exc, self.delete_audit_name) from None
 
     def delete_queryset(self, request, queryset):
-        from chat.errors import ChatError
-
         for obj in queryset:
             try:
                 self.delete_action(acting(request, obj.workspace_id), obj.pk)
-            except ChatError as exc:
+            except DomainError as exc:
                 messages.error(request, f"{obj}: {exc.message}")
 
     def _refused(self, request, exc):

@@ -7,22 +7,12 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from chat.errors import ChatError, unauthenticated
+from chat.staff import set_inbox_access
+from helpdesk.errors import DomainError
 
 from . import actions, roles, tokens
-from .access import membership_of_user
+from .access import acting_membership
 from .models import ApiToken, Membership, Role
-
-
-def member_for(request):
-    """The membership an API request acts as: the token's, else the session user's in the
-    workspace named by the X-Workspace header (default: their first)."""
-    if isinstance(request.auth, ApiToken):
-        return request.auth.membership
-    user = getattr(request, "user", None)
-    if user is None or not user.is_authenticated:
-        raise unauthenticated()
-    return membership_of_user(user, request.headers.get("X-Workspace"))
 
 
 def strict(serializer_class, request, actor, action):
@@ -30,7 +20,7 @@ def strict(serializer_class, request, actor, action):
     unknown = sorted(set(request.data) - set(serializer_class().fields)) if hasattr(request.data, "keys") else ["<body>"]
     if unknown:
         actions.audit(actor, action, after={"refused": {"unknown_fields": unknown}}, denied=True)
-        raise ChatError("unknown_fields", _("Fields not accepted here: %(fields)s") % {"fields": ", ".join(unknown)}, status=400)
+        raise DomainError("unknown_fields", _("Fields not accepted here: %(fields)s") % {"fields": ", ".join(unknown)}, status=400)
     serializer = serializer_class(data=request.data)
     serializer.is_valid(raise_exception=True)
     return serializer.validated_data
@@ -62,9 +52,9 @@ MemberOut = inline_serializer("Member", {"id": serializers.IntegerField(), "user
 class MemberListView(APIView):
     @extend_schema(responses=inline_serializer("MemberList", {"members": serializers.ListField(child=serializers.DictField())}), summary="Members of your workspace")
     def get(self, request):
-        actor = member_for(request)
+        actor = acting_membership(request)
         if not roles.can(actor, roles.MANAGE_MEMBERS):
-            raise ChatError("forbidden", _("You cannot manage members."), status=403)
+            raise DomainError("forbidden", _("You cannot manage members."), status=403)
         rows = Membership.objects.filter(workspace_id=actor.workspace_id).select_related("user").order_by("pk")
         return Response({"members": [member_payload(m) for m in rows]})
 
@@ -72,7 +62,7 @@ class MemberListView(APIView):
 class MemberDetailView(APIView):
     @extend_schema(request=MemberPatch, responses=MemberOut, summary="Change a member's role or custom role")
     def patch(self, request, membership_id):
-        actor = member_for(request)
+        actor = acting_membership(request)
         data = strict(MemberPatch, request, actor, "member.change_role")
         if "role" in data:
             actions.change_role(actor, membership_id, data["role"])
@@ -83,7 +73,7 @@ class MemberDetailView(APIView):
 
     @extend_schema(responses={204: None}, summary="Remove a member from your workspace")
     def delete(self, request, membership_id):
-        actions.remove_member(member_for(request), membership_id)
+        actions.remove_member(acting_membership(request), membership_id)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -91,25 +81,25 @@ class InboxAccessView(APIView):
     @extend_schema(request=AccessPut, responses=inline_serializer("AccessOk", {"granted": serializers.BooleanField()}),
                    summary="Grant or revoke a member's right to serve an inbox")
     def put(self, request, inbox_id, membership_id):
-        actor = member_for(request)
+        actor = acting_membership(request)
         data = strict(AccessPut, request, actor, "inbox.access")
-        actions.set_inbox_access(actor, inbox_id, membership_id, data["granted"])
+        set_inbox_access(actor, inbox_id, membership_id, data["granted"])
         return Response({"granted": data["granted"]})
 
 
 class TokenListView(APIView):
     @extend_schema(responses=inline_serializer("TokenList", {"tokens": serializers.ListField(child=serializers.DictField())}), summary="Your API tokens")
     def get(self, request):
-        actor = member_for(request)
+        actor = acting_membership(request)
         rows = ApiToken.objects.filter(membership=actor, revoked_at__isnull=True).order_by("pk")
         return Response({"tokens": [{"id": t.pk, "name": t.name, "prefix": t.prefix, "created_at": t.created_at, "last_used_at": t.last_used_at} for t in rows]})
 
     @extend_schema(request=TokenCreate, responses=inline_serializer("TokenCreated", {"id": serializers.IntegerField(), "key": serializers.CharField()}),
                    summary="Create an API token (the key is shown once)")
     def post(self, request):
-        actor = member_for(request)
+        actor = acting_membership(request)
         if isinstance(request.auth, ApiToken):
-            raise ChatError("forbidden", _("Create tokens from a logged-in session, not with a token."), status=403)
+            raise DomainError("forbidden", _("Create tokens from a logged-in session, not with a token."), status=403)
         data = strict(TokenCreate, request, actor, "api_token.create")
         token, key = tokens.issue(actor, data["name"])
         return Response({"id": token.pk, "key": key}, status=status.HTTP_201_CREATED)
@@ -118,5 +108,5 @@ class TokenListView(APIView):
 class TokenDetailView(APIView):
     @extend_schema(responses={204: None}, summary="Revoke one of your API tokens")
     def delete(self, request, token_id):
-        tokens.revoke(member_for(request), token_id)
+        tokens.revoke(acting_membership(request), token_id)
         return Response(status=status.HTTP_204_NO_CONTENT)

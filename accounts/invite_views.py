@@ -10,7 +10,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 
-from chat.errors import ChatError
+from helpdesk.errors import DomainError
 
 from . import actions
 
@@ -49,7 +49,7 @@ class NewAccountForm(PasswordFields):
 def accept(request, secret):
     try:
         invite = actions.find_invite(secret)
-    except ChatError as exc:
+    except DomainError as exc:
         return render(request, "accounts/invite_invalid.html", {"error": exc.message}, status=exc.status)
     joining_as_self = request.user.is_authenticated and invite.for_user_id is None
     form_class = None if joining_as_self else (PasswordFields if invite.for_user_id else NewAccountForm)
@@ -64,7 +64,7 @@ def accept(request, secret):
                 membership = actions.accept_invite(secret, password=form.cleaned_data["password1"])
             else:
                 membership = actions.accept_invite(secret, username=form.cleaned_data["username"], password=form.cleaned_data["password1"])
-        except ChatError as exc:
+        except DomainError as exc:
             return render(request, "accounts/invite_invalid.html", {"error": exc.message}, status=exc.status)
         if not joining_as_self:
             login(request, membership.user, backend="django.contrib.auth.backends.ModelBackend")

@@ -11,7 +11,8 @@ from django.utils.translation import gettext_lazy as _
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 from rest_framework.exceptions import AuthenticationFailed
 
-from chat.errors import ChatError
+from helpdesk.errors import DomainError
+from helpdesk.validation import int_or_none
 
 from . import actions
 from .models import ApiToken
@@ -25,7 +26,7 @@ def issue(membership, name):
     """Create a token for the member; returns (row, key). The key is never stored."""
     name = str(name or "").strip()[:60]
     if not name:
-        raise ChatError("invalid_name", _("A name is required."), status=400)
+        raise DomainError("invalid_name", _("A name is required."), status=400)
     prefix, secret = secrets.token_hex(6), secrets.token_urlsafe(32)
     with transaction.atomic():
         token = ApiToken.objects.create(membership=membership, name=name, prefix=prefix, key_hash=_digest(secret))
@@ -34,7 +35,7 @@ def issue(membership, name):
 
 
 def revoke(membership, token_id):
-    token = ApiToken.objects.filter(pk=actions.int_or_none(token_id), membership=membership, revoked_at__isnull=True).first()
+    token = ApiToken.objects.filter(pk=int_or_none(token_id), membership=membership, revoked_at__isnull=True).first()
     if token is None:
         raise actions.member_not_found()
     with transaction.atomic():

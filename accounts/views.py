@@ -10,6 +10,7 @@ from django.conf import settings
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.db import transaction
+from django.http import Http404
 from django.shortcuts import redirect, render, resolve_url
 from django.urls import reverse, reverse_lazy
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -20,7 +21,9 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django_otp import user_has_device
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from accounts.security import two_factor_required, verified_device
+from . import access, roles
+from .models import UserPreferences
+from .security import two_factor_required, verified_device
 
 
 class TokenForm(forms.Form):
@@ -161,10 +164,6 @@ password_change_done = auth_views.PasswordChangeDoneView.as_view(template_name="
 def home(request):
     """Where a login lands: the agent page for those who serve chats, the verify page for
     verifiers, the admin for installation superusers without a workspace."""
-    from django.http import Http404
-
-    from . import access, roles
-
     memberships = access.memberships(request.user)
     if any(roles.can(m, roles.SERVE_CHATS) for m in memberships):
         return redirect("console:home")
@@ -189,8 +188,6 @@ class LoginView(auth_views.LoginView):
     """Django's login, then the agent's chosen language (on any new device)."""
 
     def form_valid(self, form):
-        from accounts.models import UserPreferences
-
         response = super().form_valid(form)
         language = UserPreferences.objects.filter(user=form.get_user()).values_list("language", flat=True).first()
         return remember_language(response, language) if language else response

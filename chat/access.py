@@ -1,7 +1,8 @@
 """Who may see and act on which conversation: the one place that decides.
 
 Customers see only their own conversations. Agents see, in the inboxes they
-serve (guardian `chat.reply_in_inbox`), the unassigned ones and their own;
+serve (guardian `chat.reply_in_inbox`), the unassigned ones and those they took part in
+(assigned to them now or before, or answered by them: Participant rows);
 with "view all history" (founder, senior admin, admin, or granted) every
 conversation of the workspace; and every conversation of the groups they
 supervise (`routing.supervise_group`). Replying needs the inbox permission.
@@ -11,8 +12,18 @@ from dataclasses import dataclass
 
 from django.db.models import Q
 
-from .errors import forbidden, not_found
-from .models import Conversation, InboxUserPermission, SenderKind
+from accounts import roles
+from accounts.access import acting_membership, membership_of_user
+from accounts.models import WorkspaceUserPermission
+from helpdesk.errors import forbidden, not_found
+
+from .models import Conversation, InboxUserPermission, Participant, SenderKind
+
+
+def _group_permissions():
+    """Guardian's rows on agent groups. The group a conversation waits in is routing's model; the
+    engine reaches it through Conversation.group alone, so supervision needs no import of routing."""
+    return Conversation._meta.get_field("group").related_model.user_permissions.rel.related_model.objects
 
 
 @dataclass(frozen=True)
@@ -48,9 +59,6 @@ def customer_actor(customer, inbox_id):
 
 def agent_actor(membership):
     """The agent actor of a membership; verifiers (no chat capability) get none."""
-    from accounts import roles
-    from accounts.models import WorkspaceUserPermission
-
     if not roles.can(membership, roles.SERVE_CHATS):
         raise forbidden()
     user = membership.user
@@ -72,10 +80,19 @@ def agent_inbox_ids(actor):
     return sorted(row["content_object_id"] for row in served_inboxes(actor))
 
 
+def agent_actor_for(user, workspace_id=None):
+    """The agent actor of a logged-in user in the workspace they chose (their first one by
+    default); refused if they are not a member there or may not serve chats."""
+    return agent_actor(membership_of_user(user, workspace_id))
+
+
+def acting_agent(request, workspace_id=None):
+    """The agent actor a request acts as (accounts.access.acting_membership's rule)."""
+    return agent_actor(acting_membership(request, workspace_id))
+
+
 def visible_conversations(actor):
     """One query, whatever the number of rows: list views filter with this."""
-    from routing.models import AgentGroupUserPermission
-
     qs = Conversation.objects.filter(workspace_id=actor.workspace_id)
     if actor.is_customer:
         return qs.filter(customer_id=actor.customer_id)
@@ -83,16 +100,30 @@ def visible_conversations(actor):
         return qs.none()
     if actor.view_all_history:
         return qs
-    supervised = AgentGroupUserPermission.objects.filter(
+    supervised = _group_permissions().filter(
         user_id=actor.user_id, permission__codename="supervise_group", content_object__workspace_id=actor.workspace_id
     ).values("content_object_id")
-    served = Q(inbox_id__in=served_inboxes(actor)) & (Q(assignee_id=actor.user_id) | Q(assignee__isnull=True))
+    took_part = Participant.objects.filter(user_id=actor.user_id).values("conversation_id")
+    served = Q(inbox_id__in=served_inboxes(actor)) & (Q(assignee_id=actor.user_id) | Q(assignee__isnull=True) | Q(pk__in=took_part))
     return qs.filter(served | Q(group_id__in=supervised))
 
 
+def may_reply(actor, conversation):
+    """Agents reply in inboxes they serve, in conversations that are theirs to answer: unassigned,
+    assigned to them, or any they oversee (view all history, a group they supervise). Having
+    taken part before (a chat they transferred) gives its history, not the word."""
+    if not actor.is_agent:
+        return actor.is_customer and conversation.customer_id == actor.customer_id
+    if not served_inboxes(actor).filter(content_object_id=conversation.inbox_id).exists():
+        return False
+    if actor.view_all_history or conversation.assignee_id in (None, actor.user_id):
+        return True
+    return conversation.group_id is not None and _group_permissions().filter(
+        user_id=actor.user_id, permission__codename="supervise_group", content_object_id=conversation.group_id).exists()
+
+
 def require_reply_right(actor, conversation):
-    """Agents reply only in inboxes they serve (seeing history is not enough)."""
-    if actor.is_agent and not served_inboxes(actor).filter(content_object_id=conversation.inbox_id).exists():
+    if actor.is_agent and not may_reply(actor, conversation):
         raise forbidden()
 
 

@@ -6,17 +6,19 @@ from django.utils.translation import gettext_lazy as _
 from accounts import actions as account_actions
 from accounts import roles
 from accounts.admin_scope import WorkspaceScopedAdmin
+from helpdesk.errors import DomainError
 
-from .errors import ChatError
+from . import hours
 from .models import Conversation, ConversationEvent, Customer, Inbox, InboxUserPermission, Message, SatisfactionRating
+from .staff import set_inbox_access
 
 
 class ObjectAccessInline(admin.TabularInline):
-    """Who holds an object permission; saved through accounts.actions (audit, live revocation)."""
+    """Who holds an object permission; saved through an audited action (audit, live revocation)."""
 
     extra = 0
     fields = ["user"]
-    set_access = None  # accounts.actions function (actor, object_id, membership_id, granted)
+    set_access = None  # e.g. chat.staff.set_inbox_access(actor, object_id, membership_id, granted)
 
     def parent_admin(self):
         return self.admin_site._registry[self.parent_model]
@@ -45,7 +47,7 @@ def save_access_formset(request, formset, parent, set_access):
     for user_id, granted in changes:
         try:
             set_access(actor, parent.pk, account_actions.membership_id_of(actor, user_id), granted)
-        except ChatError as exc:
+        except DomainError as exc:
             messages.error(request, exc.message)
 
 
@@ -71,11 +73,9 @@ class InboxForm(forms.ModelForm):
         return self.cleaned_data.get("prechat_fields") or []  # checked by Inbox.clean()
 
     def clean_business_hours(self):
-        from routing.hours import validate
-
         value = self.cleaned_data.get("business_hours") or {}
         try:
-            validate(value)
+            hours.validate(value)
         except Exception as exc:  # any parsing problem is the user's input, shown on the field
             raise forms.ValidationError(_("Invalid business hours: %(reason)s") % {"reason": exc}) from None
         return value
@@ -94,7 +94,7 @@ class InboxAdmin(WorkspaceScopedAdmin):
         return ["public_key", "workspace"] if obj is not None else ["public_key"]
 
     def save_formset(self, request, form, formset, change):
-        save_access_formset(request, formset, form.instance, account_actions.set_inbox_access)
+        save_access_formset(request, formset, form.instance, set_inbox_access)
 
 
 @admin.register(Customer)

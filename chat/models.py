@@ -430,3 +430,20 @@ class Deadline(models.Model):
 
     def __str__(self):
         return f"{self.kind} #{self.conversation_id} @ {self.due_at:%Y-%m-%d %H:%M}"
+
+
+class Participant(models.Model):
+    """An agent took part in a conversation (was assigned it, or wrote in it): their own
+    history keeps it after a transfer (chat.access.visible_conversations)."""
+
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="participants")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "conversation"], name="uniq_participant")]
+
+    @classmethod
+    def add(cls, conversation_id, user_id):
+        """One statement, whoever else adds the same row at the same time."""
+        cls.objects.bulk_create([cls(conversation_id=conversation_id, user_id=user_id)], ignore_conflicts=True)

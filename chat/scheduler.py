@@ -7,44 +7,25 @@ fired in the same transaction as the handler's writes, so a deadline fires once 
 several scheduler processes, and a crash before the commit leaves it pending for the next
 start (SQLite serialises writers: its transactions begin IMMEDIATE, see settings).
 
-Handlers live with their domain and are named here, imported on first use:
+Handlers live with their domain; the caller passes them ({kind: handler}, lifecycle.worker):
 handler(deadline, now) runs inside the transaction and may read deadline.data; returning a
 datetime puts the same deadline back to pending for then (a lazy "not yet").
 
-run_loop() is the scheduler: fire what is due every INTERVAL_SECONDS and run the routing
-sweep every SWEEP_INTERVAL_SECONDS; inside the app process on the embedded default
-(start_embedded, from helpdesk.asgi) or as `manage.py run_scheduler` at scale.
-See docs/scheduler.md."""
+The loop that calls fire_due is lifecycle.worker (see docs/scheduler.md)."""
 
 import logging
-import threading
-import time
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, close_old_connections, connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
-from django.utils.module_loading import import_string
 
 from .models import Conversation, Deadline
 
 log = logging.getLogger(__name__)
 
-HANDLERS = {
-    Deadline.Kind.NO_ANSWER: "replies.auto.no_answer_due",
-    Deadline.Kind.QUEUE_TIMEOUT: "chat.timers.queue_timeout_due",
-    Deadline.Kind.AUTO_RESOLVE: "chat.timers.auto_resolve_due",
-    Deadline.Kind.CSAT_PROMPT: "chat.timers.csat_prompt_due",
-}
 MAX_ATTEMPTS = 5
-_handlers = {}
-
-
-def _handler(kind):
-    if kind not in _handlers:
-        _handlers[kind] = import_string(HANDLERS[kind])
-    return _handlers[kind]
 
 
 def schedule(conversation, kind, due_at, data=None, *, keep_earlier=False):
@@ -96,9 +77,9 @@ def _conversation_free(conversation_id):
     return Conversation.objects.select_for_update(skip_locked=True).filter(pk=conversation_id).values_list("pk", flat=True).first() is not None
 
 
-def fire_due(now=None, limit=500, stop=None):
-    """Fire up to `limit` due deadlines; returns how many handlers ran (failures are retried later).
-    stop: a threading.Event checked between deadlines."""
+def fire_due(handlers, now=None, limit=500, stop=None):
+    """Fire up to `limit` due deadlines with handlers ({kind: handler(deadline, now)}); returns how
+    many handlers ran (failures are retried later). stop: a threading.Event checked between deadlines."""
     fired = 0
     skip = set()  # conversations busy right now: their deadlines wait for the next turn
     for _ in range(limit):
@@ -120,7 +101,7 @@ def fire_due(now=None, limit=500, stop=None):
                 continue
             try:
                 with transaction.atomic():
-                    again = _handler(deadline.kind)(deadline, now_)
+                    again = handlers[deadline.kind](deadline, now_)
                     if isinstance(again, datetime):  # "not yet": the same row waits again
                         Deadline.objects.filter(pk=deadline.pk).update(state=Deadline.State.PENDING, due_at=again, fired_at=None, attempts=0)
                 fired += 1
@@ -144,6 +125,18 @@ def _retry_later(deadline, now, error):
         Deadline.objects.filter(pk=deadline.pk).update(**failed)
 
 
+def fire_all_due(handlers, batch=None, stop=None):
+    """Fire batches while deadlines are due. Nothing due costs one indexed read, no transaction."""
+    batch = batch or settings.SCHEDULER["BATCH"]
+    total = 0
+    while not (stop is not None and stop.is_set()) and due_exists():
+        fired = fire_due(handlers, limit=batch, stop=stop)
+        total += fired
+        if fired < batch:
+            break  # the rest failed, is busy or is not due yet: next turn
+    return total
+
+
 def prune(now=None, keep_days=30, batch=1000):
     """Delete fired and cancelled rows older than keep_days, a batch at a time (failed rows stay
     for inspection). The loop runs it hourly: the table would otherwise grow with every chat."""
@@ -151,96 +144,3 @@ def prune(now=None, keep_days=30, batch=1000):
     old = Deadline.objects.filter(state__in=(Deadline.State.FIRED, Deadline.State.CANCELLED), created_at__lt=cutoff)
     ids = list(old.values_list("pk", flat=True)[:batch])
     return Deadline.objects.filter(pk__in=ids).delete()[0] if ids else 0
-
-
-# --- the loop ---------------------------------------------------------------------------------
-
-
-def fire_all_due(batch=None, stop=None):
-    """Fire batches while deadlines are due. Nothing due costs one indexed read, no transaction."""
-    batch = batch or settings.SCHEDULER["BATCH"]
-    total = 0
-    while not (stop is not None and stop.is_set()) and due_exists():
-        fired = fire_due(limit=batch, stop=stop)
-        total += fired
-        if fired < batch:
-            break  # the rest failed, is busy or is not due yet: next turn
-    return total
-
-
-def run_loop(stop, *, interval=None, sweep_interval=None, batch=None, once=False, stats=None):
-    """Fire due deadlines every `interval` seconds and run the routing sweep every
-    `sweep_interval` (0: never) until `stop` (a threading.Event) is set. Logs and survives
-    errors (the database may be away for a while). Returns counts."""
-    from routing.actions import sweep
-
-    conf = settings.SCHEDULER
-    interval = conf["INTERVAL_SECONDS"] if interval is None else interval
-    sweep_interval = conf["SWEEP_INTERVAL_SECONDS"] if sweep_interval is None else sweep_interval
-    stats = stats if stats is not None else {}
-    stats.update(fired=0, sweeps=0, errors=0, turns=0, pruned=0)
-    next_sweep = next_prune = time.monotonic()
-    while True:
-        close_old_connections()  # a connection the database dropped is replaced, not reused
-        try:
-            stats["fired"] += fire_all_due(batch, stop)
-        except Exception:
-            stats["errors"] += 1
-            log.exception("scheduler: firing deadlines failed")
-        if sweep_interval and time.monotonic() >= next_sweep and not stop.is_set():
-            next_sweep = time.monotonic() + sweep_interval
-            try:
-                sweep()
-                stats["sweeps"] += 1
-            except Exception:
-                stats["errors"] += 1
-                log.exception("scheduler: routing sweep failed")
-        if time.monotonic() >= next_prune and not stop.is_set():
-            next_prune = time.monotonic() + 3600
-            try:
-                stats["pruned"] += prune()
-            except Exception:
-                stats["errors"] += 1
-                log.exception("scheduler: pruning old deadlines failed")
-        close_old_connections()
-        stats["turns"] += 1
-        if once or stop.wait(interval):
-            return stats
-
-
-_embedded = {}
-_embedded_lock = threading.Lock()
-
-
-def start_embedded(loop=None):
-    """Run the loop on a daemon thread of this process (once). loop: the server's event loop,
-    so realtime events published by handlers go through its publisher like a request's."""
-    with _embedded_lock:
-        thread = _embedded.get("thread")
-        if thread is not None and thread.is_alive():
-            return thread
-        stop = threading.Event()
-
-        def run():
-            if loop is not None:
-                from asgiref.sync import SyncToAsync
-
-                SyncToAsync.threadlocal.main_event_loop = loop  # read by chat.realtime._send
-            try:
-                run_loop(stop)
-            finally:
-                connection.close()
-
-        thread = threading.Thread(target=run, name="scheduler", daemon=True)
-        _embedded.update(thread=thread, stop=stop)
-        thread.start()
-        log.info("scheduler: embedded loop started")
-        return thread
-
-
-def stop_embedded(timeout=10.0):
-    with _embedded_lock:
-        thread, stop = _embedded.pop("thread", None), _embedded.pop("stop", None)
-    if thread is not None:
-        stop.set()
-        thread.join(timeout)

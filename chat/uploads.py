@@ -21,7 +21,7 @@ from django.core.files.storage import default_storage
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from .errors import invalid
+from helpdesk.errors import invalid
 
 UPLOAD_DIR = "uploads"
 MAX_NAME_CHARS = 120
@@ -135,7 +135,7 @@ def _plain_text_or_refuse(f, name_ext):
 
 
 def sniff(f, claimed_name="", claimed_type=""):
-    """The stored extension (a key of TYPES) for the file's content, or a ChatError."""
+    """The stored extension (a key of TYPES) for the file's content, or a DomainError."""
     head = _read(f, SNIFF_BYTES)
     name_ext = os.path.splitext(claimed_name or "")[1].lstrip(".").lower()
     if head.startswith(EXECUTABLE_MAGIC):

@@ -1,3 +1,4 @@
+import asyncio
 import os
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "helpdesk.settings")
@@ -12,7 +13,8 @@ from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E40
 from django.conf import settings  # noqa: E402
 from django.urls import path  # noqa: E402
 
-from chat import consumers  # noqa: E402
+from lifecycle import worker  # noqa: E402
+from surfaces import consumers  # noqa: E402
 
 http_app = django_asgi_app
 if settings.SERVE_STATIC:
@@ -41,17 +43,13 @@ async def application(scope, receive, send):
     in-process send no lifespan, so no loop runs behind their back."""
     if scope["type"] != "lifespan":
         return await router(scope, receive, send)
-    import asyncio
-
-    from chat import scheduler
-
     while True:
         message = await receive()
         if message["type"] == "lifespan.startup":
             if settings.SCHEDULER["EMBEDDED"]:
-                scheduler.start_embedded(asyncio.get_running_loop())
+                worker.start_embedded(asyncio.get_running_loop())
             await send({"type": "lifespan.startup.complete"})
         elif message["type"] == "lifespan.shutdown":
-            await asyncio.to_thread(scheduler.stop_embedded)
+            await asyncio.to_thread(worker.stop_embedded)
             await send({"type": "lifespan.shutdown.complete"})
             return

@@ -54,6 +54,8 @@ INSTALLED_APPS = [
     "knowledge",
     "orders",
     "replies",
+    "lifecycle",
+    "surfaces",
 ]
 
 MIDDLEWARE = [
@@ -149,13 +151,18 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
 # Argon2 for new passwords; the others still verify older hashes (upgraded at next login).
-PASSWORD_HASHERS = [
+PRODUCT_PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.Argon2PasswordHasher",
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
     "django.contrib.auth.hashers.PBKDF2SHA1PasswordHasher",
     "django.contrib.auth.hashers.BCryptSHA256PasswordHasher",
     "django.contrib.auth.hashers.ScryptPasswordHasher",
 ]
+# The test suite only: conftest.py sets PASSWORD_HASHERS_FAST_FOR_TESTS (in its own settings and in
+# the environment of the server processes it starts) so test users hash with MD5 in microseconds
+# instead of Argon2's second. Never set it in a deployment.
+FAST_TEST_PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher", *PRODUCT_PASSWORD_HASHERS]
+PASSWORD_HASHERS = FAST_TEST_PASSWORD_HASHERS if env_bool("PASSWORD_HASHERS_FAST_FOR_TESTS") else PRODUCT_PASSWORD_HASHERS
 # Brute-force lockout (django-axes): N failures for one username from one IP lock that
 # combination for the cool-off time; a successful login clears the count.
 AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5)
@@ -196,20 +203,20 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = BASE_DIR / "staticfiles"
 # uvicorn serves static files itself on the embedded default (no nginx needed).
 SERVE_STATIC = env_bool("SERVE_STATIC", True)
-# Chat uploads (chat/uploads.py) are stored here and served by chat.upload_views.serve_media.
+# Chat uploads (chat/uploads.py) are stored here and served by surfaces.api.uploads.serve_media.
 MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT") or BASE_DIR / "var" / "media")
 MEDIA_URL = "/media/"
 
 # --- REST API -------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "chat.api_auth.CustomerTokenAuthentication",
+        "surfaces.api.auth.CustomerTokenAuthentication",
         "accounts.tokens.ApiTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "EXCEPTION_HANDLER": "chat.api_errors.exception_handler",
+    "EXCEPTION_HANDLER": "surfaces.api.errors.exception_handler",
     "UNAUTHENTICATED_USER": None,
 }
 SPECTACULAR_SETTINGS = {
@@ -258,16 +265,23 @@ WEB_PUSH = {
     "TTL_SECONDS": env_int("WEB_PUSH_TTL_SECONDS", 3600),
     "TIMEOUT_SECONDS": env_int("WEB_PUSH_TIMEOUT_SECONDS", 10),
     "ENABLED": env_bool("WEB_PUSH_ENABLED", True),
-    # Send inside the committing thread instead of the push worker threads (tests).
-    "SYNC": env_bool("WEB_PUSH_SYNC", False),
     # Accept http:// endpoints on 127.0.0.1/localhost without DEBUG (tests' local push service).
     "ALLOW_INSECURE_ENDPOINTS": False,
 }
 
 # --- The deflection bot (knowledge/bot.py) --------------------------------------
-# Keyword auto-replies and hosting answer customer messages after commit on worker threads (SYNC: inline).
+# Work after a commit (answering a customer message, Web Push) is a job row run exactly once
+# (lifecycle.followups): at once on a worker thread of the committing process (EAGER), else by
+# the scheduler loop after GRACE_SECONDS. SYNC: run in the committing thread (tests).
+FOLLOWUPS = {
+    "EAGER": env_bool("FOLLOWUPS_EAGER", True),
+    "SYNC": env_bool("FOLLOWUPS_SYNC", False),
+    "GRACE_SECONDS": float(os.environ.get("FOLLOWUPS_GRACE_SECONDS", "10")),
+    "LEASE_SECONDS": float(os.environ.get("FOLLOWUPS_LEASE_SECONDS", "60")),
+    "MAX_ATTEMPTS": 5,
+}
+
 AUTO_REPLIES = {
-    "SYNC": env_bool("AUTO_REPLIES_SYNC", False),
     # Word lists and whether a workspace has rules are cached per process this long (replies.config).
     "CONFIG_TTL_SECONDS": float(os.environ.get("AUTO_REPLIES_CONFIG_TTL_SECONDS", "5")),
 }

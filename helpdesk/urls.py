@@ -16,7 +16,7 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("", include("accounts.api_urls")),
     path("", include("orders.urls")),
-    path("console/", include("chat.console_urls")),
+    path("console/", include("surfaces.console.urls")),
     path("help/", include("knowledge.urls")),  # the public help center (knowledge/views.py)
-    path("", include("chat.urls")),
+    path("", include("surfaces.urls")),
 ]

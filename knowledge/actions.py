@@ -3,9 +3,9 @@ views and votes.
 
 Each authoring write: validate, authorise (the acting membership must hold the
 `configure` capability; refusals are audited), change inside a short transaction with an
-audit row, then update the search index after commit (knowledge.search, imported lazily
-so the search engine can be swapped without touching this module). Targets are looked up
-inside the acting member's workspace, so another workspace's ids are "not found".
+audit row, then update the search index after commit (knowledge.search's index hooks, looked
+up when they run, so the search engine can be swapped without touching this module). Targets
+are looked up inside the acting member's workspace, so another workspace's ids are "not found".
 
 Validation errors are ChatErrors (status 400/409) carrying `field` (the form field they
 belong to, or None) so the admin forms can show them next to the right input.
@@ -21,9 +21,11 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from accounts import roles
-from accounts.actions import _audit_refusal, _in_workspace, _refuse, _require, audit, audit_changes, int_or_none
-from chat.errors import ChatError
+from accounts.actions import _audit_refusal, _refuse, audit, audit_changes, in_workspace, require
+from helpdesk.errors import DomainError
+from helpdesk.validation import int_or_none
 
+from . import search
 from .models import LOCALES, Article, ArticleRevision, ArticleVersion, ArticleVote, Category
 from .rendering import render_markdown
 
@@ -45,29 +47,23 @@ CATEGORY_NAME_FIELDS = ("name_zh_hans", "name_zh_hant", "name_en")
 
 def invalid(code, message, field=None, status=400):
     """A validation error; `field` names the form field it belongs to (None: the whole form)."""
-    error = ChatError(code, message, status=status)
+    error = DomainError(code, message, status=status)
     error.field = field
     return error
 
 
 def article_not_found():
-    return ChatError("not_found", _("Article not found."), status=404)
-
-
-def _search():
-    from . import search  # lazily: the search engine module is replaceable and may be heavy
-
-    return search
+    return DomainError("not_found", _("Article not found."), status=404)
 
 
 def _after_commit(hook_name, article_id):
     """Run knowledge.search.<hook_name>(article_id) once the transaction commits; an index
     failure is logged, never undoes or fails the saved change."""
-    transaction.on_commit(lambda: getattr(_search(), hook_name)(article_id), robust=True)
+    transaction.on_commit(lambda: getattr(search, hook_name)(article_id), robust=True)
 
 
 def _require_configure(actor, action):
-    _require(actor, roles.CONFIGURE, action)
+    require(actor, roles.CONFIGURE, action)
 
 
 # --- validation (also used by the admin forms, for errors next to the inputs) --------
@@ -212,7 +208,7 @@ def save_category(actor, category=None, *, slug, parent_id=None, position=0, nam
     _require_configure(actor, action)
     existing = None
     if category is not None:
-        existing = _in_workspace(actor, Category, getattr(category, "pk", category), action)
+        existing = in_workspace(actor, Category, getattr(category, "pk", category), action)
     slug = clean_slug(slug, MAX_CATEGORY_SLUG_CHARS)
     names = {"name_zh_hans": name_zh_hans, "name_zh_hant": name_zh_hant, "name_en": name_en}
     names = {field: " ".join(str(value or "").split()) for field, value in names.items()}
@@ -253,11 +249,11 @@ def delete_category(actor, category_id):
     """Delete a category without subcategories; its articles become uncategorised (reindexed)."""
     action = "kb_category.delete"
     _require_configure(actor, action)
-    category = _in_workspace(actor, Category, category_id, action)
+    category = in_workspace(actor, Category, category_id, action)
     with _audit_refusal(actor, action, category), transaction.atomic():
         category = Category.objects.select_for_update().get(pk=category.pk)
         if category.children.exists():
-            raise ChatError("has_subcategories", _("Move or delete its subcategories first."), status=409)
+            raise DomainError("has_subcategories", _("Move or delete its subcategories first."), status=409)
         article_ids = list(category.articles.values_list("pk", flat=True))
         audit(actor, action, target=category, before=_category_state(category))
         category.delete()
@@ -286,7 +282,7 @@ def save_article(actor, article=None, *, workspace_id=None, category_id=None, sl
         raise _refuse(actor, action, f"workspace {workspace_id!r} is not the actor's", status=404)
     existing = None
     if article is not None:
-        existing = _in_workspace(actor, Article, getattr(article, "pk", article), action)
+        existing = in_workspace(actor, Article, getattr(article, "pk", article), action)
     slug = clean_slug(slug)
     tags = clean_tags(tags)
     versions = clean_versions(versions)
@@ -349,13 +345,13 @@ def _apply_versions(actor, article, versions):
 
 def _set_status(actor, article_id, status, action, hook):
     _require_configure(actor, action)
-    article = _in_workspace(actor, Article, article_id, action)
+    article = in_workspace(actor, Article, article_id, action)
     with _audit_refusal(actor, action, article), transaction.atomic():
         article = Article.objects.select_for_update().get(pk=article.pk)
         if article.status == status:
             return article
         if status == Article.Status.PUBLISHED and not article.versions.exists():
-            raise ChatError("version_required", _("Write the article in at least one language before publishing it."), status=409)
+            raise DomainError("version_required", _("Write the article in at least one language before publishing it."), status=409)
         before = article.status
         article.status = status
         fields = ["status", "updated_at"]
@@ -382,7 +378,7 @@ def delete_article(actor, article_id):
     """Delete the article with its versions, revisions and votes (audited with its titles)."""
     action = "article.delete"
     _require_configure(actor, action)
-    article = _in_workspace(actor, Article, article_id, action)
+    article = in_workspace(actor, Article, article_id, action)
     with _audit_refusal(actor, action, article), transaction.atomic():
         article = Article.objects.select_for_update().get(pk=article.pk)
         titles = dict(article.versions.values_list("locale", "title"))

@@ -13,7 +13,7 @@ from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 
 from accounts.admin_scope import ActionSavedAdmin, ActionValidatedForm, Refused, acting
-from chat.errors import ChatError
+from helpdesk.errors import DomainError
 
 from . import actions
 from .actions import delete_article, delete_category
@@ -48,7 +48,7 @@ class CategoryForm(ActionValidatedForm):
                 if Category.objects.filter(workspace_id=workspace_id, slug=cleaned["slug"]).exclude(pk=self.instance.pk).exists():
                     self.add_error("slug", _("Another category of this workspace already has this slug."))
             actions.check_category_parent(workspace_id, parent.pk if parent else None, self.instance.pk)
-        except ChatError as exc:
+        except DomainError as exc:
             add_action_error(self, exc)
         if not any(cleaned.get(name) for name in actions.CATEGORY_NAME_FIELDS):
             self.add_error("name_zh_hans", _("Enter a name in at least one language."))
@@ -79,7 +79,7 @@ class CategoryAdmin(ActionSavedAdmin):
                 acting(request, obj.workspace_id), obj.pk if change else None, slug=obj.slug, parent_id=obj.parent_id,
                 position=obj.position, **{name: getattr(obj, name) for name in actions.CATEGORY_NAME_FIELDS},
             )
-        except ChatError as exc:
+        except DomainError as exc:
             raise Refused(exc, "kb_category.change" if change else "kb_category.add") from None
         obj.pk = saved.pk
         obj._state.adding = False
@@ -106,7 +106,7 @@ class QuestionLinesField(forms.CharField):
             return list(value)
         try:
             return actions.clean_similar_questions(super().to_python(value) or "")
-        except ChatError as exc:
+        except DomainError as exc:
             raise ValidationError(exc.message, code=exc.code) from None
 
 
@@ -152,7 +152,7 @@ class ArticleVersionFormSet(BaseInlineFormSet):
             seen.add(locale)
             try:
                 actions.clean_version(locale, form.cleaned_data)
-            except ChatError as exc:
+            except DomainError as exc:
                 add_action_error(form, exc)
         if not kept:
             raise ValidationError(_("Write the article in at least one language."))
@@ -247,7 +247,7 @@ class ArticleForm(ActionValidatedForm):
                 continue
             try:
                 value = check()
-            except ChatError as exc:
+            except DomainError as exc:
                 add_action_error(self, exc)
                 continue
             if name != "category":
@@ -255,7 +255,7 @@ class ArticleForm(ActionValidatedForm):
         if "slug" in cleaned and "slug" not in self.errors:
             try:
                 actions.check_article_slug_free(workspace_id, cleaned["slug"], self.instance.pk)
-            except ChatError as exc:
+            except DomainError as exc:
                 add_action_error(self, exc)
         return cleaned
 
@@ -304,7 +304,7 @@ class ArticleAdmin(ActionSavedAdmin):
                 category_id=category.pk if category else None, slug=form.cleaned_data["slug"], tags=form.cleaned_data.get("tags", ""),
                 versions=versions,
             )
-        except ChatError as exc:
+        except DomainError as exc:
             raise Refused(exc, "article.change" if change else "article.add") from None
         article.pk = saved.pk
         article._state.adding = False
@@ -319,7 +319,7 @@ class ArticleAdmin(ActionSavedAdmin):
             try:
                 action(acting(request, article.workspace_id), article.pk)
                 done += 1
-            except ChatError as exc:
+            except DomainError as exc:
                 messages.error(request, f"{article}: {exc.message}")
         if done:
             messages.success(request, done_message % {"n": done})

@@ -5,9 +5,9 @@ The widget always shows a "talk to a person" button while the bot has the chat.
 
 Engines are pluggable (settings.KB_BOT["ENGINE"]): "retrieval" answers with the best
 article itself; "llm" asks an OpenAI-compatible endpoint to answer from the retrieved
-articles only (off by default). The bot runs after the customer's message is committed, on
-the auto-reply worker thread (replies.auto.schedule, which tries the workspace's keyword
-rules first): searching or calling a model never holds a transaction or a request."""
+articles only (off by default). The bot runs after the customer's message is committed, as a
+follow-up job (lifecycle.flow, which tries the workspace's keyword rules first): reply_to
+searches or calls a model outside any transaction; deliver posts the reply or hands off."""
 
 import json
 import logging
@@ -21,6 +21,14 @@ from django.utils import translation
 from django.utils.html import strip_tags
 from django.utils.translation import gettext as _
 
+from chat.messages import post_bot_message
+from chat.models import Conversation, ConversationEvent, Message
+from chat.states import hand_off_to_human
+from helpdesk.text import fold, to_simplified
+
+from . import search
+from .models import ArticleVersion, SearchLog
+
 log = logging.getLogger(__name__)
 
 STOP = set("的 了 吗 呢 吧 啊 呀 么 我 你 您 是 在 有 和 怎么 怎样 如何 什么 可以 能 请问 请 一下 这个 那个 the a an is are do does i my me you your to of for how what can in on it".split())
@@ -32,14 +40,14 @@ class Reply:
     text: str = ""
     articles: list = field(default_factory=list)  # [{"url", "name"}]
     reason: str = ""
+    locale: str = "zh-hans"  # the customer's script: the language the bot answers in
 
 
 def terms(text):
     """Words of a question, traditional folded to simplified, lower-cased, stop words out."""
     import jieba
-    import opencc
 
-    folded = opencc.OpenCC("t2s").convert(str(text)).lower()
+    folded = fold(str(text))
     words = {w.strip() for w in jieba.cut_for_search(folded)}
     return {w for w in words if w and w not in STOP and re.search(r"\w", w)}
 
@@ -66,10 +74,6 @@ def wants_person(text, inbox):
 
 def decide(conversation, text, locale):
     """What the bot says to `text` (pure apart from the search and the engine call)."""
-    from chat.models import ConversationEvent
-    from knowledge import search
-    from knowledge.models import ArticleVersion, SearchLog
-
     inbox = conversation.inbox
     if wants_person(text, inbox):
         return Reply("handoff", reason="keyword")
@@ -82,7 +86,7 @@ def decide(conversation, text, locale):
             "suggest", text=_("I could not find an answer to that. Could you put it another way, or talk to a person?"))
     versions = {(v.article_id, v.locale): v for v in ArticleVersion.objects.filter(
         article_id__in=[h.article_id for h in hits]).select_related("article__workspace")}
-    links = [{"url": _article_url(versions[(h.article_id, h.locale)]), "name": h.title} for h in hits if (h.article_id, h.locale) in versions]
+    links = [{"url": article_url(versions[(h.article_id, h.locale)]), "name": h.title} for h in hits if (h.article_id, h.locale) in versions]
     top = versions.get((hits[0].article_id, hits[0].locale))
     sure = top is not None and confidence(text, top.title, top.similar_questions or []) >= settings.KB_BOT["MIN_CONFIDENCE"]
     if sure:
@@ -92,42 +96,45 @@ def decide(conversation, text, locale):
     return Reply("suggest", text=_("These articles may help:"), articles=links)
 
 
-def _article_url(version):
+def article_url(version):
     article = version.article
     return reverse("knowledge:article", kwargs={"workspace": article.workspace.slug, "locale": version.locale, "article": article.slug})
 
 
-def respond(message_id):
-    from chat import actions
-    from chat.models import Conversation, ConversationEvent, Message
-
-    message = Message.objects.select_related("conversation__inbox").filter(pk=message_id).first()
-    if message is None or message.conversation.state != Conversation.State.BOT:
-        return None
+def reply_to(message):
+    """What the bot answers to a customer message of a conversation still with it (None otherwise).
+    Outside any transaction: the search (and a model call) must not hold one."""
     conversation = message.conversation
-    locale = _locale_of(message.body)
+    if conversation.state != Conversation.State.BOT:
+        return None
+    locale = locale_of(message.body)
     with translation.override(locale):
         reply = decide(conversation, message.body, locale)
-        if reply.kind == "handoff":
-            actions.post_bot_message(conversation.pk, _("Let me get a colleague for you. One moment, please."))
-            actions.hand_off_to_human(conversation.pk, reason=reply.reason)
-        else:
-            actions.post_bot_message(
-                conversation.pk, reply.text, msg_type=Message.Type.ARTICLE if reply.articles else Message.Type.TEXT,
-                attachments=reply.articles,
-                event=ConversationEvent.Kind.BOT_ANSWERED if reply.kind == "answer" else ConversationEvent.Kind.BOT_SUGGESTED,
-                event_data={"articles": [a["url"] for a in reply.articles]},
-            )
+    reply.locale = locale
     return reply
 
 
-def _locale_of(text):
-    """The customer's script decides the bot's language: 繁體 when the text is traditional."""
-    import opencc
+def deliver(conversation_id, reply):
+    """Post the bot's reply, or hand the chat to a person (a person may have taken it meanwhile:
+    then the bot says nothing)."""
+    with translation.override(reply.locale):
+        if reply.kind == "handoff":
+            post_bot_message(conversation_id, _("Let me get a colleague for you. One moment, please."))
+            hand_off_to_human(conversation_id, reason=reply.reason)
+            return
+        post_bot_message(
+            conversation_id, reply.text, msg_type=Message.Type.ARTICLE if reply.articles else Message.Type.TEXT,
+            attachments=reply.articles,
+            event=ConversationEvent.Kind.BOT_ANSWERED if reply.kind == "answer" else ConversationEvent.Kind.BOT_SUGGESTED,
+            event_data={"articles": [a["url"] for a in reply.articles]},
+        )
 
+
+def locale_of(text):
+    """The customer's script decides the bot's language: 繁體 when the text is traditional."""
     if not re.search(r"[\u4e00-\u9fff]", text or ""):
         return "en"
-    return "zh-hant" if opencc.OpenCC("t2s").convert(text) != text else "zh-hans"
+    return "zh-hant" if to_simplified(text) != text else "zh-hans"
 
 
 # --- answer engines ---------------------------------------------------------------------

@@ -21,8 +21,11 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.utils.safestring import mark_safe
 
+from helpdesk.settings import haystack_connections
+from helpdesk.text import fold, to_simplified
+
 from .models import LOCALES, Article, ArticleVersion
-from .search_backend import KnowledgeWhooshBackend, analyze, fold, term_spans
+from .search_backend import KnowledgeWhooshBackend, analyze, term_spans
 from .search_indexes import plain_text
 
 log = logging.getLogger(__name__)
@@ -59,8 +62,6 @@ def use_index_path(path):
     """Point the Whoosh engine at another directory (tests, scripts) until called again with
     None or until settings.HAYSTACK_CONNECTIONS is replaced (the `settings` fixture wins).
     With pytest, prefer `settings.HAYSTACK_CONNECTIONS = {...}`: it is undone after the test."""
-    from helpdesk.settings import haystack_connections
-
     _path_override.clear()
     if path is not None:
         _path_override.update(settings=settings.HAYSTACK_CONNECTIONS, info=haystack_connections("", str(path)))
@@ -190,9 +191,7 @@ def guess_locale(text):
     Chinese, or English."""
     if not _CJK.search(text):
         return "en"
-    from .search_backend import _converter
-
-    return "zh-hant" if _converter().convert(text) != text else "zh-hans"
+    return "zh-hant" if to_simplified(text) != text else "zh-hans"
 
 
 def search(workspace_id, query, *, locale=None, limit=10, strict_locale=False):

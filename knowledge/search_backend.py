@@ -18,12 +18,10 @@ generation changed.
 """
 
 import fcntl
-import functools
 import heapq
 import logging
 import os
 import threading
-import unicodedata
 from contextlib import contextmanager
 from operator import itemgetter
 
@@ -40,6 +38,8 @@ from whoosh.fields import TEXT, Schema
 from whoosh.filedb.filestore import FileStorage
 from whoosh.qparser import QueryParser
 from whoosh.query import And, Every, Or, Term
+
+from helpdesk.text import fold
 
 log = logging.getLogger(__name__)
 
@@ -77,13 +77,6 @@ STOP_WORDS = STOP_WORDS_ZH | STOP_WORDS_EN
 _init_lock = threading.Lock()
 
 
-@functools.cache
-def _converter():
-    import opencc
-
-    return opencc.OpenCC("t2s")
-
-
 def _jieba():
     """One jieba tokenizer per process (≈0.6 s to load its dictionary), with the shop words."""
     tok = _JIEBA.get("tok")
@@ -103,20 +96,6 @@ def _jieba():
 
 
 _JIEBA = {}
-
-
-def _fold_char(ch):
-    folded = unicodedata.normalize("NFKC", _converter().convert(ch)).lower()
-    return folded if len(folded) == 1 else (ch.lower() if len(ch.lower()) == 1 else ch)
-
-
-def fold(text):
-    """Traditional → simplified (OpenCC t2s), NFKC (full-width → half-width), lowercase,
-    keeping one character per character so offsets map back to the original text."""
-    folded = unicodedata.normalize("NFKC", _converter().convert(text)).lower()
-    if len(folded) == len(text):
-        return folded
-    return "".join(_fold_char(ch) for ch in text)
 
 
 def _has_word_char(word):

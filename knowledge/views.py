@@ -42,8 +42,12 @@ from django.views.decorators.http import require_POST, require_safe
 
 from accounts.models import Workspace
 from chat.models import Inbox
+from helpdesk.errors import DomainError
 
+from . import actions
+from . import search as engine
 from .models import LOCALES, Article, ArticleVersion, Category, HelpSession, SearchLog
+from .rendering import plain_text
 
 LOCALE_NAMES = dict(LOCALES)
 LOCALE_CODES = tuple(LOCALE_NAMES)
@@ -248,15 +252,11 @@ def category(request, workspace, locale, category):
 
 
 def _meta_description(version):
-    from .rendering import plain_text
-
     return version.meta_description or plain_text(version.body_html, limit=META_DESCRIPTION_CHARS)
 
 
 @require_safe
 def article(request, workspace, locale, article):
-    from . import actions
-
     workspace = _workspace(workspace)
     found = (_published(workspace).filter(slug=article).select_related("category", "category__parent")
              .prefetch_related("versions").first())
@@ -311,8 +311,6 @@ def _clean_snippet(snippet):
 
 def _search(workspace, locale, query, limit):
     """Hits of the search engine, published articles of this workspace only, one per article."""
-    from . import search as engine  # lazily: the engine is replaceable (and may be heavy)
-
     hits = engine.search(workspace.pk, query, locale=locale, limit=limit)
     live = dict(_published(workspace).filter(pk__in={h.article_id for h in hits}).values_list("pk", "slug")) if hits else {}
     results, seen = [], set()
@@ -403,10 +401,6 @@ def _error(code, message, status):
 def vote(request, workspace, locale, article):
     """"Was this helpful?": JSON {"helpful": true|false} (X-CSRFToken header), or the article
     page's form (helpful=yes|no, CSRF token field; answered with a redirect back)."""
-    from chat.errors import ChatError
-
-    from . import actions
-
     workspace = _workspace(workspace)
     found = _published(workspace).filter(slug=article).only("pk", "slug").first()
     if found is None:
@@ -426,7 +420,7 @@ def vote(request, workspace, locale, article):
         visitor, new = _visitor(request)
         try:
             actions.vote(found.pk, visitor, helpful)
-        except ChatError as error:
+        except DomainError as error:
             return _error(error.code, error.message, error.status)
     _open_help_session(workspace, visitor)
     if as_json:

@@ -5,16 +5,15 @@ from datetime import timedelta
 from django.urls import reverse
 from django.utils import timezone
 
+from accounts.models import Workspace
+
+from . import search
 from .models import HelpSession, SearchLog
 
 LOCALES = {"zh-hans", "zh-hant", "en"}
 
 
 def widget_search(actor, query, locale=""):
-    from accounts.models import Workspace
-
-    from . import search
-
     query = str(query or "").strip()[:200]
     if not query:
         return []

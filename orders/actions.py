@@ -12,7 +12,7 @@ from django.utils.translation import gettext_lazy as _
 from accounts import roles
 from accounts.actions import audit
 from accounts.models import Membership
-from chat.errors import ChatError
+from helpdesk.errors import DomainError
 
 from .models import Voucher
 
@@ -21,14 +21,14 @@ MAX_CODE_CHARS = Voucher._meta.get_field("code").max_length
 
 
 def voucher_not_found():
-    return ChatError("not_found", _("No voucher or order with this code."), status=404)
+    return DomainError("not_found", _("No voucher or order with this code."), status=404)
 
 
 def clean_code(code):
     """The code as typed, without surrounding spaces; 400 when empty."""
     code = code.strip() if isinstance(code, str) else ""
     if not code:
-        raise ChatError("code_required", _("Enter a code."), status=400)
+        raise DomainError("code_required", _("Enter a code."), status=400)
     return code
 
 
@@ -36,7 +36,7 @@ def _require(membership, action=None):
     if not roles.can(membership, roles.VERIFY_ORDERS):
         if action is not None and membership is not None:
             audit(membership, action, after={"refused": f"missing capability {roles.VERIFY_ORDERS}"}, denied=True)
-        raise ChatError("forbidden", _("You are not allowed to verify vouchers or orders."), status=403)
+        raise DomainError("forbidden", _("You are not allowed to verify vouchers or orders."), status=403)
 
 
 def _scoped(membership):
@@ -78,18 +78,18 @@ def _refusal(voucher):
     if voucher.status == Voucher.Status.VERIFIED:
         when = formats.date_format(timezone.localtime(voucher.verified_at), "DATETIME_FORMAT") if voucher.verified_at else "?"
         message = _("Already verified by %(name)s on %(when)s.") % {"name": verifier_name(voucher), "when": when}
-        return ChatError("already_verified", message, status=409)
+        return DomainError("already_verified", message, status=409)
     if voucher.status == Voucher.Status.VOID:
-        return ChatError("void", _("This voucher or order has been voided and cannot be used."), status=409)
+        return DomainError("void", _("This voucher or order has been voided and cannot be used."), status=409)
     if voucher.is_expired:
-        return ChatError("expired", _("This voucher or order has expired."), status=409)
+        return DomainError("expired", _("This voucher or order has expired."), status=409)
     return None
 
 
 def verify_voucher(membership, code):
     """Mark the voucher with this code as verified by `membership`; returns it.
 
-    Errors (chat.errors.ChatError): 403 forbidden, 400 code_required, 404 not_found,
+    Errors (chat.errors.DomainError): 403 forbidden, 400 code_required, 404 not_found,
     409 already_verified / void / expired."""
     _require(membership, VERIFY)
     code = clean_code(code)

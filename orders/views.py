@@ -8,7 +8,7 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_http_methods
 
-from chat.errors import ChatError
+from helpdesk.errors import DomainError
 
 from . import access, actions
 from .models import Voucher
@@ -41,7 +41,7 @@ def verify(request):
                 messages.success(request, _("Verified: %(title)s (%(code)s).") % {"title": voucher.title, "code": voucher.code})
                 return redirect("orders:verify")  # a reload cannot post the verification again
             context.update(_card(actions.lookup_voucher(membership, code)))
-        except ChatError as exc:
+        except DomainError as exc:
             context["error"] = exc.message
             status = exc.status
             if exc.status == 409:  # exists but cannot be used: show why on the card

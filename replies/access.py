@@ -1,10 +1,10 @@
 """Which quick phrases an agent may use: one query, whatever their number."""
 
-import functools
-import unicodedata
-
 from django.db.models import Q
 from django.utils import timezone
+
+from helpdesk.text import fold, to_simplified, to_traditional
+from routing.models import AgentGroup
 
 from .models import QuickPhrase
 
@@ -12,8 +12,6 @@ from .models import QuickPhrase
 def phrases_in_reach(actor):
     """Workspace phrases, those of the agent's groups (the default group is everyone's), and their own,
     whatever their validity period (the management page shows scheduled and expired ones too)."""
-    from routing.models import AgentGroup
-
     my_groups = AgentGroup.objects.filter(workspace_id=actor.workspace_id).filter(Q(members__id=actor.user_id) | Q(is_default=True)).values("pk")
     return (
         QuickPhrase.objects.filter(workspace_id=actor.workspace_id)
@@ -47,21 +45,9 @@ def validity(phrase, now=None):
     return ""
 
 
-@functools.cache
-def _converter(config):
-    import opencc
-
-    return opencc.OpenCC(config)
-
-
-def fold(text):
-    """Lower case, full-width forms folded (NFKC): what the composer does to the query too."""
-    return unicodedata.normalize("NFKC", text or "").lower()
-
-
 def search_key(shortcut, title, body):
     """What the composer's picker searches: shortcut, title and text, folded, in the text's own script and in
     simplified and traditional forms (OpenCC), so 退貨 finds 退货 and 运费 finds 運費 (the query is not converted)."""
-    plain = fold("\n".join((shortcut, title, body)))
-    forms = [plain, _converter("t2s").convert(plain), _converter("s2t").convert(plain)]
+    plain = fold("\n".join((shortcut, title, body)), script=False)  # as the composer folds the query
+    forms = [plain, to_simplified(plain), to_traditional(plain)]
     return "\n".join(dict.fromkeys(forms))

@@ -18,8 +18,11 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from accounts import roles
-from accounts.actions import _audit_refusal, acting_member, audit, audit_changes, int_or_none
-from chat.errors import ChatError, forbidden
+from accounts.actions import _audit_refusal, audit, audit_changes
+from chat import uploads
+from helpdesk.errors import DomainError, forbidden
+from helpdesk.validation import int_or_none, is_int
+from routing.models import AgentGroup
 
 from .access import usable_phrases
 from .models import QuickPhrase
@@ -33,7 +36,7 @@ SHARED_SCOPES = (QuickPhrase.Scope.WORKSPACE, QuickPhrase.Scope.GROUP)
 AUDITED_FIELDS = ("scope", "group_id", "owner_id", "category", "title", "shortcut", "body", "attachment", "valid_from", "valid_until")
 
 
-class PhraseInvalid(ChatError):
+class PhraseInvalid(DomainError):
     """Bad input: `errors` maps form field names (None: the whole form) to a message."""
 
     def __init__(self, errors):
@@ -44,7 +47,7 @@ class PhraseInvalid(ChatError):
 
 
 def phrase_not_found():
-    return ChatError("not_found", _("Quick phrase not found."), status=404)
+    return DomainError("not_found", _("Quick phrase not found."), status=404)
 
 
 def fill_variables(body, *, customer_name, agent_name):
@@ -72,8 +75,6 @@ def clean_shortcut(value):
 def clean_attachment(value, workspace_id):
     """{} or one file uploaded to this workspace (POST /api/v1/uploads): {url, name, size, content_type,
     kind[, width, height]}; type and kind come from the stored name, never from the input."""
-    from chat import uploads
-
     if value in (None, "", {}):
         return {}
     if not isinstance(value, dict):
@@ -83,13 +84,13 @@ def clean_attachment(value, workspace_id):
     if stored is None:
         raise ValidationError(_("The attachment must be a file uploaded here."))
     name, size = value.get("name", ""), value.get("size", 0)
-    if not isinstance(name, str) or not isinstance(size, int) or isinstance(size, bool) or size < 0:
+    if not isinstance(name, str) or not is_int(size) or size < 0:
         raise ValidationError(_("The attachment needs a name and a size."))
     cleaned = {"url": url, "name": " ".join(name.split())[:MAX_ATTACHMENT_NAME_CHARS] or url.rsplit("/", 1)[-1],
                "size": size, "content_type": stored[0], "kind": stored[1]}
     for key in ("width", "height"):
         dim = value.get(key)
-        if isinstance(dim, int) and not isinstance(dim, bool) and 0 < dim < 1_000_000:
+        if is_int(dim) and 0 < dim < 1_000_000:
             cleaned[key] = dim
     return cleaned
 
@@ -139,8 +140,6 @@ def clean_phrase(workspace_id, *, scope, group_id=None, owner_id=None, title, sh
 
     cleaned["group_id"] = None
     if scope == QuickPhrase.Scope.GROUP:
-        from routing.models import AgentGroup
-
         group_pk = int_or_none(getattr(group_id, "pk", group_id))
         if group_pk is None or not AgentGroup.objects.filter(pk=group_pk, workspace_id=workspace_id).exists():
             errors["group"] = _("Choose an agent group of this workspace.")
@@ -168,29 +167,17 @@ def clean_phrase(workspace_id, *, scope, group_id=None, owner_id=None, title, sh
 # --- authorisation ------------------------------------------------------------------------
 
 
-def _membership(actor):
-    """The acting membership: admin views pass one; console views pass a chat actor."""
-    if hasattr(actor, "role"):
-        return actor
-    from django.contrib.auth import get_user_model
-
-    return acting_member(get_user_model()(pk=actor.user_id), actor.workspace_id)
-
-
-def _may_serve(actor):
-    return actor.is_agent if hasattr(actor, "is_agent") else roles.can(actor, roles.SERVE_CHATS)
-
-
 def _refused(actor, action, detail, error, target=None):
     audit(actor, action, target=target, after={"refused": detail}, denied=True)
     return error
 
 
 def _authorise(actor, action, scope, target=None):
+    """actor: the acting Membership (admin pages and console pages alike pass one)."""
     if scope in SHARED_SCOPES:
-        if not roles.can(_membership(actor), roles.CONFIGURE):
+        if not roles.can(actor, roles.CONFIGURE):
             raise _refused(actor, action, f"missing capability {roles.CONFIGURE}", forbidden(), target)
-    elif not _may_serve(actor):
+    elif not roles.can(actor, roles.SERVE_CHATS):
         raise _refused(actor, action, "personal phrases are for agents", forbidden(), target)
 
 
@@ -252,9 +239,8 @@ def delete_phrase(actor, phrase_id):
 
 def use_phrase(actor, phrase_id):
     """Count one use (F(): concurrent agents never lose a count). Only phrases the agent may use now."""
-    if not actor.is_agent:
+    if not roles.can(actor, roles.SERVE_CHATS):
         raise forbidden()
-    valid_id = isinstance(phrase_id, int) and not isinstance(phrase_id, bool)
-    updated = usable_phrases(actor).filter(pk=phrase_id if valid_id else -1).update(usage_count=F("usage_count") + 1)
+    updated = usable_phrases(actor).filter(pk=phrase_id if is_int(phrase_id) else -1).update(usage_count=F("usage_count") + 1)
     if not updated:
         raise phrase_not_found()

@@ -12,9 +12,13 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from accounts.admin_scope import ActionSavedAdmin, ActionValidatedForm, Refused, acting
-from chat.errors import ChatError
+from chat import uploads
+from helpdesk.errors import DomainError
 
 from . import actions as phrase_actions
+from . import admin_replies  # noqa: F401  registers the auto-reply, hosting and sensitive-word pages
+from .access import valid_at
+from .access import validity as validity_of
 from .models import QuickPhrase
 
 SHARED_SCOPE_CHOICES = [(value, label) for value, label in QuickPhrase.Scope.choices if value != QuickPhrase.Scope.PERSONAL]
@@ -59,11 +63,9 @@ class QuickPhraseForm(ActionValidatedForm):
             return cleaned
         upload = cleaned.get("attachment_file")
         if upload:
-            from chat import uploads
-
             try:  # stored only once everything else is valid
                 attachment = uploads.store_upload(SimpleNamespace(workspace_id=workspace_id), upload)
-            except ChatError as exc:
+            except DomainError as exc:
                 self.add_error("attachment_file", exc.message)
         cleaned["attachment"] = attachment
         return cleaned
@@ -77,8 +79,6 @@ class ValidityFilter(admin.SimpleListFilter):
         return [("now", _("Valid now")), ("scheduled", _("Scheduled")), ("expired", _("Expired"))]
 
     def queryset(self, request, queryset):
-        from .access import valid_at
-
         now = timezone.now()
         if self.value() == "now":
             return queryset.filter(valid_at(now))
@@ -124,11 +124,9 @@ class QuickPhraseAdmin(ActionSavedAdmin):
 
     @admin.display(description=_("validity"))
     def validity(self, obj):
-        from .access import validity
-
         if obj.valid_from is None and obj.valid_until is None:
             return _("Always")
-        state = validity(obj)
+        state = validity_of(obj)
         label = {"scheduled": _("Scheduled"), "expired": _("Expired"), "": _("Valid now")}[state]
         start = timezone.localtime(obj.valid_from).strftime("%Y-%m-%d %H:%M") if obj.valid_from else "…"
         end = timezone.localtime(obj.valid_until).strftime("%Y-%m-%d %H:%M") if obj.valid_until else "…"
@@ -153,7 +151,7 @@ class QuickPhraseAdmin(ActionSavedAdmin):
                 title=data["title"], shortcut=data["shortcut"], body=data["body"], category=data.get("category", ""),
                 attachment=data.get("attachment", obj.attachment), valid_from=data.get("valid_from"), valid_until=data.get("valid_until"),
             )
-        except ChatError as exc:
+        except DomainError as exc:
             raise Refused(exc, "phrase.change" if change else "phrase.add") from None
         obj.pk = saved.pk
         obj._state.adding = False

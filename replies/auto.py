@@ -2,33 +2,32 @@
 and the supervisors' alert for sensitive words.
 
 Inside a transaction (the caller holds the conversation row lock): welcome, queued_message,
-conversation_resolved, flag_sensitive. After commit, off the request thread: schedule(message)
-→ respond: keyword rules while no person has answered yet (and before the bot in bot-first
-chats), then hosting. The no-answer timeout is a deadline (chat.scheduler) that an agent's
-reply cancels; no_answer_due fires it."""
+resolved_message, flag_sensitive. After the commit, as a follow-up job (lifecycle.flow decides
+when): rule_for → send_keyword_reply while no person has answered yet (and before the bot in
+bot-first chats), then send_hosting. The no-answer timeout is a deadline (chat.scheduler) that
+an agent's reply cancels; no_answer_due fires it."""
 
-import logging
-from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
-from django.conf import settings
-from django.db import close_old_connections, transaction
+from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts import roles
 from accounts.access import member_ids_with
-from chat import push, realtime, scheduler
-from chat.models import Conversation, ConversationEvent, Deadline, Message, SenderKind
+from chat.messages import post_automatic_reply
+from chat.models import Conversation, ConversationEvent, Message, SenderKind
+from helpdesk import realtime
+from knowledge.bot import article_url, locale_of
+from knowledge.models import Article, ArticleVersion
+from routing.selection import QueueEntry, queue_positions
 
 from . import config, hosting
 from .actions import fill_variables
 from .matching import keyword_matches, keywords_of
 from .models import AutoReplyRule, HostingMark, ReplySettings
 
-log = logging.getLogger(__name__)
-_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="auto-reply")
 OPEN = Conversation.OPEN_STATES
 
 
@@ -52,8 +51,6 @@ def _fill(text, conversation, **extra):
 
 
 def _post(conversation, body, kind, **options):
-    from chat.actions import post_automatic_reply
-
     data = {"kind": kind, **options.pop("event_data", {})}
     return post_automatic_reply(conversation, body, event=options.pop("event", ConversationEvent.Kind.AUTO_REPLIED), event_data=data, **options)
 
@@ -62,10 +59,11 @@ def _post(conversation, body, kind, **options):
 
 
 def welcome(conversation):
-    """First customer message of a conversation: the welcome line right after it."""
+    """First customer message of a conversation: the welcome line right after it (returned; None: no welcome)."""
     found = settings_for(conversation)
     if found and found.welcome_message.strip():
-        _post(conversation, _fill(found.welcome_message, conversation), "welcome")
+        return _post(conversation, _fill(found.welcome_message, conversation), "welcome")
+    return None
 
 
 def queued_message(conversation):
@@ -73,8 +71,6 @@ def queued_message(conversation):
     found = settings_for(conversation)
     if not found or not found.queue_message.strip():
         return
-    from routing.selection import QueueEntry, queue_positions
-
     rows = Conversation.objects.filter(workspace_id=conversation.workspace_id, group_id=conversation.group_id,
                                        state=Conversation.State.QUEUED, assignee__isnull=True).values_list("pk", "queued_at", "vip_level")
     now = timezone.now()
@@ -83,73 +79,26 @@ def queued_message(conversation):
     _post(conversation, _fill(found.queue_message, conversation, position=position), "queue", event_data={"position": position})
 
 
-def conversation_resolved(conversation):
+def resolved_message(conversation):
     found = settings_for(conversation)
     if found and found.resolved_message.strip():
         _post(conversation, _fill(found.resolved_message, conversation), "resolved")
 
 
 def flag_sensitive(conversation, message, alerts):
-    """Delivered as written, but the agents see a private note and supervisors get an alert."""
+    """Delivered as written, but the agents see a private note and supervisors get an alert.
+    Returns the supervisors alerted."""
     lists = [{"list": name, "words": words} for name, words in alerts]
     words = "、".join(w for _name, ws in alerts for w in ws)
-    from chat.actions import post_automatic_reply
-
     post_automatic_reply(conversation, _("Sensitive words in the message above: %(words)s") % {"words": words},
                          private=True, event=ConversationEvent.Kind.FLAGGED, event_data={"seq": message.seq, "lists": lists})
     supervisors = sorted(member_ids_with(conversation.workspace_id, roles.CONFIGURE))
     alert = {"type": "alert", "alert": "sensitive_words", "conversation_id": conversation.pk, "seq": message.seq, "lists": lists}
     realtime.publish([(realtime.group_for_agent(user_id), alert) for user_id in supervisors])
-    push.notify_alert(conversation, supervisors, words)
+    return supervisors
 
 
-# --- after commit --------------------------------------------------------------------------
-
-
-def schedule(message_id):
-    """A customer message was stored: answer it after commit, off the request thread."""
-    if settings.AUTO_REPLIES["SYNC"]:
-        respond(message_id)
-    else:
-        _pool.submit(_run, message_id)
-
-
-def _run(message_id):
-    close_old_connections()
-    try:
-        respond(message_id)
-    except Exception:  # an auto-reply must never cost the customer their conversation
-        log.exception("auto-replies failed on message %s", message_id)
-    finally:
-        close_old_connections()
-
-
-def respond(message_id, now=None):
-    from knowledge import bot
-
-    message = Message.objects.select_related("conversation__inbox", "conversation__workspace", "conversation__customer").filter(pk=message_id).first()
-    if message is None or message.conversation.state not in OPEN:
-        return None
-    conversation = message.conversation
-    now = now or timezone.now()
-    rule = None
-    if conversation.state == Conversation.State.BOT or conversation.first_response_at is None:
-        rule = keyword_reply(conversation, message)
-    if conversation.state == Conversation.State.BOT:
-        if rule is None:
-            bot.respond(message_id)
-        return rule
-    found = settings_for(conversation)
-    if found is None or not found.hosting_enabled:
-        return rule
-    reason = hosting.active_reason(found, conversation.inbox, conversation.workspace.timezone, now)
-    if reason:
-        send_hosting(conversation.pk, found, reason, now)
-    if found.hosting_no_answer_minutes and found.hosting_message.strip():
-        # The wait starts at the first unanswered message: later ones do not push it back.
-        scheduler.schedule(conversation, Deadline.Kind.NO_ANSWER, now + timedelta(minutes=found.hosting_no_answer_minutes),
-                           data={"after_seq": message.seq}, keep_earlier=True)
-    return rule
+# --- after commit (a follow-up job) -----------------------------------------------------------
 
 
 def matching_rule(conversation, text):
@@ -168,12 +117,15 @@ def matching_rule(conversation, text):
     return best[1] if best else None
 
 
-def keyword_reply(conversation, message):
+def rule_for(conversation, message):
+    """The keyword rule that answers this customer message, if any."""
     if message.msg_type != Message.Type.TEXT or not message.body:
         return None
-    rule = matching_rule(conversation, message.body)
-    if rule is None:
-        return None
+    return matching_rule(conversation, message.body)
+
+
+def send_keyword_reply(conversation, message, rule):
+    """The rule's reply, unless the conversation finished meanwhile. Returns the rule when it answered."""
     body, msg_type, attachments = _reply_content(rule, conversation, message.body)
     if not body and not attachments:
         return None
@@ -202,14 +154,11 @@ def _reply_content(rule, conversation, question):
 
 def _article_link(article_id, question):
     """The published article in the customer's script when it has that version, else any published one."""
-    from knowledge.bot import _article_url, _locale_of
-    from knowledge.models import Article, ArticleVersion
-
     versions = {v.locale: v for v in ArticleVersion.objects.filter(article_id=article_id, article__status=Article.Status.PUBLISHED).select_related("article__workspace")}
     if not versions:
         return None
-    version = versions.get(_locale_of(question)) or versions.get("zh-hans") or next(iter(versions.values()))
-    return {"url": _article_url(version), "name": version.title}
+    version = versions.get(locale_of(question)) or versions.get("zh-hans") or next(iter(versions.values()))
+    return {"url": article_url(version), "name": version.title}
 
 
 # --- hosting -------------------------------------------------------------------------------

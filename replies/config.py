@@ -3,15 +3,20 @@ rules or reply settings), cached per process for a few seconds.
 
 Every message needs this, and it changes a few times a month: reading it per message cost
 two queries on the hot path. A save or delete of a list, rule or settings row in this process
-drops the entry at once (the models call invalidate()); other processes see the change
-within AUTO_REPLIES["CONFIG_TTL_SECONDS"] (5 s by default)."""
+drops the entry at once (the rows' save() and delete() call invalidate(); the admin's bulk
+delete too); other processes see the change within AUTO_REPLIES["CONFIG_TTL_SECONDS"] (5 s by
+default). The models and this module import each other as modules (replies.models calls
+invalidate, _load reads the models): names are looked up when called, never at import."""
 
 from dataclasses import dataclass
 
 from django.conf import settings
 from django.db.models import Exists, OuterRef
 
+from accounts.models import Workspace
 from helpdesk.workspace_cache import WorkspaceCache
+
+from . import models
 
 
 @dataclass(frozen=True)
@@ -23,15 +28,11 @@ class WorkspaceConfig:
 
 
 def _load(workspace_id):
-    from accounts.models import Workspace
-
-    from .models import AutoReplyRule, ReplySettings, SensitiveWordList
-
     flags = Workspace.objects.filter(pk=workspace_id).values_list(
-        Exists(AutoReplyRule.objects.filter(workspace_id=OuterRef("pk"), enabled=True)),
-        Exists(ReplySettings.objects.filter(workspace_id=OuterRef("pk"))),
+        Exists(models.AutoReplyRule.objects.filter(workspace_id=OuterRef("pk"), enabled=True)),
+        Exists(models.ReplySettings.objects.filter(workspace_id=OuterRef("pk"))),
     ).first() or (False, False)
-    lists = tuple(SensitiveWordList.objects.filter(workspace_id=workspace_id, enabled=True)
+    lists = tuple(models.SensitiveWordList.objects.filter(workspace_id=workspace_id, enabled=True)
                   .values_list("pk", "updated_at", "words", "action", "notice", "name", "applies_to"))
     return WorkspaceConfig(has_rules=flags[0], has_settings=flags[1], word_lists=lists)
 
@@ -39,3 +40,4 @@ def _load(workspace_id):
 _cache = WorkspaceCache(_load, ttl=lambda: settings.AUTO_REPLIES["CONFIG_TTL_SECONDS"])
 for_workspace = _cache.get
 invalidate = _cache.invalidate
+

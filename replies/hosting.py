@@ -7,7 +7,7 @@ Saturday 08:00 is Friday's window. No start and end: the whole of each chosen da
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from routing import hours
+from chat import hours
 
 
 def zone(name):

@@ -6,21 +6,14 @@ contains-match compares syllables instead of characters (pypinyin, tones dropped
 homophone typo (退火) still finds 退货."""
 
 import re
-import unicodedata
 from functools import lru_cache
 
-import opencc
 from pypinyin import lazy_pinyin
 
-_t2s = opencc.OpenCC("t2s")
+from helpdesk.text import fold
+
 _EDGE_PUNCT = " \t\r\n.,!?;:'\"~。，！？；：、…～“”‘’（）()"
 _SPACES = re.compile(r"\s+")
-
-
-@lru_cache(maxsize=4096)
-def fold(text, script=True):
-    text = unicodedata.normalize("NFKC", text).casefold()
-    return _t2s.convert(text) if script else text
 
 
 def normalise_whole(text, script=True):

@@ -7,6 +7,10 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from . import config
+from .hosting import validate_weekdays
+from .matching import keywords_of
+
 
 class QuickPhrase(models.Model):
     class Scope(models.TextChoices):
@@ -66,14 +70,10 @@ class WorkspaceConfigRow(models.Model):
         abstract = True
 
     def save(self, *args, **kwargs):
-        from . import config
-
         super().save(*args, **kwargs)
         config.invalidate(self.workspace_id)
 
     def delete(self, *args, **kwargs):
-        from . import config
-
         workspace_id = self.workspace_id
         result = super().delete(*args, **kwargs)
         config.invalidate(workspace_id)
@@ -120,8 +120,6 @@ class ReplySettings(WorkspaceConfigRow):
         return str(self.inbox or _("All inboxes"))
 
     def clean(self):
-        from .hosting import validate_weekdays
-
         _same_workspace(self, inbox=self.inbox)
         try:
             self.hosting_weekdays = validate_weekdays(self.hosting_weekdays)
@@ -175,8 +173,6 @@ class AutoReplyRule(WorkspaceConfigRow):
         return self.name
 
     def clean(self):
-        from .matching import keywords_of
-
         _same_workspace(self, inbox=self.inbox, article=self.article)
         if not keywords_of(self.keywords):
             raise ValidationError({"keywords": _("Give at least one keyword.")})
@@ -220,8 +216,6 @@ class SensitiveWordList(WorkspaceConfigRow):
         return self.name
 
     def clean(self):
-        from .matching import keywords_of
-
         if not keywords_of(self.words):
             raise ValidationError({"words": _("Give at least one word.")})
 

@@ -11,10 +11,11 @@ from dataclasses import dataclass, field
 
 from django.utils.translation import gettext_lazy as _
 
-from chat.errors import ChatError
+from helpdesk.errors import DomainError
+from helpdesk.text import fold
 
 from . import config
-from .matching import fold, keywords_of
+from .matching import keywords_of
 from .models import SensitiveWordList
 
 _compiled = {}  # (pk, updated_at) -> regex or None
@@ -46,7 +47,7 @@ def _spans(pattern, body):
 
 
 def check(workspace_id, sender_is_customer, body):
-    """The body to store (masked if needed) and the alerts to raise; raises ChatError when a list blocks it."""
+    """The body to store (masked if needed) and the alerts to raise; raises DomainError when a list blocks it."""
     if not body:
         return Verdict(body)
     audience = {SensitiveWordList.AppliesTo.CUSTOMERS if sender_is_customer else SensitiveWordList.AppliesTo.AGENTS, SensitiveWordList.AppliesTo.BOTH}
@@ -60,7 +61,7 @@ def check(workspace_id, sender_is_customer, body):
         if not spans:
             continue
         if action == SensitiveWordList.Action.BLOCK:
-            raise ChatError("blocked_words", notice or _("This message contains words that cannot be sent. Please rephrase it."), status=422)
+            raise DomainError("blocked_words", notice or _("This message contains words that cannot be sent. Please rephrase it."), status=422)
         if action == SensitiveWordList.Action.MASK:
             text = list(verdict.body)
             for start, end in spans:

@@ -8,6 +8,7 @@ twice and never push an agent over capacity; a loser of the race re-decides."""
 
 from dataclasses import replace
 from datetime import timedelta
+from functools import partial
 
 from django.conf import settings
 from django.db import transaction
@@ -18,15 +19,16 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts import roles
 from accounts.access import member_ids_with
-from accounts.actions import int_or_none
 from accounts.models import Membership
-from chat import access, push, realtime, timers
-from chat.errors import ChatError, forbidden
-from chat.models import Conversation, ConversationEvent, InboxUserPermission
-from chat.actions import notify_conversation
-from replies.auto import hosting_answers_now, queued_message
+from chat import access, hooks, hours
+from chat.messages import post_system_message, send_message
+from chat.models import Conversation, ConversationEvent, Inbox, InboxUserPermission, Participant
+from chat.notify import notify_conversation
+from chat.states import wake_due_snoozes
+from helpdesk import realtime
+from helpdesk.errors import DomainError, forbidden, invalid
+from helpdesk.validation import int_or_none, is_int
 
-from . import hours
 from .models import AgentGroup, AgentPresence
 from .selection import AgentState, AgentStatus, CustomerContext, Decision, GroupSpec, QueueEntry, Rule, RuleField, Strategy, decide, queue_positions
 
@@ -43,7 +45,7 @@ def default_group(workspace_id):
 # --- snapshot -------------------------------------------------------------------------------
 
 
-def _serving_user_ids(workspace_id, inbox_id):
+def serving_user_ids(workspace_id, inbox_id):
     """Members with reception rights (serve chats) who serve this inbox: one query, plain tuples."""
     inbox_users = InboxUserPermission.objects.filter(content_object_id=inbox_id, permission__codename="reply_in_inbox").values("user_id")
     return member_ids_with(workspace_id, roles.SERVE_CHATS, among=inbox_users)
@@ -63,7 +65,7 @@ def snapshot(workspace_id, inbox_id, exclude=()):
     """(groups, agents) for the decision: four queries returning plain tuples, whatever the
     number of agents (model instances for hundreds of agents cost more than the queries).
     Loads come from the presence counters; capacity itself is re-checked exactly under lock."""
-    serving = _serving_user_ids(workspace_id, inbox_id) - set(exclude)
+    serving = serving_user_ids(workspace_id, inbox_id) - set(exclude)
     rows = list(AgentGroup.objects.filter(workspace_id=workspace_id, enabled=True).values_list("pk", "priority", "rules", "strategy", "is_default"))
     if not any(row[4] for row in rows):
         group = default_group(workspace_id)  # every workspace has one, created on first need
@@ -126,11 +128,11 @@ def _assign(conversation, agent_id, group_id, *, reason, actor=None):
     AgentPresence.objects.filter(workspace_id=conversation.workspace_id, user_id=agent_id).update(
         last_assigned_at=now, open_chats=F("open_chats") + 1
     )
+    Participant.add(conversation.pk, agent_id)  # their own history keeps it after a transfer
     ConversationEvent.record(conversation, ConversationEvent.Kind.ASSIGNED, actor, from_state=from_state, to_state=conversation.state,
                              data={"agent": agent_id, "group": group_id, "reason": reason})
     notify_conversation(conversation, everyone_serving=True)
-    if actor is None or actor.user_id != agent_id:  # nobody is pushed about their own claim
-        push.notify_conversation_waiting(conversation)
+    hooks.listener().conversation_assigned(conversation, actor)
 
 
 def _lock_capacity(workspace_id, agent_id):
@@ -180,29 +182,24 @@ def route(conversation_id, only_group_id=None, exclude=()):
                 if first_time:
                     ConversationEvent.record(conversation, ConversationEvent.Kind.ROUTED, from_state=conversation.state, to_state=conversation.state,
                                              data={"routing": decision.kind, "group": decision.group_id})
-                    timers.conversation_queued(conversation)
-                    queued_message(conversation)
+                    hooks.listener().conversation_queued(conversation)
                     notify_conversation(conversation, everyone_serving=True)
-                    push.notify_conversation_waiting(conversation)  # claimable: Web Push to those serving the inbox
                     # A newcomer changes nobody else's position (VIPs excepted: they are rare); tell them theirs.
-                    scope = None if conversation.vip_level else conversation.pk
-                    transaction.on_commit(lambda: publish_queue_positions(conversation.workspace_id, decision.group_id, only=scope))
+                    # partial binds the values now: a lambda would read the loop's variables at commit time.
+                    transaction.on_commit(partial(publish_queue_positions, conversation.workspace_id, decision.group_id,
+                                                  only=None if conversation.vip_level else conversation.pk))
             return decision
 
 
 def _leave_message(conversation, reason):
     """Nobody can answer now: the conversation becomes a message (留言) for agents to take later."""
-    from chat.actions import post_system_message
-
     from_state = conversation.state
     conversation.state, conversation.is_leave_message = Conversation.State.PENDING, True
     conversation.save(update_fields=["state", "is_leave_message", "updated_at"])
     ConversationEvent.record(conversation, ConversationEvent.Kind.ROUTED, from_state=from_state, to_state=conversation.state,
                              data={"routing": "leave_message", "reason": reason})
     notify_conversation(conversation, everyone_serving=True)
-    if hosting_answers_now(conversation):
-        return Decision("leave_message", reason=reason)  # the hosting message speaks for the workspace
-    post_system_message(conversation.pk, _("We are away right now. Leave your message and contact details, and we will reply as soon as we are back."))
+    hooks.listener().left_as_message(conversation, reason)
     return Decision("leave_message", reason=reason)
 
 
@@ -213,18 +210,18 @@ def claim(actor, conversation_id):
     with transaction.atomic():
         try:
             conversation = access.get_conversation(actor, conversation_id, lock=True)
-        except ChatError:
+        except DomainError:
             # Taken a moment ago by a colleague, it has left this agent's view: say so plainly.
             if Conversation.objects.filter(pk=int_or_none(conversation_id),
                                            inbox_id__in=access.served_inboxes(actor), assignee__isnull=False).exists():
-                raise ChatError("already_taken", _("Someone else has already taken this conversation."), status=409) from None
+                raise DomainError("already_taken", _("Someone else has already taken this conversation."), status=409) from None
             raise
         access.require_reply_right(actor, conversation)
         claimable = conversation.state == Conversation.State.QUEUED or (conversation.state == Conversation.State.PENDING and conversation.is_leave_message)
         if conversation.assignee_id is not None or not claimable:
-            raise ChatError("already_taken", _("Someone else has already taken this conversation."), status=409)
+            raise DomainError("already_taken", _("Someone else has already taken this conversation."), status=409)
         if not _lock_capacity(conversation.workspace_id, actor.user_id):
-            raise ChatError("at_capacity", _("You are at your chat limit or not online."), status=409)
+            raise DomainError("at_capacity", _("You are at your chat limit or not online."), status=409)
         _assign(conversation, actor.user_id, conversation.group_id, reason="claim", actor=actor)
         group_id = conversation.group_id
         transaction.on_commit(lambda: publish_queue_positions(conversation.workspace_id, group_id))
@@ -234,10 +231,10 @@ def claim(actor, conversation_id):
 def set_status(actor, status, capacity=None):
     """An agent goes online / busy / away / offline (and may change capacity within the bound)."""
     if status not in {s.value for s in AgentStatus}:
-        raise ChatError("invalid_status", _("Unknown status."), status=400)
+        raise DomainError("invalid_status", _("Unknown status."), status=400)
     bound = settings.ROUTING["MAX_SELF_CAPACITY"]
-    if capacity is not None and (not isinstance(capacity, int) or isinstance(capacity, bool) or not 0 <= capacity <= bound):
-        raise ChatError("invalid_capacity", _("Capacity must be between 0 and %(n)s.") % {"n": bound}, status=400)
+    if capacity is not None and (not is_int(capacity) or not 0 <= capacity <= bound):
+        raise DomainError("invalid_capacity", _("Capacity must be between 0 and %(n)s.") % {"n": bound}, status=400)
     with transaction.atomic():
         presence, _created = AgentPresence.objects.select_for_update().get_or_create(workspace_id=actor.workspace_id, user_id=actor.user_id)
         before = presence.status
@@ -276,8 +273,6 @@ def drain(workspace_id, limit=500):
     (business hours) or takes messages while nobody is on duty and nobody is. A long queue
     nobody can take is not re-routed chat by chat (each a locked transaction): on SQLite
     that starved the server's writes every sweep."""
-    from chat.models import Inbox
-
     waiting = list(
         Conversation.objects.filter(workspace_id=workspace_id, state=Conversation.State.QUEUED, assignee__isnull=True)
         .order_by("-vip_level", "queued_at", "pk").values_list("pk", "inbox_id")[:limit]
@@ -291,7 +286,7 @@ def drain(workspace_id, limit=500):
     movable_anyway = {pk for pk, inbox in inboxes.items()
                       if not hours.is_open(inbox.business_hours, now) or (not on_duty and inbox.leave_message_when_nobody_online)}
     free = _free_agents(workspace_id) if on_duty else set()
-    serving = {pk: _serving_user_ids(workspace_id, pk) if free else set() for pk in inboxes}
+    serving = {pk: serving_user_ids(workspace_id, pk) if free else set() for pk in inboxes}
     decisions = []
     for conversation_id, inbox_id in waiting:
         if inbox_id not in movable_anyway and not serving[inbox_id] & free:
@@ -332,38 +327,36 @@ def publish_queue_positions(workspace_id, group_id, only=None):
 def transfer(actor, conversation_id, *, to_agent_id=None, to_group_id=None, note=""):
     """Hand a conversation to a colleague or a group. The customer sees a system line;
     the note reaches the agents as a private note."""
-    from chat import actions as chat_actions
-
     if not actor.is_agent:
         raise forbidden()
     if (to_agent_id is None) == (to_group_id is None):
-        raise ChatError("invalid_transfer", _("Transfer to one agent or one group."), status=400)
+        raise DomainError("invalid_transfer", _("Transfer to one agent or one group."), status=400)
     if not isinstance(note, str) or len(note) > 1000:
-        raise ChatError("invalid_note", _("The note must be text of at most 1000 characters."), status=400)
+        raise DomainError("invalid_note", _("The note must be text of at most 1000 characters."), status=400)
     with transaction.atomic():
         conversation = access.get_conversation(actor, conversation_id, lock=True)
         access.require_reply_right(actor, conversation)
         if not conversation.is_open:
-            raise ChatError("conversation_closed", _("This conversation is closed."), status=409)
+            raise DomainError("conversation_closed", _("This conversation is closed."), status=409)
         from_state, previous = conversation.state, conversation.assignee_id
         if to_agent_id is not None:
             target = int_or_none(to_agent_id)
-            if target not in _serving_user_ids(conversation.workspace_id, conversation.inbox_id):
-                raise ChatError("not_found", _("No such agent serves this inbox."), status=404)
+            if target not in serving_user_ids(conversation.workspace_id, conversation.inbox_id):
+                raise DomainError("not_found", _("No such agent serves this inbox."), status=404)
             if not _lock_capacity(conversation.workspace_id, target):
-                raise ChatError("at_capacity", _("That agent is at their chat limit or not online."), status=409)
+                raise DomainError("at_capacity", _("That agent is at their chat limit or not online."), status=409)
             target_name = Membership.objects.filter(workspace_id=conversation.workspace_id, user_id=target).values_list("display_name", flat=True).first()
             line = _("Your conversation was transferred to %(name)s.") % {"name": target_name or _("a colleague")}
         else:
             group = AgentGroup.objects.filter(pk=int_or_none(to_group_id), workspace_id=conversation.workspace_id, enabled=True).first()
             if group is None:
-                raise ChatError("not_found", _("No such group."), status=404)
+                raise DomainError("not_found", _("No such group."), status=404)
             line = _("Your conversation was transferred to %(name)s.") % {"name": group.name}
         # The note and the line are written while the sender still holds the conversation.
         if note.strip():
-            chat_actions.send_message(actor, client_msg_id=f"transfer-{conversation.pk}-{timezone.now().timestamp()}",
+            send_message(actor, client_msg_id=f"transfer-{conversation.pk}-{timezone.now().timestamp()}",
                                       body=note, conversation_id=conversation.pk, is_private=True)
-        chat_actions.post_system_message(conversation.pk, line)
+        post_system_message(conversation.pk, line)
         conversation.refresh_from_db()
         if to_agent_id is not None:
             _assign(conversation, target, conversation.group_id, reason="transfer", actor=actor)
@@ -373,8 +366,7 @@ def transfer(actor, conversation_id, *, to_agent_id=None, to_group_id=None, note
             conversation.state, conversation.queued_at = Conversation.State.QUEUED, timezone.now()
             conversation.save(update_fields=["assignee", "group", "state", "queued_at", "updated_at"])
             notify_conversation(conversation, everyone_serving=True)
-            group_id = group.pk
-            transaction.on_commit(lambda: route(conversation.pk, only_group_id=group_id))
+            transaction.on_commit(partial(route, conversation.pk, only_group_id=group.pk))
         ConversationEvent.record(conversation, ConversationEvent.Kind.TRANSFERRED, actor, from_state=from_state, to_state=conversation.state,
                data={"from_agent": previous, "to_agent": to_agent_id, "to_group": to_group_id, "note": note[:1000]})
     return conversation
@@ -386,8 +378,6 @@ def transfer(actor, conversation_id, *, to_agent_id=None, to_group_id=None, note
 def sweep(now=None):
     """Run periodically (manage.py routing_sweep): drain every queue, and hand chats an agent has
     not answered within ANSWER_TIMEOUT_SECONDS to someone else. Returns counts for the log."""
-    from chat.actions import wake_due_snoozes
-
     now = now or timezone.now()
     woken = wake_due_snoozes(now)
     recount_loads()
@@ -444,3 +434,18 @@ def _release_unanswered(conversation_id, agent_id, *, reason):
 def _publish_status(agent_id, status, capacity):
     """Every tab and device of the agent learns their status (after commit, like every event)."""
     realtime.publish([(realtime.group_for_agent(agent_id), {"type": "status", "status": status, "capacity": capacity})])
+
+
+# --- console visibility ---------------------------------------------------------------------
+
+VISIBLE_SECONDS = 70  # a console tab renews its visibility every 30 s: one missed renewal is tolerated
+
+
+def set_console_visible(actor, visible):
+    """A console tab of the agent is shown (renewed every 30 s) or hidden: one UPDATE. While it
+    is visible, Web Push skips this agent (the tab shows the chat)."""
+    if not isinstance(visible, bool):
+        raise invalid("invalid_visible", _("visible must be true or false."))
+    until = timezone.now() + timedelta(seconds=VISIBLE_SECONDS) if visible else None
+    AgentPresence.objects.filter(workspace_id=actor.workspace_id, user_id=actor.user_id).update(console_visible_until=until)
+    return until

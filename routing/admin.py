@@ -1,11 +1,13 @@
 from django.contrib import admin
+from django.db import transaction
 from django.utils.translation import gettext_lazy as _
 
-from accounts import actions as account_actions
 from accounts.admin_scope import WorkspaceScopedAdmin
 from chat.admin import ObjectAccessInline, save_access_formset
 
+from .actions import drain
 from .models import AgentGroup, AgentGroupUserPermission, AgentPresence
+from .staff import set_group_supervision
 
 
 class SupervisorInline(ObjectAccessInline):
@@ -26,7 +28,7 @@ class AgentGroupAdmin(WorkspaceScopedAdmin):
         return ["workspace"] if obj is not None else []
 
     def save_formset(self, request, form, formset, change):
-        save_access_formset(request, formset, form.instance, account_actions.set_group_supervision)
+        save_access_formset(request, formset, form.instance, set_group_supervision)
 
 
 @admin.register(AgentPresence)
@@ -40,9 +42,5 @@ class AgentPresenceAdmin(WorkspaceScopedAdmin):
     audit_name = "presence"
 
     def save_model(self, request, obj, form, change):
-        from django.db import transaction
-
-        from .actions import drain
-
         super().save_model(request, obj, form, change)
         transaction.on_commit(lambda: drain(obj.workspace_id))  # more capacity may serve the queue now

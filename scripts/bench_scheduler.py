@@ -206,8 +206,8 @@ def run_sqlite_idle(turns):
     from django.utils import timezone
 
     from accounts.models import Workspace
-    from chat import scheduler
     from chat.models import Deadline, Inbox
+    from lifecycle import worker
     from routing.actions import sweep
 
     ws = Workspace.objects.create(name="bench", slug="bench-idle")
@@ -229,12 +229,12 @@ def run_sqlite_idle(turns):
 
     def turn():
         close_old_connections()
-        scheduler.fire_all_due(stop=stop)
+        worker.fire_all_due(stop=stop)
         close_old_connections()
 
     with CaptureQueriesContext(connection) as queries:
-        scheduler.fire_all_due(stop=stop)
-    read = timed(lambda: scheduler.fire_all_due(stop=stop), turns)
+        worker.fire_all_due(stop=stop)
+    read = timed(lambda: worker.fire_all_due(stop=stop), turns)
     whole = timed(turn, turns)
     swept = timed(sweep, 50)
     print(f"SQLite idle turn (10,000 deadlines pending later, {turns} turns): {len(queries.captured_queries)} query, no transaction; "

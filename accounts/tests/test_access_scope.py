@@ -6,11 +6,13 @@ from django.contrib.auth import get_user_model
 from accounts import actions
 from accounts.models import Membership, Role
 from chat import access
-from chat import actions as chat_actions
-from chat.errors import ChatError
+from chat import messages as chat_messages
+from chat import staff as chat_staff
 from chat.models import Conversation
 from chat.tests.wsutil import connect_agent, connect_customer, frames_until, quiet, send_json
 from conftest import make_agent, make_visitor
+from helpdesk.errors import DomainError
+from routing import staff as routing_staff
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 
@@ -34,8 +36,8 @@ def test_agent_sees_only_own_history_unless_granted(personas, sender):
 
     visible = set(access.visible_conversations(personas.agent_a).values_list("pk", flat=True))
     assert visible == {mine.conversation_id, pool.conversation_id}
-    with pytest.raises(ChatError) as exc:
-        chat_actions.fetch_messages(personas.agent_a, theirs.conversation_id)
+    with pytest.raises(DomainError) as exc:
+        chat_messages.fetch_messages(personas.agent_a, theirs.conversation_id)
     assert exc.value.status == 404
 
     owner = membership_of(personas.owner_user)
@@ -54,17 +56,17 @@ def test_supervisor_sees_the_groups_conversations(personas, sender):
     msg, _ = sender(personas.visitor, "refund please")
     Conversation.objects.filter(pk=msg.conversation_id).update(group=group, assignee=personas.owner_user)
     assert not access.visible_conversations(personas.agent_b).filter(pk=msg.conversation_id).exists()
-    actions.set_group_supervision(membership_of(personas.owner_user), group.pk, membership_of(personas.agent_b_user).pk, True)
+    routing_staff.set_group_supervision(membership_of(personas.owner_user), group.pk, membership_of(personas.agent_b_user).pk, True)
     assert access.visible_conversations(fresh_actor(personas.agent_b_user)).filter(pk=msg.conversation_id).exists()
-    with pytest.raises(ChatError) as exc:  # seeing is not replying: agent_b does not serve inbox A
-        chat_actions.send_message(fresh_actor(personas.agent_b_user), client_msg_id="s1", body="hi", conversation_id=msg.conversation_id)
+    with pytest.raises(DomainError) as exc:  # seeing is not replying: agent_b does not serve inbox A
+        chat_messages.send_message(fresh_actor(personas.agent_b_user), client_msg_id="s1", body="hi", conversation_id=msg.conversation_id)
     assert exc.value.code == "forbidden"
 
 
 def test_verifier_has_no_chat_access(personas):
     verifier_user, actor = make_agent(personas.workspace, [personas.inbox_a], role=Role.VERIFIER, username="verifier")
     assert actor is None
-    with pytest.raises(ChatError):
+    with pytest.raises(DomainError):
         access.agent_actor(membership_of(verifier_user))
 
 
@@ -79,7 +81,7 @@ async def test_removal_from_inbox_stops_live_delivery_at_once(personas):
 
     owner = await database_sync_to_async(membership_of)(personas.owner_user)
     target = await database_sync_to_async(membership_of)(personas.agent_a_user)
-    await database_sync_to_async(actions.set_inbox_access)(owner, personas.inbox_a.pk, target.pk, False)
+    await database_sync_to_async(chat_staff.set_inbox_access)(owner, personas.inbox_a.pk, target.pk, False)
     changed, _ = await frames_until(agent, "access.changed", timeout=1)  # within a second
     assert changed["inbox_ids"] == []
 

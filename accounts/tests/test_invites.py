@@ -9,8 +9,9 @@ from django.utils import timezone, translation
 
 from accounts import actions
 from accounts.models import AuditLog, Invite, Membership, Role
-from chat.errors import ChatError
+from chat import staff as chat_staff
 from conftest import make_agent, verified_client
+from helpdesk.errors import DomainError
 
 pytestmark = [pytest.mark.django_db]
 NEW_PASSWORD = "Tea-and-2-biscuits"
@@ -48,12 +49,12 @@ def test_expired_and_forged_links_are_refused(shop):
 
 
 def test_admin_cannot_invite_admins_and_bad_contacts_are_refused(shop):
-    with pytest.raises(ChatError) as exc:
+    with pytest.raises(DomainError) as exc:
         actions.invite_member(shop.admin_m, role=Role.ADMIN, email="boss@example.com")
     assert exc.value.code == "forbidden"
     assert AuditLog.objects.filter(action="member.invite", denied=True).count() == 1
     for kwargs, code in (({}, "contact_required"), ({"email": "not-an-email"}, "invalid_email"), ({"phone": "call me"}, "invalid_phone")):
-        with pytest.raises(ChatError) as exc:
+        with pytest.raises(DomainError) as exc:
             actions.invite_member(shop.owner_m, role=Role.AGENT, **kwargs)
         assert exc.value.code == code
     assert not Invite.objects.exists()
@@ -74,12 +75,12 @@ CSV_OK = "username,email,display_name,role,inboxes\nwang,wang@example.com,王,ag
 
 
 def test_bulk_create_from_csv_is_all_or_nothing(shop):
-    with pytest.raises(ChatError) as exc, translation.override("en"):
-        actions.bulk_create_agents(shop.admin_m, CSV_OK + "boss,boss@example.com,Boss,founder,\nbad,not-mail,,agent,Nowhere\n")
+    with pytest.raises(DomainError) as exc, translation.override("en"):
+        chat_staff.bulk_create_agents(shop.admin_m, CSV_OK + "boss,boss@example.com,Boss,founder,\nbad,not-mail,,agent,Nowhere\n")
     assert exc.value.code == "invalid_csv" and "line 4" in str(exc.value.message) and "line 5" in str(exc.value.message)
     assert not Membership.objects.filter(user__username__in=["wang", "zhao", "boss"]).exists()
 
-    created = actions.bulk_create_agents(shop.admin_m, "\ufeff" + CSV_OK)
+    created = chat_staff.bulk_create_agents(shop.admin_m, "\ufeff" + CSV_OK)
     assert [(m.user.username, m.role) for m, _ in created] == [("wang", Role.AGENT), ("zhao", Role.VERIFIER)]
     wang = created[0][0].user
     assert wang.has_perm("chat.reply_in_inbox", shop.inbox_a) and wang.has_perm("chat.reply_in_inbox", shop.inbox_b)

@@ -54,17 +54,47 @@ def logged_in_user_id(client):
 
 
 # --- argon2 -------------------------------------------------------------------------
+# The suite hashes with MD5 for speed (conftest.py); these tests switch back to the product's list.
 
 
-def test_new_passwords_are_hashed_with_argon2(workspace):
+@pytest.fixture
+def product_hashers(settings):
+    settings.PASSWORD_HASHERS = settings.PRODUCT_PASSWORD_HASHERS
+    assert settings.PASSWORD_HASHERS[0] == "django.contrib.auth.hashers.Argon2PasswordHasher"
+
+
+def test_a_deployment_hashes_with_argon2_and_never_md5(monkeypatch):
+    """helpdesk/settings.py read without the suite's test-only variable, as a deployment reads it."""
+    import importlib.util
+    from pathlib import Path
+
+    from django.conf import settings
+
+    monkeypatch.delenv("PASSWORD_HASHERS_FAST_FOR_TESTS", raising=False)
+    spec = importlib.util.spec_from_file_location("deployment_settings", Path(settings.BASE_DIR, "helpdesk", "settings.py"))
+    deployment = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(deployment)
+    assert deployment.PASSWORD_HASHERS == deployment.PRODUCT_PASSWORD_HASHERS
+    assert deployment.PASSWORD_HASHERS[0] == "django.contrib.auth.hashers.Argon2PasswordHasher"
+    assert not any("MD5" in h for h in deployment.PASSWORD_HASHERS)
+
+
+def test_the_suite_itself_hashes_fast(workspace):
+    """Guards the suite's speed: persona users are hashed with MD5, not Argon2 (conftest.py)."""
+    assert member(workspace, Role.AGENT).password.startswith("md5$")
+
+
+def test_new_passwords_are_hashed_with_argon2(workspace, product_hashers):
     user = member(workspace, Role.AGENT)
     assert user.password.startswith("argon2$argon2id$")
+    assert user.check_password(PASSWORD)
     user.set_password("another-pass-456")
     user.save()
-    assert user.password.startswith("argon2$")
+    assert user.password.startswith("argon2$argon2id$")
+    assert user.check_password("another-pass-456") and not user.check_password(PASSWORD)
 
 
-def test_old_pbkdf2_hash_still_logs_in_and_is_upgraded(workspace):
+def test_old_pbkdf2_hash_still_logs_in_and_is_upgraded(workspace, product_hashers):
     user = member(workspace, Role.AGENT)
     user.password = make_password(PASSWORD, hasher="pbkdf2_sha256")
     user.save()
@@ -302,7 +332,7 @@ def test_changing_the_password_ends_other_sessions_but_not_ones_own(workspace):
     r = phone.get("/demo/agent/")
     assert r.status_code == 302 and r["Location"].startswith("/accounts/login/")
     assert phone.get("/api/v1/conversations").status_code in (401, 403)
-    get_user_model().objects.get(pk=user.pk).check_password("fresh-pass-789x")
+    assert get_user_model().objects.get(pk=user.pk).check_password("fresh-pass-789x")
 
 
 def test_a_password_set_elsewhere_ends_every_session(workspace):

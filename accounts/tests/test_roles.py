@@ -5,8 +5,8 @@ from django.contrib.auth import get_user_model
 
 from accounts import actions
 from accounts.models import AuditLog, Membership, Role
-from chat.errors import ChatError
 from conftest import make_agent, make_workspace
+from helpdesk.errors import DomainError
 
 pytestmark = [pytest.mark.django_db]
 
@@ -26,7 +26,7 @@ def new_user(name):
 
 
 def refused(fn, *args, code="forbidden"):
-    with pytest.raises(ChatError) as exc:
+    with pytest.raises(DomainError) as exc:
         fn(*args)
     assert exc.value.code == code, exc.value.code
     return exc.value

@@ -11,7 +11,8 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from accounts.models import Role
-from chat import actions
+from chat import messages as chat_messages
+from chat import states
 from chat.models import Conversation, ConversationEvent, Customer, Tag
 from conftest import make_agent, make_visitor, send, verified_client
 from replies.models import QuickPhrase
@@ -103,7 +104,7 @@ def test_unread_count_and_read(personas):
     row = agent_a.get(f"/console/rows/{conversation.pk}/?view=pool")
     assert row.status_code == 200 and row.context["c"].unread == 3
     assert json.loads(row["X-Counts"])["pool"] == 1
-    actions.mark_read(p.agent_a, conversation.pk, 2)
+    chat_messages.mark_read(p.agent_a, conversation.pk, 2)
     assert agent_a.get(f"/console/rows/{conversation.pk}/?view=pool").context["c"].unread == 1
     # Not in that list any more: 204 (the console removes the row).
     assert agent_a.get(f"/console/rows/{conversation.pk}/?view=mine").status_code == 204
@@ -180,8 +181,8 @@ def test_snooze_and_wake(personas):
     assert post_json(agent_a, url, {"until": "1h"}).json()["state"] == "pending"
     snoozed = Conversation.objects.get(pk=conversation.pk)
     assert snoozed.snoozed_until > timezone.now() + timedelta(minutes=59)
-    assert actions.wake_due_snoozes(timezone.now()) == 0
-    assert actions.wake_due_snoozes(timezone.now() + timedelta(hours=2)) == 1
+    assert states.wake_due_snoozes(timezone.now()) == 0
+    assert states.wake_due_snoozes(timezone.now() + timedelta(hours=2)) == 1
     woken = Conversation.objects.get(pk=conversation.pk)
     assert (woken.state, woken.snoozed_until, woken.assignee_id) == ("assigned", None, p.agent_a_user.pk)
     kinds = list(ConversationEvent.objects.filter(conversation=conversation).values_list("kind", flat=True))

@@ -8,9 +8,11 @@ from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.db import connection, transaction
 
-from chat import actions, realtime
+from chat import messages as chat_messages
+from chat import states
 from chat.models import ConversationEvent, Message
 from conftest import run_threads, send
+from helpdesk import realtime
 
 pytestmark = [pytest.mark.engine_db, pytest.mark.django_db(transaction=True)]
 
@@ -38,7 +40,7 @@ def test_concurrent_retries_of_one_send_store_one_message(personas):
     results = []
 
     def retry(_):
-        message, created = actions.send_message(
+        message, created = chat_messages.send_message(
             personas.visitor, client_msg_id="same-id", body="once", conversation_id=first.conversation_id
         )
         results.append((message.pk, created))
@@ -70,11 +72,11 @@ def test_resume_returns_exactly_the_missed_messages_in_order(personas):
     cid = first.conversation_id
     for n in range(2, 8):
         send(personas.agent_a if n % 2 else personas.visitor, f"m{n}", conversation_id=cid)
-    messages, has_more, conversation = actions.fetch_messages(personas.visitor, cid, after_seq=3)
+    messages, has_more, conversation = chat_messages.fetch_messages(personas.visitor, cid, after_seq=3)
     assert [m.seq for m in messages] == [4, 5, 6, 7]
     assert [m.body for m in messages] == ["m4", "m5", "m6", "m7"]
     assert has_more is False and conversation.last_seq == 7
-    page, has_more, _ = actions.fetch_messages(personas.visitor, cid, after_seq=0, limit=3)
+    page, has_more, _ = chat_messages.fetch_messages(personas.visitor, cid, after_seq=0, limit=3)
     assert [m.seq for m in page] == [1, 2, 3] and has_more is True
 
 
@@ -82,8 +84,8 @@ def test_customers_never_receive_private_notes_on_resume(personas):
     first, _ = send(personas.visitor, "q")
     send(personas.agent_a, "internal: VIP", conversation_id=first.conversation_id, is_private=True)
     send(personas.agent_a, "answer", conversation_id=first.conversation_id)
-    for_customer, _, conversation = actions.fetch_messages(personas.visitor, first.conversation_id)
-    for_agent, _, _ = actions.fetch_messages(personas.agent_a, first.conversation_id)
+    for_customer, _, conversation = chat_messages.fetch_messages(personas.visitor, first.conversation_id)
+    for_agent, _, _ = chat_messages.fetch_messages(personas.agent_a, first.conversation_id)
     assert [m.body for m in for_customer] == ["q", "answer"]
     assert [m.body for m in for_agent] == ["q", "internal: VIP", "answer"]
     assert conversation.last_seq == 3  # the customer learns the gap at seq 2 is intentional
@@ -147,7 +149,7 @@ def test_every_state_change_writes_an_event(personas):
     first, _ = send(personas.visitor, "hi")
     cid = first.conversation_id
     send(personas.agent_a, "hello", conversation_id=cid)
-    actions.change_state(personas.agent_a, cid, "resolved")
+    states.change_state(personas.agent_a, cid, "resolved")
     send(personas.visitor, "one more thing", conversation_id=cid)  # reopens
     kinds = list(ConversationEvent.objects.filter(conversation_id=cid).values_list("kind", "from_state", "to_state", "actor_kind"))
     assert kinds == [

@@ -5,9 +5,10 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from chat import actions
+from chat import messages as chat_messages
 from chat.models import ConversationEvent, Message
 from chat.tests.wsutil import connect_agent, connect_customer, frames_until, send_json
+from helpdesk.errors import DomainError
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 
@@ -32,12 +33,12 @@ async def test_recall_own_message_hides_it_everywhere(personas):
 def test_recall_window_and_event(personas, sender):
     message, _ = sender(personas.visitor, "hello")
     Message.objects.filter(pk=message.pk).update(created_at=timezone.now() - timedelta(seconds=121))
-    with pytest.raises(actions.ChatError) as exc:
-        actions.recall_message(personas.visitor, message.pk)
+    with pytest.raises(DomainError) as exc:
+        chat_messages.recall_message(personas.visitor, message.pk)
     assert exc.value.code == "recall_expired"
     fresh, _ = sender(personas.visitor, "typo", conversation_id=message.conversation_id)
-    recalled = actions.recall_message(personas.visitor, fresh.pk)
+    recalled = chat_messages.recall_message(personas.visitor, fresh.pk)
     assert recalled.recalled_at is not None and Message.objects.get(pk=fresh.pk).body == "typo"  # kept for audit, hidden in payloads
     assert ConversationEvent.objects.filter(kind="message_recalled", data__seq=fresh.seq).count() == 1
-    messages, _, _ = actions.fetch_messages(personas.agent_a, message.conversation_id)
+    messages, _, _ = chat_messages.fetch_messages(personas.agent_a, message.conversation_id)
     assert [m.seq for m in messages] == [1, 2]

@@ -3,16 +3,17 @@ the handler's writes committed with the fired mark, the idle turn, the loop and 
 
 import threading
 import time
-from datetime import datetime, timedelta, timezone as dt_timezone
+from datetime import datetime, timedelta
+from datetime import timezone as dt_timezone
 
 import pytest
-from django.db import transaction
+from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
-from django.db import connection
 
 from chat import scheduler
 from chat.models import Conversation, ConversationEvent, Deadline, SenderKind
 from conftest import make_visitor, send
+from lifecycle import worker
 
 pytestmark = [pytest.mark.engine_db, pytest.mark.django_db(transaction=True)]
 
@@ -40,7 +41,7 @@ def handler(monkeypatch):
             raise RuntimeError("handler broke")
         return state["again"]
 
-    monkeypatch.setitem(scheduler._handlers, KIND, run)
+    monkeypatch.setitem(worker.HANDLERS, KIND, run)
     run.calls, run.state = calls, state
     return run
 
@@ -77,30 +78,30 @@ def test_a_failing_handler_is_retried_with_backoff_then_marked_failed(chat, hand
     handler.state["fail"] = True
     now = T0
     for attempt in range(1, scheduler.MAX_ATTEMPTS):
-        assert scheduler.fire_due() == 0
+        assert worker.fire_due() == 0
         row = Deadline.objects.get(conversation=chat, kind=KIND)
         assert (row.state, row.attempts, row.due_at) == ("pending", attempt, now + timedelta(seconds=30 * attempt))
         assert "handler broke" in row.last_error
-        assert scheduler.fire_due() == 0 and len(handler.calls) == attempt  # not due before the backoff
+        assert worker.fire_due() == 0 and len(handler.calls) == attempt  # not due before the backoff
         now = row.due_at
         time_machine.move_to(now, tick=False)
-    assert scheduler.fire_due() == 0
+    assert worker.fire_due() == 0
     row = Deadline.objects.get(conversation=chat, kind=KIND)
     assert (row.state, row.attempts) == ("failed", scheduler.MAX_ATTEMPTS)
     assert len(handler.calls) == scheduler.MAX_ATTEMPTS
     assert events(chat) == 0  # every attempt's write was rolled back with it
     time_machine.move_to(now + timedelta(days=1), tick=False)
-    assert scheduler.fire_due() == 0 and len(handler.calls) == scheduler.MAX_ATTEMPTS
+    assert worker.fire_due() == 0 and len(handler.calls) == scheduler.MAX_ATTEMPTS
 
 
 def test_a_failure_then_success_fires_once(chat, handler, time_machine):
     time_machine.move_to(T0, tick=False)
     scheduler.schedule(chat, KIND, T0)
     handler.state["fail"] = True
-    assert scheduler.fire_due() == 0
+    assert worker.fire_due() == 0
     handler.state["fail"] = False
     time_machine.move_to(T0 + timedelta(seconds=31), tick=False)
-    assert scheduler.fire_due() == 1
+    assert worker.fire_due() == 1
     row = Deadline.objects.get(conversation=chat, kind=KIND)
     assert (row.state, row.attempts) == ("fired", 2)
     assert events(chat) == 1
@@ -109,11 +110,11 @@ def test_a_failure_then_success_fires_once(chat, handler, time_machine):
 def test_the_handler_writes_and_the_fired_mark_commit_together(chat, handler):
     scheduler.schedule(chat, KIND, T0)
     with pytest.raises(RuntimeError), transaction.atomic():
-        assert scheduler.fire_due() == 1
+        assert worker.fire_due() == 1
         assert Deadline.objects.get(conversation=chat, kind=KIND).state == "fired" and events(chat) == 1
         raise RuntimeError("the process dies before the commit")
     assert Deadline.objects.get(conversation=chat, kind=KIND).state == "pending" and events(chat) == 0
-    assert scheduler.fire_due() == 1
+    assert worker.fire_due() == 1
     assert Deadline.objects.get(conversation=chat, kind=KIND).state == "fired" and events(chat) == 1
 
 
@@ -121,14 +122,14 @@ def test_a_handler_returning_a_time_puts_the_same_row_back(chat, handler, time_m
     time_machine.move_to(T0, tick=False)
     scheduler.schedule(chat, KIND, T0)
     handler.state["again"] = T0 + timedelta(minutes=10)
-    assert scheduler.fire_due() == 1
+    assert worker.fire_due() == 1
     row = Deadline.objects.get(conversation=chat, kind=KIND)
     assert (row.state, row.due_at, row.fired_at, row.attempts) == ("pending", T0 + timedelta(minutes=10), None, 0)
 
 
 def test_an_idle_turn_is_one_read_and_a_busy_one_a_few_queries_per_deadline(personas, chat, handler):
     with CaptureQueriesContext(connection) as idle:
-        assert scheduler.fire_all_due() == 0
+        assert worker.fire_all_due() == 0
     assert len(idle.captured_queries) == 1 and idle.captured_queries[0]["sql"].lstrip().upper().startswith("SELECT")
     others = []
     for _ in range(4):
@@ -137,7 +138,7 @@ def test_an_idle_turn_is_one_read_and_a_busy_one_a_few_queries_per_deadline(pers
     for conversation in [chat, *others]:
         scheduler.schedule(conversation, KIND, T0)
     with CaptureQueriesContext(connection) as busy:
-        assert scheduler.fire_all_due() == 5
+        assert worker.fire_all_due() == 5
     # per deadline: take (SELECT), lock the conversation (PostgreSQL only), claim (UPDATE),
     # the handler's INSERT, plus savepoints; then the final "anything due?" reads
     per_deadline = (len(busy.captured_queries) - 2) / 5
@@ -146,28 +147,28 @@ def test_an_idle_turn_is_one_read_and_a_busy_one_a_few_queries_per_deadline(pers
 
 def test_run_loop_fires_sweeps_and_survives_errors(chat, handler, monkeypatch):
     scheduler.schedule(chat, KIND, T0)
-    stats = scheduler.run_loop(threading.Event(), once=True, sweep_interval=5)
+    stats = worker.run_loop(threading.Event(), once=True, sweep_interval=5)
     assert (stats["fired"], stats["sweeps"], stats["errors"]) == (1, 1, 0)
 
     def broken(*args, **kwargs):
         raise ConnectionError("database away")
 
     monkeypatch.setattr(scheduler, "fire_all_due", broken)
-    stats = scheduler.run_loop(threading.Event(), once=True, sweep_interval=0)
+    stats = worker.run_loop(threading.Event(), once=True, sweep_interval=0)
     assert (stats["fired"], stats["sweeps"], stats["errors"]) == (0, 0, 1)
 
 
 def test_the_embedded_thread_fires_due_deadlines_and_stops(chat, handler, settings):
     settings.SCHEDULER = {**settings.SCHEDULER, "INTERVAL_SECONDS": 0.05, "SWEEP_INTERVAL_SECONDS": 0}
-    thread = scheduler.start_embedded()
+    thread = worker.start_embedded()
     try:
-        assert scheduler.start_embedded() is thread  # once per process
+        assert worker.start_embedded() is thread  # once per process
         scheduler.schedule(chat, KIND, T0)
         deadline = time.monotonic() + 10
         while Deadline.objects.filter(state="pending").exists() and time.monotonic() < deadline:
             time.sleep(0.05)
     finally:
-        scheduler.stop_embedded()
+        worker.stop_embedded()
     assert not thread.is_alive()
     assert Deadline.objects.get(conversation=chat, kind=KIND).state == "fired" and events(chat) == 1
 

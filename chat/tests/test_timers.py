@@ -2,15 +2,17 @@
 inactivity (lazy: activity postpones it), the rating request, the queue timeout, and a
 deadline that fell due while no scheduler ran."""
 
-from datetime import datetime, timedelta, timezone as dt_timezone
+from datetime import datetime, timedelta
+from datetime import timezone as dt_timezone
 
 import pytest
 from django.utils import timezone
 from django.utils.translation import gettext
 
-from chat import actions, scheduler
+from chat import ratings, scheduler, states
 from chat.models import Conversation, ConversationEvent, Deadline, Message
 from conftest import make_visitor, send
+from lifecycle import worker
 from routing import actions as routing
 from routing.models import AgentGroup, AgentPresence
 
@@ -62,11 +64,11 @@ def test_auto_resolve_fires_after_the_quiet_period_writes_the_event_and_frees_th
     assert pending(chat, "auto_resolve").due_at == T0 + timedelta(minutes=30)
 
     clock(minutes=29)
-    assert scheduler.fire_due() == 0
+    assert worker.fire_due() == 0
     assert Conversation.objects.get(pk=chat.pk).state == "assigned"
 
     now = clock(minutes=30, seconds=1)
-    assert scheduler.fire_due() == 1
+    assert worker.fire_due() == 1
     chat.refresh_from_db()
     assert chat.state == "resolved" and chat.resolved_at == now
     event = ConversationEvent.objects.filter(conversation=chat, kind="state_changed").get()
@@ -85,15 +87,15 @@ def test_a_message_postpones_auto_resolve_lazily(auto_resolving, clock):
     assert pending(chat, "auto_resolve").due_at == T0 + timedelta(minutes=30)  # messages do not touch the deadline
 
     clock(minutes=31)
-    assert scheduler.fire_due() == 1  # fired, found activity, moved itself
+    assert worker.fire_due() == 1  # fired, found activity, moved itself
     assert Conversation.objects.get(pk=chat.pk).state == "assigned"
     rows = list(Deadline.objects.filter(conversation=chat, kind="auto_resolve"))
     assert len(rows) == 1 and rows[0].state == "pending" and rows[0].due_at == T0 + timedelta(minutes=50)
 
     clock(minutes=49)
-    assert scheduler.fire_due() == 0
+    assert worker.fire_due() == 0
     clock(minutes=50, seconds=1)
-    assert scheduler.fire_due() == 1
+    assert worker.fire_due() == 1
     assert Conversation.objects.get(pk=chat.pk).state == "resolved"
 
 
@@ -102,13 +104,13 @@ def test_auto_resolve_leaves_closed_conversations_alone(auto_resolving, clock):
     resolved_by_agent, _ = new_chat(p.inbox_a)
     closed_behind_its_back, _ = new_chat(p.inbox_a)
     clock(minutes=5)
-    actions.change_state(p.agent_a, resolved_by_agent.pk, "resolved")
+    states.change_state(p.agent_a, resolved_by_agent.pk, "resolved")
     assert Deadline.objects.get(conversation=resolved_by_agent, kind="auto_resolve").state == "cancelled"
     Conversation.objects.filter(pk=closed_behind_its_back.pk).update(state="closed")  # no hook ran: the deadline is still there
     events_before = ConversationEvent.objects.count()
 
     clock(hours=2)
-    assert scheduler.fire_due() == 2  # the closed one's auto-resolve, the resolved one's rating request
+    assert worker.fire_due() == 2  # the closed one's auto-resolve, the resolved one's rating request
     assert Conversation.objects.get(pk=closed_behind_its_back.pk).state == "closed"
     assert not ConversationEvent.objects.filter(conversation=closed_behind_its_back).exclude(kind__in=["created", "assigned", "routed"]).exists()
     assert ConversationEvent.objects.count() == events_before + 1  # only the rating request's event
@@ -119,9 +121,9 @@ def test_a_snoozed_conversation_is_resolved_only_a_quiet_period_after_the_snooze
     p = auto_resolving
     chat, _ = new_chat(p.inbox_a)
     clock(minutes=10)
-    actions.snooze(p.agent_a, chat.pk, T0 + timedelta(hours=2))
+    states.snooze(p.agent_a, chat.pk, T0 + timedelta(hours=2))
     clock(minutes=31)
-    assert scheduler.fire_due() == 1
+    assert worker.fire_due() == 1
     assert Conversation.objects.get(pk=chat.pk).state == "pending"
     assert pending(chat, "auto_resolve").due_at == T0 + timedelta(hours=2, minutes=30)
 
@@ -132,13 +134,13 @@ def test_a_snoozed_conversation_is_resolved_only_a_quiet_period_after_the_snooze
 def test_csat_prompt_is_posted_once(personas, clock):
     routing.set_status(personas.agent_a, "online", capacity=3)
     chat, _ = new_chat(personas.inbox_a)
-    actions.change_state(personas.agent_a, chat.pk, "resolved")
+    states.change_state(personas.agent_a, chat.pk, "resolved")
     assert pending(chat, "csat_prompt").due_at == T0 + timedelta(seconds=60)
     clock(seconds=59)
-    assert scheduler.fire_due() == 0
+    assert worker.fire_due() == 0
     clock(seconds=61)
-    assert scheduler.fire_due() == 1
-    assert scheduler.fire_due() == 0
+    assert worker.fire_due() == 1
+    assert worker.fire_due() == 0
     lines = Message.objects.filter(conversation=chat, sender_kind="system")
     assert lines.count() == 1
     assert lines.get().body == gettext("How did we do? Please take a moment to rate this conversation.")
@@ -148,10 +150,10 @@ def test_csat_prompt_is_posted_once(personas, clock):
 def test_no_csat_prompt_when_already_rated(personas, clock):
     routing.set_status(personas.agent_a, "online", capacity=3)
     chat, visitor = new_chat(personas.inbox_a)
-    actions.change_state(personas.agent_a, chat.pk, "resolved")
-    actions.rate_conversation(visitor, chat.pk, 5)
+    states.change_state(personas.agent_a, chat.pk, "resolved")
+    ratings.rate_conversation(visitor, chat.pk, 5)
     clock(minutes=5)
-    assert scheduler.fire_due() == 1
+    assert worker.fire_due() == 1
     assert not Message.objects.filter(conversation=chat, sender_kind="system").exists()
     assert not ConversationEvent.objects.filter(conversation=chat, kind="csat_prompted").exists()
     assert Deadline.objects.get(conversation=chat, kind="csat_prompt").state == "fired"
@@ -162,7 +164,7 @@ def test_no_csat_prompt_when_the_inbox_does_not_ask(personas, clock):
     personas.inbox_a.save()
     routing.set_status(personas.agent_a, "online", capacity=3)
     chat, _ = new_chat(personas.inbox_a)
-    actions.change_state(personas.agent_a, chat.pk, "resolved")
+    states.change_state(personas.agent_a, chat.pk, "resolved")
     assert not Deadline.objects.filter(conversation=chat, kind="csat_prompt").exists()
 
 
@@ -190,9 +192,9 @@ def test_queue_timeout_reroutes_a_chat_stuck_in_a_group_to_an_agent_outside_it(p
     assert Conversation.objects.get(pk=chat.pk).assignee_id is None
 
     clock(minutes=4)
-    assert scheduler.fire_due() == 0
+    assert worker.fire_due() == 0
     clock(minutes=5, seconds=1)
-    assert scheduler.fire_due() == 1
+    assert worker.fire_due() == 1
     chat.refresh_from_db()
     default = routing.default_group(personas.workspace.pk)
     assert (chat.state, chat.assignee_id, chat.group_id) == ("assigned", personas.owner_user.pk, default.pk)
@@ -204,7 +206,7 @@ def test_queue_timeout_does_nothing_once_the_chat_was_taken(personas, pool_group
     chat, _ = new_chat(personas.inbox_a)
     routing.claim(personas.agent_a, chat.pk)
     clock(minutes=6)
-    assert scheduler.fire_due() == 1
+    assert worker.fire_due() == 1
     chat.refresh_from_db()
     assert (chat.state, chat.assignee_id, chat.group_id) == ("assigned", personas.agent_a_user.pk, pool_group.pk)
     assert not ConversationEvent.objects.filter(conversation=chat, data__reroute="queue timeout").exists()
@@ -216,7 +218,7 @@ def test_queue_timeout_with_nobody_on_duty_leaves_a_message(personas, pool_group
     chat, _ = new_chat(personas.inbox_a)
     routing.set_status(personas.agent_a, "offline")
     clock(minutes=6)
-    assert scheduler.fire_due() == 1
+    assert worker.fire_due() == 1
     chat.refresh_from_db()
     assert chat.state == "pending" and chat.is_leave_message
 
@@ -228,11 +230,11 @@ def test_a_deadline_due_while_no_scheduler_ran_fires_once_at_the_next_turn(perso
     routing.set_status(personas.agent_a, "online", capacity=3)
     chats = [new_chat(personas.inbox_a)[0] for _ in range(3)]
     for chat in chats:
-        actions.change_state(personas.agent_a, chat.pk, "resolved")
+        states.change_state(personas.agent_a, chat.pk, "resolved")
     clock(hours=8)  # the server was down all night
     assert scheduler.due_exists()
-    assert scheduler.fire_all_due() == 3
-    assert scheduler.fire_all_due() == 0 and not scheduler.due_exists()
+    assert worker.fire_all_due() == 3
+    assert worker.fire_all_due() == 0 and not scheduler.due_exists()
     for chat in chats:
         assert ConversationEvent.objects.filter(conversation=chat, kind="csat_prompted").count() == 1
         assert Deadline.objects.get(conversation=chat, kind="csat_prompt").fired_at == timezone.now()

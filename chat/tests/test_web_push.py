@@ -25,11 +25,13 @@ from django.test import Client
 from django.utils import timezone, translation
 
 from accounts.models import UserPreferences
-from chat import push
+from chat import states
 from chat.models import Conversation, ConversationEvent, Message, PushSubscription
 from chat.tests.wsutil import connect_agent, connect_customer, frames_until, send_json
 from conftest import send, verified_client
 from helpdesk import workspace_cache
+from lifecycle import push
+from lifecycle.models import FollowUp
 from routing import actions as routing
 from routing.models import AgentGroup, AgentPresence
 from routing.selection import Strategy
@@ -89,7 +91,7 @@ def service():
 
 @pytest.fixture(autouse=True)
 def web_push_settings(settings, monkeypatch):
-    settings.WEB_PUSH = {**settings.WEB_PUSH, "ENABLED": True, "SYNC": True, "ALLOW_INSECURE_ENDPOINTS": True}
+    settings.WEB_PUSH = {**settings.WEB_PUSH, "ENABLED": True, "ALLOW_INSECURE_ENDPOINTS": True}
     monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")  # the local push service is never reached through a proxy
     monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
 
@@ -213,13 +215,12 @@ def test_customer_message_goes_to_the_assignee_only_and_agents_own_messages_push
 
 
 def test_a_message_that_reopens_a_chat_is_announced_once(personas, service):
-    from chat import actions as chat_actions
 
     routing.set_status(personas.agent_a, "online")
     device = register(service, personas.agent_a_user, personas.workspace, "/push/a")
     conversation = new_chat(personas.visitor, "hello")
     send(personas.agent_a, "done!", conversation_id=conversation.pk)
-    chat_actions.change_state(personas.agent_a, conversation.pk, "resolved")
+    states.change_state(personas.agent_a, conversation.pk, "resolved")
     service.requests.clear()
 
     send(personas.visitor, "one more thing", conversation_id=conversation.pk)  # reopens: routed again
@@ -325,7 +326,7 @@ def test_gone_subscriptions_are_deleted_failures_counted_and_nothing_raises(pers
 
 
 def test_pushes_leave_the_committing_thread_at_once(personas, service, settings):
-    settings.WEB_PUSH = {**settings.WEB_PUSH, "SYNC": False}  # the production path: the push worker threads
+    settings.FOLLOWUPS = {**settings.FOLLOWUPS, "SYNC": False}  # the production path: the follow-up worker threads
     routing.set_status(personas.agent_a, "online")
     register(service, personas.agent_a_user, personas.workspace, "/push/slow")
     service.delay = {"/push/slow": 1.5}
@@ -341,17 +342,17 @@ def test_pushes_leave_the_committing_thread_at_once(personas, service, settings)
 
 
 def test_a_workspace_without_devices_hands_no_job_to_the_push_workers(personas, service, monkeypatch):
-    jobs = []
-    real_submit = push._submit
-    monkeypatch.setattr(push, "_submit", lambda job, *args: (jobs.append(job.__name__), real_submit(job, *args)))
+    def jobs():
+        return list(FollowUp.objects.filter(kind__startswith="push_").values_list("kind", flat=True))
+
     routing.set_status(personas.agent_a, "online")
     first = new_chat(personas.visitor, "hello")
     send(personas.visitor, "still there?", conversation_id=first.pk)
-    assert first.assignee_id == personas.agent_a_user.pk and jobs == []  # nobody has a device: no job at all
+    assert first.assignee_id == personas.agent_a_user.pk and jobs() == []  # nobody has a device: no job at all
 
     register(service, personas.agent_a_user, personas.workspace, "/push/a")  # subscribing here drops the cached "none"
     send(personas.visitor, "hello again", conversation_id=first.pk)
-    assert jobs == ["_push_message"] and len(service.to("/push/a")) == 1
+    assert jobs() == ["push_message"] and len(service.to("/push/a")) == 1
 
     # a device registered through another process (no call here) is noticed once the cached answer expires
     push.unsubscribe(personas.agent_a_user, service.url("/push/a"))

@@ -14,10 +14,12 @@ from django.db import IntegrityError, transaction
 from django.test import Client
 from django.utils import timezone
 
-from chat import actions, realtime
+from chat import identity, ratings, states
 from chat.models import Conversation, ConversationEvent, Customer, CustomerVisit, SatisfactionRating, Tag
 from conftest import make_visitor, verified_client
+from helpdesk import realtime
 from routing.actions import context_for
+from routing.availability import inbox_availability
 from routing.models import AgentPresence
 
 pytestmark = [pytest.mark.django_db]
@@ -192,7 +194,7 @@ def test_forged_and_expired_tokens(personas):
     head, signature = personas.visitor_token.rsplit(":", 1)
     forged = f"{head}:{signature[:-2]}{'AA' if not signature.endswith('AA') else 'BB'}"
     with mock.patch("django.core.signing.time.time", return_value=time.time() - 400 * 24 * 3600):
-        expired = actions.make_customer_token(Customer.objects.get(pk=personas.visitor.customer_id), personas.inbox_a)
+        expired = identity.make_customer_token(Customer.objects.get(pk=personas.visitor.customer_id), personas.inbox_a)
     for token in (forged, expired):
         renewed = session(personas.inbox_a, token=token).json()
         assert renewed["customer_id"] != personas.visitor.customer_id  # a fresh identity, never the token's
@@ -235,7 +237,7 @@ def test_availability_follows_business_hours_and_who_is_on_duty(personas, django
         assert availability() == {"state": "open", "leave_message": False}
     personas.inbox_a.refresh_from_db()
     with django_assert_max_num_queries(2):
-        assert actions.inbox_availability(personas.inbox_a)["state"] == "open"
+        assert inbox_availability(personas.inbox_a)["state"] == "open"
     personas.inbox_a.business_hours = CLOSED_HOURS
     personas.inbox_a.save()
     assert availability() == {"state": "after_hours", "leave_message": True}
@@ -425,7 +427,7 @@ def test_rating_a_finished_conversation(personas, finished, monkeypatch, django_
     early = c.post(url, {"rating": 5}, content_type="application/json")
     assert early.status_code == 409 and error_code(early) == "not_finished"
     assert c.get(url).status_code == 404 and error_code(c.get(url)) == "not_rated"
-    actions.change_state(personas.agent_a, finished, Conversation.State.RESOLVED)
+    states.change_state(personas.agent_a, finished, Conversation.State.RESOLVED)
 
     sent = []
     monkeypatch.setattr(realtime, "_send", sent.extend)
@@ -452,26 +454,26 @@ def test_rating_a_finished_conversation(personas, finished, monkeypatch, django_
 
 
 def test_closed_conversations_can_be_rated_too(personas, finished):
-    actions.change_state(personas.agent_a, finished, Conversation.State.CLOSED)
+    states.change_state(personas.agent_a, finished, Conversation.State.CLOSED)
     assert post(personas.visitor_token, f"conversations/{finished}/rating", {"rating": 2}).status_code == 201
 
 
 @pytest.mark.parametrize("rating", [0, 6, "x", "5", 4.5, True, None, [5]])
 def test_bad_ratings_are_400(personas, finished, rating):
-    actions.change_state(personas.agent_a, finished, Conversation.State.RESOLVED)
+    states.change_state(personas.agent_a, finished, Conversation.State.RESOLVED)
     r = post(personas.visitor_token, f"conversations/{finished}/rating", {"rating": rating})
     assert r.status_code == 400 and error_code(r) == "invalid_rating"
     assert SatisfactionRating.objects.count() == 0
 
 
 def test_too_long_comment_is_400(personas, finished):
-    actions.change_state(personas.agent_a, finished, Conversation.State.RESOLVED)
+    states.change_state(personas.agent_a, finished, Conversation.State.RESOLVED)
     r = post(personas.visitor_token, f"conversations/{finished}/rating", {"rating": 3, "comment": "c" * 1001})
     assert r.status_code == 400 and error_code(r) == "invalid_comment" and SatisfactionRating.objects.count() == 0
 
 
 def test_nobody_rates_someone_elses_conversation(personas, finished):
-    actions.change_state(personas.agent_a, finished, Conversation.State.RESOLVED)
+    states.change_state(personas.agent_a, finished, Conversation.State.RESOLVED)
     neighbour, neighbour_token = make_visitor(personas.inbox_a)  # same inbox, another visitor
     for token in (neighbour_token, personas.other_visitor_token):
         r = post(token, f"conversations/{finished}/rating", {"rating": 1})
@@ -485,7 +487,7 @@ def test_nobody_rates_someone_elses_conversation(personas, finished):
 
 
 def test_no_rating_when_the_inbox_does_not_collect_them(personas, finished):
-    actions.change_state(personas.agent_a, finished, Conversation.State.RESOLVED)
+    states.change_state(personas.agent_a, finished, Conversation.State.RESOLVED)
     personas.inbox_a.csat_enabled = False
     personas.inbox_a.save()
     r = post(personas.visitor_token, f"conversations/{finished}/rating", {"rating": 5})
@@ -502,11 +504,11 @@ def test_the_database_backs_the_rating_rules(personas, finished):
 
 
 def test_ratings_are_listed_in_the_admin_for_their_workspace_only(personas, finished, sender):
-    actions.change_state(personas.agent_a, finished, Conversation.State.RESOLVED)
-    actions.rate_conversation(personas.visitor, finished, 5, "great")
+    states.change_state(personas.agent_a, finished, Conversation.State.RESOLVED)
+    ratings.rate_conversation(personas.visitor, finished, 5, "great")
     theirs, _ = sender(personas.other_visitor, "elsewhere")
-    actions.change_state(personas.other_agent, theirs.conversation_id, Conversation.State.RESOLVED)
-    actions.rate_conversation(personas.other_visitor, theirs.conversation_id, 1, "other shop")
+    states.change_state(personas.other_agent, theirs.conversation_id, Conversation.State.RESOLVED)
+    ratings.rate_conversation(personas.other_visitor, theirs.conversation_id, 1, "other shop")
     admin = verified_client(personas.owner_user)
     page = admin.get("/admin/chat/satisfactionrating/")
     assert page.status_code == 200

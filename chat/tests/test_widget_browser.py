@@ -9,8 +9,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from chat.models import Conversation, Customer, Message
-from conftest import outside_the_browser_loop
-
+from conftest import BROWSER_WAIT_MS, outside_the_browser_loop, widget_session_open
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 
@@ -69,13 +68,25 @@ def resolve_on_the_server(base_url, personas, conversation_id):
 
 
 def open_widget(page, site_url):
+    """The merchant's page, the launcher clicked, and the widget's session open (ready for "Contact us")."""
     from playwright.sync_api import expect
 
     page.goto(site_url)
-    page.click("[data-helpdesk-launcher]")
+    launcher = page.locator("[data-helpdesk-launcher]")
+    expect(launcher).to_be_visible(timeout=BROWSER_WAIT_MS)  # built by the async loader script
+    launcher.click()
     frame = page.frame_locator("[data-helpdesk-frame]")
-    expect(frame.locator("#w-home:not([hidden]), #w-chat:not([hidden])")).to_be_visible()
+    widget_session_open(frame)
+    expect(frame.locator("#w-home:not([hidden]), #w-chat:not([hidden])")).to_be_visible(timeout=BROWSER_WAIT_MS)
     return frame
+
+
+def start_chat(frame):
+    """"Contact us", then wait for the composer (no pre-chat form on the inbox)."""
+    from playwright.sync_api import expect
+
+    frame.locator("[data-action=start]").click()
+    expect(frame.locator("#w-input")).to_be_editable(timeout=BROWSER_WAIT_MS)
 
 
 def test_widget_chat_reload_and_offline_sends_exactly_once(personas, live_server_url, online_agent, browser, artifacts):
@@ -88,21 +99,23 @@ def test_widget_chat_reload_and_offline_sends_exactly_once(personas, live_server
     page.on("console", lambda m: m.type == "error" and errors.append(m.text))
     page.on("pageerror", lambda e: errors.append(str(e)))
     frame = open_widget(page, site.url)
-    frame.locator("[data-action=start]").click()
+    start_chat(frame)
     frame.locator("#w-input").fill("Hello, is my order shipped? <b>x</b>")
     frame.locator("#w-composer button[type=submit]").click()
 
     first = online_agent.wait_for_message(lambda m: m["body"] == "Hello, is my order shipped? <b>x</b>")
     conversation_id = first["conversation_id"]
     online_agent.send("Yes, it left this morning.", conversation_id=conversation_id)
-    expect(frame.locator(".w-msg--agent .w-body")).to_have_text(["Yes, it left this morning."])
+    expect(frame.locator(".w-msg--agent .w-body")).to_have_text(["Yes, it left this morning."], timeout=BROWSER_WAIT_MS)
     expect(frame.locator(".w-body b")).to_have_count(0)  # the customer's text stays text
 
     # Reload mid-conversation: the history comes back.
     page.reload()
     page.click("[data-helpdesk-launcher]")
     frame = page.frame_locator("[data-helpdesk-frame]")
-    expect(frame.locator("#w-messages .w-body")).to_have_text(["Hello, is my order shipped? <b>x</b>", "Yes, it left this morning."])
+    widget_session_open(frame)
+    expect(frame.locator("#w-messages .w-body")).to_have_text(["Hello, is my order shipped? <b>x</b>", "Yes, it left this morning."],
+                                                            timeout=BROWSER_WAIT_MS)
 
     # Offline while sending three messages; back online: each arrives once, in order.
     context.set_offline(True)
@@ -147,13 +160,13 @@ def test_unread_badge_on_the_launcher(personas, live_server_url, online_agent, b
     page = browser.new_context(locale="en-US").new_page()
     frame = open_widget(page, site.url)
     expect(frame.locator("[data-action=start]")).to_have_text("联系我们")  # the page's language (zh) picks zh-Hans
-    frame.locator("[data-action=start]").click()
+    start_chat(frame)
     frame.locator("#w-input").fill("在吗？")
     frame.locator("#w-composer button[type=submit]").click()
     conversation_id = online_agent.wait_for_message(lambda m: m["body"] == "在吗？")["conversation_id"]
     page.click("[data-helpdesk-launcher]")  # close the panel
     online_agent.send("在的，请讲", conversation_id=conversation_id)
-    expect(page.locator("[data-helpdesk-unread]")).to_have_text("1")
+    expect(page.locator("[data-helpdesk-unread]")).to_have_text("1", timeout=BROWSER_WAIT_MS)
     page.click("[data-helpdesk-launcher]")
     expect(page.locator("[data-helpdesk-unread]")).to_be_hidden()
     site.close()
@@ -171,7 +184,7 @@ def test_identity_signed_by_the_merchant_is_accepted_and_a_wrong_one_is_not(pers
     good = MerchantSite(live_server_url, personas.inbox_a.public_key, identity_js(personas.inbox_a, "u-42"))
     page = browser.new_context(locale="en-US").new_page()
     frame = open_widget(page, good.url)
-    frame.locator("[data-action=start]").click()
+    start_chat(frame)
     frame.locator("#w-input").fill("identified hello")
     frame.locator("#w-composer button[type=submit]").click()
     online_agent.wait_for_message(lambda m: m["body"] == "identified hello")
@@ -182,13 +195,13 @@ def test_identity_signed_by_the_merchant_is_accepted_and_a_wrong_one_is_not(pers
     # Another device of the same user: the history follows.
     other_device = browser.new_context(locale="en-US").new_page()
     frame2 = open_widget(other_device, good.url)
-    expect(frame2.locator("#w-messages .w-body")).to_have_text(["identified hello"])
+    expect(frame2.locator("#w-messages .w-body")).to_have_text(["identified hello"], timeout=BROWSER_WAIT_MS)
     good.close()
 
     forged = MerchantSite(live_server_url, personas.inbox_a.public_key, identity_js(personas.inbox_a, "u-43", secret="wrong"))
     page3 = browser.new_context(locale="en-US").new_page()
     frame3 = open_widget(page3, forged.url)
-    frame3.locator("[data-action=start]").click()
+    start_chat(frame3)
     frame3.locator("#w-input").fill("forged hello")
     frame3.locator("#w-composer button[type=submit]").click()
     online_agent.wait_for_message(lambda m: m["body"] == "forged hello")
@@ -217,7 +230,7 @@ def test_after_hours_the_customer_leaves_a_message(personas, live_server_url, br
     page = browser.new_context(locale="en-US").new_page()
     frame = open_widget(page, site.url)
     expect(frame.locator("#w-availability")).to_contain_text("away")
-    frame.locator("[data-action=start]").click()
+    start_chat(frame)
     frame.locator("#w-input").fill("Please call me back tomorrow")
     frame.locator("#w-composer button[type=submit]").click()
     expect(frame.locator(".w-msg--system")).to_have_count(1, timeout=10000)
@@ -232,12 +245,13 @@ def test_full_page_h5_chat_for_app_web_views(personas, live_server_url, online_a
     page = browser.new_context(locale="en-US", viewport={"width": 375, "height": 700}).new_page()
     page.goto(f"{live_server_url}/widget/chat/?inbox={personas.inbox_a.public_key}&lang=zh-TW")
     expect(page.locator("[data-action=start]")).to_have_text("聯絡我們")  # zh-TW picks Traditional Chinese
-    page.click("[data-action=start]")
+    widget_session_open(page)
+    start_chat(page)
     page.fill("#w-input", "從 App 裡來的訊息")
     page.click("#w-composer button[type=submit]")
     conversation_id = online_agent.wait_for_message(lambda m: m["body"] == "從 App 裡來的訊息")["conversation_id"]
     online_agent.send("收到", conversation_id=conversation_id)
-    expect(page.locator(".w-msg--agent .w-body")).to_have_text(["收到"])
+    expect(page.locator(".w-msg--agent .w-body")).to_have_text(["收到"], timeout=BROWSER_WAIT_MS)
 
 
 def test_prechat_form_queue_position_and_attachment(personas, live_server_url, browser):
@@ -256,12 +270,13 @@ def test_prechat_form_queue_position_and_attachment(personas, live_server_url, b
     page = browser.new_context(locale="en-US").new_page()
     frame = open_widget(page, site.url)
     frame.locator("[data-action=start]").click()
+    expect(frame.locator("#w-prechat")).to_be_visible(timeout=BROWSER_WAIT_MS)
     frame.locator("#w-prechat-form button[type=submit]").click()
     expect(frame.locator("#w-prechat-form .w-error")).to_contain_text("Please fill in this field.")
     frame.locator("#w-f-name").fill("Wang Fang <i>")
     frame.locator("#w-f-phone").fill("+86 138 0000 0000")
     frame.locator("#w-prechat-form button[type=submit]").click()
-    expect(frame.locator("#w-chat")).to_be_visible()
+    expect(frame.locator("#w-chat")).to_be_visible(timeout=BROWSER_WAIT_MS)
     frame.locator("#w-input").fill("Anyone there?")
     frame.locator("#w-composer button[type=submit]").click()
     # Nobody is online: the customer waits in the queue and is told where.

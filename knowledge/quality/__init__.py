@@ -9,6 +9,12 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from django.utils import timezone
+
+from accounts.models import Workspace
+from knowledge import search
+from knowledge.models import Article, ArticleVersion, Category
+
 HERE = Path(__file__).resolve().parent
 ARTICLES = HERE / "articles.json"
 QUESTIONS = HERE / "questions.json"
@@ -20,18 +26,12 @@ def load_json(path):
 
 
 def create_workspace():
-    from accounts.models import Workspace
-
     token = uuid.uuid4().hex[:10]
     return Workspace.objects.create(name=f"Search quality {token}", slug=f"kb-quality-{token}")
 
 
 def load_articles(workspace, path=ARTICLES):
     """Create the fixture's categories and published articles in the workspace (not indexed)."""
-    from django.utils import timezone
-
-    from knowledge.models import Article, ArticleVersion, Category
-
     data = load_json(path)
     categories = {}
     for position, c in enumerate(data["categories"]):
@@ -71,8 +71,6 @@ class Report:
 def evaluate(workspace_id, questions, top=TOP):
     """Run every question through knowledge.search.search with its language as the
     visitor's locale; a hit when the expected article is among the first `top` results."""
-    from knowledge import search
-
     report = Report()
     for item in questions:
         slugs = [h.slug for h in search.search(workspace_id, item["q"], locale=item["lang"], limit=top)]

@@ -5,7 +5,7 @@ import pytest
 
 from accounts.models import Membership
 from chat.models import Conversation, ConversationEvent, Message
-from conftest import outside_the_browser_loop, verified_client
+from conftest import BROWSER_WAIT_MS, outside_the_browser_loop, verified_client, widget_session_open
 from knowledge import actions
 from routing.models import AgentPresence
 
@@ -34,7 +34,9 @@ def test_bot_answers_then_hands_off_on_keyword(bot_inbox, live_server_url, brows
     agent.frame({"type": "status", "status": "online"}, "status.ok")
     page = browser.new_context(locale="zh-CN", viewport={"width": 375, "height": 760}).new_page()
     page.goto(f"{live_server_url}/widget/chat/?inbox={p.inbox_a.public_key}&lang=zh-hans")
+    widget_session_open(page)  # "Contact us" shows before the session is open; a click until then is lost
     page.click("[data-action=start]")
+    expect(page.locator("#w-input")).to_be_editable(timeout=BROWSER_WAIT_MS)
     page.fill("#w-input", "请问怎么退货？")
     page.click("#w-composer button[type=submit]")
     answer = page.locator(".w-msg--bot").first

@@ -7,8 +7,8 @@ import threading
 import pytest
 
 from accounts.models import AuditLog, Membership, Role
-from chat.errors import ChatError
 from conftest import make_agent, run_threads, verified_client
+from helpdesk.errors import DomainError
 from knowledge import actions, search
 from knowledge.models import Article, ArticleRevision, ArticleVersion, ArticleVote, Category
 from knowledge.rendering import plain_text, render_markdown
@@ -169,7 +169,7 @@ def test_validation_errors_are_clear(kb):
     ]
     for override, code in cases:
         kwargs = {"workspace_id": kb.workspace.pk, "slug": "new", "tags": "", "versions": {"en": v("T")}, **override}
-        with pytest.raises(ChatError) as err:
+        with pytest.raises(DomainError) as err:
             actions.save_article(kb.owner_member, **kwargs)
         assert err.value.code == code and str(err.value.message)
     assert Article.objects.filter(workspace=kb.workspace).count() == 1
@@ -183,22 +183,22 @@ def test_categories_nest_one_level_within_the_workspace(kb):
     top = actions.save_category(kb.owner_member, slug="orders", name_zh_hans="订单")
     child = actions.save_category(kb.owner_member, slug="refunds", parent_id=top.pk, name_en="Refunds")
     assert child.parent_id == top.pk
-    with pytest.raises(ChatError) as err:
+    with pytest.raises(DomainError) as err:
         actions.save_category(kb.owner_member, slug="deep", parent_id=child.pk, name_en="Deep")
     assert err.value.code == "invalid_parent"
     other = actions.save_category(kb.other_founder, slug="theirs", name_en="Theirs")
-    with pytest.raises(ChatError) as err:
+    with pytest.raises(DomainError) as err:
         actions.save_category(kb.owner_member, slug="x", parent_id=other.pk, name_en="X")
     assert err.value.code == "invalid_parent"
-    with pytest.raises(ChatError) as err:  # a category with children stays top-level
+    with pytest.raises(DomainError) as err:  # a category with children stays top-level
         actions.save_category(kb.owner_member, top, slug="orders", parent_id=actions.save_category(kb.owner_member, slug="t2", name_en="T2").pk,
                               name_zh_hans="订单")
     assert err.value.code == "has_subcategories"
-    with pytest.raises(ChatError) as err:
+    with pytest.raises(DomainError) as err:
         actions.save_category(kb.owner_member, slug="orders", name_en="dup")
     assert err.value.code == "slug_taken"
     assert actions.save_category(kb.other_founder, slug="orders", name_en="Same slug elsewhere").workspace_id == kb.other_workspace.pk
-    with pytest.raises(ChatError) as err:
+    with pytest.raises(DomainError) as err:
         actions.delete_category(kb.owner_member, top.pk)
     assert err.value.code == "has_subcategories"
     article = make_article(kb)
@@ -267,7 +267,7 @@ def test_agents_cannot_author_and_are_audited(kb, hooks, django_capture_on_commi
     ]
     with django_capture_on_commit_callbacks(execute=True):
         for action, attempt in attempts:
-            with pytest.raises(ChatError) as err:
+            with pytest.raises(DomainError) as err:
                 attempt()
             assert err.value.status == 403
             assert AuditLog.objects.filter(actor=kb.agent_a_user, action=action, denied=True).count() == 1
@@ -287,7 +287,7 @@ def test_another_workspaces_article_is_not_found(kb):
         lambda: actions.save_article(kb.other_founder, workspace_id=kb.workspace.pk, slug="x", versions={"en": v("Into theirs")}),
         lambda: actions.publish(kb.other_founder, "not-an-id"),
     ):
-        with pytest.raises(ChatError) as err:
+        with pytest.raises(DomainError) as err:
             attempt()
         assert err.value.status == 404
     assert AuditLog.objects.filter(actor=kb.other_founder_user, denied=True, workspace=kb.other_workspace).count() == 6
@@ -322,14 +322,14 @@ def test_one_vote_per_voter_and_a_changed_mind_moves_the_counters(published):
     assert actions.vote(published.pk, "visitor-1", True) == "changed"
     assert counts(published) == (1, 1) and ArticleVote.objects.count() == 2
     for bad in [("x" * 65, True), ("", True), ("visitor-3", "yes")]:
-        with pytest.raises(ChatError):
+        with pytest.raises(DomainError):
             actions.vote(published.pk, *bad)
 
 
 @pytest.mark.django_db
 def test_drafts_take_no_votes_or_views(kb):
     draft = make_article(kb)
-    with pytest.raises(ChatError) as err:
+    with pytest.raises(DomainError) as err:
         actions.vote(draft.pk, "visitor-1", True)
     assert err.value.status == 404
     assert actions.record_view(draft.pk) is False

@@ -6,7 +6,7 @@ on a real socket, with the article as the conversation's entry page."""
 import pytest
 
 from chat.models import Conversation, CustomerVisit
-from conftest import outside_the_browser_loop
+from conftest import BROWSER_WAIT_MS, outside_the_browser_loop, widget_session_open
 from knowledge import actions
 from knowledge.models import Article, HelpSession, SearchLog
 
@@ -64,7 +64,7 @@ def test_browse_search_vote_and_contact_us_on_a_phone(personas, help_center, liv
     page.goto(f"{live_server_url}/help/{ws}/zh-hans/")
     page.locator("#hc-q").fill("退款")
     results = page.locator("#hc-instant a:has(.hc-hit-title)")
-    expect(results.first).to_be_visible()
+    expect(results.first).to_be_visible(timeout=BROWSER_WAIT_MS)
     expect(results.first.locator(".hc-hit-title")).to_have_text("如何申请退款")
     page.screenshot(path=artifacts / "help-center-instant-search-phone.png")
     results.first.click()
@@ -88,7 +88,9 @@ def test_browse_search_vote_and_contact_us_on_a_phone(personas, help_center, liv
     expect(frame_element).to_be_visible()
     assert page.url == article_url
     frame = page.frame_locator("[data-helpdesk-frame]")
+    widget_session_open(frame)  # "Contact us" shows before the session is open; a click until then is lost
     frame.locator("[data-action=start]").click()
+    expect(frame.locator("#w-input")).to_be_editable(timeout=BROWSER_WAIT_MS)
     frame.locator("#w-input").fill("退款还没到账")
     frame.locator("#w-composer button[type=submit]").click()
     message = online_agent.wait_for_message(lambda m: m["body"] == "退款还没到账")
@@ -99,7 +101,7 @@ def test_browse_search_vote_and_contact_us_on_a_phone(personas, help_center, liv
     visits = outside_the_browser_loop(lambda: list(CustomerVisit.objects.filter(customer=conversation.customer).values_list("url", flat=True)))
     assert article_url in visits
     online_agent.send("正在为您查询", conversation_id=conversation.pk)
-    expect(frame.locator(".w-msg--agent .w-body")).to_have_text(["正在为您查询"])
+    expect(frame.locator(".w-msg--agent .w-body")).to_have_text(["正在为您查询"], timeout=BROWSER_WAIT_MS)
     assert not [e for e in errors if "Content Security Policy" in e or "Refused" in e], errors
     assert not [e for e in errors if "Failed to load resource" not in e], errors
     assert [url for status, url in failed if not url.endswith("/favicon.ico")] == [], failed

@@ -9,9 +9,9 @@ from django.test import Client
 from django.utils import timezone, translation
 
 from accounts.models import AuditLog, Membership, Role
-from chat.errors import ChatError
 from chat.models import Customer
 from conftest import make_agent, make_workspace, verified_client
+from helpdesk.errors import DomainError
 from orders import actions
 from orders.models import Voucher
 
@@ -44,7 +44,7 @@ def world(db):
 
 
 def refused(membership, code):
-    with pytest.raises(ChatError) as exc:
+    with pytest.raises(DomainError) as exc:
         actions.verify_voucher(membership, code)
     return exc.value
 
@@ -89,7 +89,7 @@ def test_another_workspaces_code_is_not_found_and_nothing_changes_there(world):
         missing = refused(world.verifier, "NO-SUCH-CODE")
         assert (foreign.status, foreign.code, str(foreign.message)) == (missing.status, missing.code, str(missing.message)) == (
             404, "not_found", "No voucher or order with this code.")
-    with pytest.raises(ChatError) as lookup:
+    with pytest.raises(DomainError) as lookup:
         actions.lookup_voucher(world.verifier, "ZED-1")
     assert lookup.value.status == 404
     world.foreign.refresh_from_db()
@@ -109,7 +109,7 @@ def test_agents_may_not_verify_and_the_attempt_is_audited(world):
     world.valid.refresh_from_db()
     assert world.valid.status == Voucher.Status.VALID
     assert AuditLog.objects.filter(actor=world.agent_user, action="voucher.verify", denied=True).exists()
-    with pytest.raises(ChatError):
+    with pytest.raises(DomainError):
         actions.lookup_voucher(agent, "GIFT-100")
 
 

@@ -8,8 +8,8 @@ import threading
 import pytest
 
 from accounts.models import AuditLog, Membership, Role
-from chat.errors import ChatError
 from conftest import make_agent, make_workspace, run_threads
+from helpdesk.errors import DomainError
 from orders import actions
 from orders.models import Voucher
 
@@ -32,7 +32,7 @@ def test_racing_verifiers_exactly_one_succeeds(racers):
         try:
             actions.verify_voucher(members[i], "RACE-1")
             outcomes.append(("ok", members[i].user_id))
-        except ChatError as exc:
+        except DomainError as exc:
             outcomes.append((exc.code, members[i].user_id))
 
     run_threads(racers, verify)

@@ -3,7 +3,7 @@ priority between overlapping rules), the welcome, queue and resolved messages.""
 
 import pytest
 
-from chat import actions
+from chat import states
 from chat.models import Conversation, ConversationEvent, Message, SenderKind
 from conftest import make_visitor
 from replies.matching import keyword_matches
@@ -88,7 +88,7 @@ def test_no_keyword_reply_once_a_person_has_answered(personas, say):
     rule(personas.workspace, "退货", "auto")
     message, _ = say(personas.visitor, "hi")
     conversation_id = message.conversation_id
-    actions.change_state(personas.owner, conversation_id, Conversation.State.PENDING)  # owner may reply anywhere
+    states.change_state(personas.owner, conversation_id, Conversation.State.PENDING)  # owner may reply anywhere
     Conversation.objects.filter(pk=conversation_id).update(state=Conversation.State.ASSIGNED, assignee=personas.owner_user)
     say(personas.owner, "您好", conversation_id=conversation_id)
     say(personas.visitor, "怎么退货", conversation_id=conversation_id)
@@ -144,7 +144,7 @@ def test_welcome_queue_and_resolved_messages(personas, say, committed):
     assert bot_lines(first.conversation_id)[-1] == "您前面还有人，当前排第 1 位。"
     say(personas.visitor, "还在吗", conversation_id=message.conversation_id)
     assert len(bot_lines(message.conversation_id)) == 2  # welcome and queue lines once per conversation
-    committed(actions.change_state, personas.owner, message.conversation_id, Conversation.State.RESOLVED)
+    committed(states.change_state, personas.owner, message.conversation_id, Conversation.State.RESOLVED)
     assert bot_lines(message.conversation_id)[-1] == "本次服务已结束，感谢！"
     kinds = list(ConversationEvent.objects.filter(conversation_id=message.conversation_id, kind=ConversationEvent.Kind.AUTO_REPLIED)
                  .values_list("data__kind", flat=True))

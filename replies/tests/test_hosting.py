@@ -7,11 +7,12 @@ from zoneinfo import ZoneInfo
 import pytest
 import time_machine
 
-from chat import scheduler
+from chat import states
 from chat.models import Conversation, ConversationEvent, Deadline, Message, SenderKind
 from conftest import make_visitor, verified_client
+from lifecycle import worker
 from replies.hosting import in_window
-from replies.models import ReplySettings
+from replies.models import AutoReplyRule, ReplySettings
 from routing import actions as routing
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -102,11 +103,9 @@ def test_the_workspace_time_zone_decides(personas, night_hosting, say):
 
 
 def test_the_limit_is_per_customer_across_conversations(personas, night_hosting, say, committed):
-    from chat import actions
-
     with time_machine.travel(at(2026, 11, 23, 23, 0), tick=False) as clock:
         first, _ = say(personas.visitor, "在吗")
-        committed(actions.change_state, personas.owner, first.conversation_id, Conversation.State.RESOLVED)
+        committed(states.change_state, personas.owner, first.conversation_id, Conversation.State.RESOLVED)
         clock.shift(timedelta(minutes=5))
         second, _ = say(personas.visitor, "又来了")  # reopens or starts again: same customer
         other, _ = say(make_visitor(personas.inbox_a)[0], "在吗")
@@ -158,10 +157,10 @@ def test_no_answer_timeout_fires_once(personas, unanswered_hosting, say, committ
         deadline = Deadline.objects.get(conversation_id=message.conversation_id, kind=Deadline.Kind.NO_ANSWER, state=Deadline.State.PENDING)
         assert deadline.due_at == start + timedelta(minutes=5)
         clock.shift(timedelta(minutes=2, seconds=59))
-        assert committed(scheduler.fire_due) == 0
+        assert committed(worker.fire_due) == 0
         clock.shift(timedelta(seconds=1))
-        assert committed(scheduler.fire_due) == 1
-        assert committed(scheduler.fire_due) == 0
+        assert committed(worker.fire_due) == 1
+        assert committed(worker.fire_due) == 0
     assert hosting_lines(message.conversation_id) == 1
     event = ConversationEvent.objects.get(conversation_id=message.conversation_id, kind=ConversationEvent.Kind.HOSTED)
     assert event.data["reason"] == "no_answer"
@@ -175,12 +174,12 @@ def test_no_answer_timeout_cancelled_by_an_agent_reply(personas, unanswered_host
         say(personas.agent_a, "在的", conversation_id=message.conversation_id)
         assert Deadline.objects.get(conversation_id=message.conversation_id).state == Deadline.State.CANCELLED
         clock.shift(timedelta(minutes=10))
-        assert committed(scheduler.fire_due) == 0
+        assert committed(worker.fire_due) == 0
         # A private note is not an answer: the customer's next wait gets its own deadline.
         say(personas.visitor, "那我的订单呢", conversation_id=message.conversation_id)
         say(personas.agent_a, "note to self", conversation_id=message.conversation_id, is_private=True)
         clock.shift(timedelta(minutes=6))
-        assert committed(scheduler.fire_due) == 1
+        assert committed(worker.fire_due) == 1
     assert hosting_lines(message.conversation_id) == 1
 
 
@@ -212,3 +211,21 @@ def test_agents_get_no_reply_admin_and_other_workspaces_stay_hidden(personas):
     owner = verified_client(personas.owner_user)
     assert owner.get(f"/admin/replies/replysettings/{theirs.pk}/change/").status_code == 404
     assert "theirs" not in owner.get("/admin/replies/replysettings/").content.decode()
+
+
+def test_hosting_answers_only_when_no_other_automatic_line_did(personas, night_hosting, say):
+    """At night "你好" used to get the welcome, the keyword reply and the hosting line, with an
+    agent assigned: one automatic answer per message, hosting last."""
+    night_hosting.welcome_message = "您好，请问有什么可以帮您？"
+    night_hosting.save()
+    AutoReplyRule.objects.create(workspace=personas.workspace, name="hi", keywords="你好", reply_text="你好！稍等，客服马上到。")
+    routing.set_status(personas.agent_a, "online")
+    with time_machine.travel(at(2026, 11, 23, 23, 0), tick=False) as clock:
+        first, _ = say(personas.visitor, "你好")
+        conversation = Conversation.objects.get(pk=first.conversation_id)
+        assert conversation.assignee_id == personas.agent_a_user.pk
+        lines = list(Message.objects.filter(conversation=conversation, sender_kind=SenderKind.BOT).order_by("seq").values_list("body", flat=True))
+        assert lines == ["您好，请问有什么可以帮您？", "你好！稍等，客服马上到。"]  # welcome, keyword reply: no hosting on top
+        clock.shift(timedelta(minutes=1))
+        say(personas.visitor, "什么时候发货", conversation_id=conversation.pk)  # nothing else answers this one
+        assert hosting_lines(conversation.pk) == 1

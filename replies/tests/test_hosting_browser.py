@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 
 from chat.models import ConversationEvent, Message, SenderKind
-from conftest import outside_the_browser_loop
+from conftest import BROWSER_WAIT_MS, outside_the_browser_loop, widget_session_open
 from replies.models import AutoReplyRule, HostingMark, ReplySettings
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
@@ -34,7 +34,9 @@ def test_outside_hours_the_hosting_reply_comes_once(personas, live_server_url, b
     outside_the_browser_loop(closed_today_with_hosting)
     page = browser.new_context(locale="zh-CN", viewport={"width": 375, "height": 740}).new_page()
     page.goto(f"{live_server_url}/widget/chat/?inbox={personas.inbox_a.public_key}&lang=zh-CN")
+    widget_session_open(page)  # "Contact us" shows before the session is open; a click until then is lost
     page.click("[data-action=start]")
+    expect(page.locator("#w-input")).to_be_editable(timeout=BROWSER_WAIT_MS)
     page.fill("#w-input", "你好，在吗？")
     page.click("#w-composer button[type=submit]")
     bot_lines = page.locator(".w-msg--bot .w-body")

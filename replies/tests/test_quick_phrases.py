@@ -12,7 +12,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from accounts.models import AuditLog
+from accounts.models import AuditLog, Membership
 from chat.tests.test_uploads import png_bytes
 from conftest import make_agent, verified_client
 from replies import actions
@@ -241,11 +241,11 @@ def test_others_phrases_are_not_found_in_the_console(personas):
     # The owner (configure) may not edit agents' personal phrases here either; and the picker says nothing about them.
     assert verified_client(p.owner_user).get(f"/console/phrases/manage/{theirs.pk}/").status_code == 404
     # An agent cannot write workspace or group phrases through the action.
-    with pytest.raises(actions.ChatError) as refused:
-        actions.save_phrase(p.agent_a, scope="workspace", title="x", shortcut="x", body="x")
+    with pytest.raises(actions.DomainError) as refused:
+        actions.save_phrase(Membership.objects.get(user=p.agent_a_user), scope="workspace", title="x", shortcut="x", body="x")
     assert refused.value.status == 403
-    with pytest.raises(actions.ChatError) as refused:
-        actions.delete_phrase(p.agent_a, shared.pk)
+    with pytest.raises(actions.DomainError) as refused:
+        actions.delete_phrase(Membership.objects.get(user=p.agent_a_user), shared.pk)
     assert refused.value.status == 403
     assert QuickPhrase.objects.filter(pk=shared.pk).exists()
 

@@ -3,8 +3,8 @@
 import pytest
 from django.test import Client
 
-from chat.errors import ChatError
 from chat.models import Conversation, ConversationEvent, Message, SenderKind
+from helpdesk.errors import DomainError
 from replies.models import SensitiveWordList
 
 Lists = SensitiveWordList
@@ -37,7 +37,7 @@ def test_customer_list_leaves_agents_alone_and_the_other_way_round(personas, say
 def test_block_refuses_and_stores_nothing_not_even_a_new_conversation(personas, say):
     words(personas.workspace, "代开发票", Lists.Action.BLOCK, notice="该内容无法发送。")
     before = (Conversation.objects.count(), Message.objects.count())
-    with pytest.raises(ChatError) as refused:
+    with pytest.raises(DomainError) as refused:
         say(personas.visitor, "可以代開發票吗")
     assert (refused.value.code, refused.value.status, str(refused.value.message)) == ("blocked_words", 422, "该内容无法发送。")
     assert (Conversation.objects.count(), Message.objects.count()) == before
@@ -54,7 +54,7 @@ def test_block_over_http_is_a_clear_error(personas):
 
 
 def test_alert_delivers_as_written_with_a_note_event_and_a_supervisor_alert(personas, say, monkeypatch):
-    from chat import realtime
+    from helpdesk import realtime
 
     published = []
     monkeypatch.setattr(realtime, "publish", lambda deliveries, scope=None: published.extend(deliveries))
@@ -79,7 +79,7 @@ def test_block_wins_over_mask_and_other_workspaces_lists_do_not_apply(personas, 
     message, _ = say(personas.visitor, "你好，广告")
     assert message.body == "你好，＊＊"
     words(personas.workspace, "广告", Lists.Action.BLOCK, name="block")
-    with pytest.raises(ChatError):
+    with pytest.raises(DomainError):
         say(personas.visitor, "广告", conversation_id=message.conversation_id)
 
 

@@ -5,7 +5,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from routing.hours import is_open, validate
+from chat.hours import is_open, validate
 
 SH = ZoneInfo("Asia/Shanghai")
 CONFIG = {

@@ -2,10 +2,11 @@
 
 import pytest
 
-from chat import actions as chat_actions
-from chat.errors import ChatError
+from chat import messages as chat_messages
+from chat import states
 from chat.models import Conversation, ConversationEvent
 from conftest import make_agent, make_visitor, run_threads, send
+from helpdesk.errors import DomainError
 from routing import actions
 from routing.models import AgentGroup
 
@@ -44,7 +45,7 @@ def test_nobody_online_queues_then_coming_online_drains_vip_first(personas):
     served = Conversation.objects.filter(assignee=personas.agent_a_user).order_by("pk")
     assert {c.pk for c in served} == {chats[2].pk, chats[0].pk}  # the VIP, then the oldest
     assert Conversation.objects.get(pk=chats[1].pk).state == "queued"
-    chat_actions.change_state(personas.agent_a, chats[0].pk, "resolved")  # frees a slot: the queue moves
+    states.change_state(personas.agent_a, chats[0].pk, "resolved")  # frees a slot: the queue moves
     assert Conversation.objects.get(pk=chats[1].pk).assignee_id == personas.agent_a_user.pk
 
 
@@ -81,7 +82,7 @@ def test_claim_race_exactly_one_wins(personas):
         try:
             actions.claim(actor, pooled.pk)
             outcomes.append(("won", actor.user_id))
-        except ChatError as exc:
+        except DomainError as exc:
             outcomes.append((exc.code, actor.user_id))
 
     run_threads(6, grab)
@@ -103,7 +104,7 @@ def test_concurrent_new_chats_never_exceed_capacity(personas):
 
 def test_status_and_capacity_are_validated(personas):
     for status, capacity, code in (("sleeping", None, "invalid_status"), ("online", 999, "invalid_capacity"), ("online", -1, "invalid_capacity")):
-        with pytest.raises(ChatError) as exc:
+        with pytest.raises(DomainError) as exc:
             actions.set_status(personas.agent_a, status, capacity=capacity)
         assert exc.value.code == code
 
@@ -133,7 +134,7 @@ def test_transfer_to_an_agent_with_a_note(personas):
     online(personas.agent_a, capacity=3)
     chat = new_chat(personas.inbox_a)
     assert Conversation.objects.get(pk=chat.pk).assignee_id == personas.agent_a_user.pk
-    with pytest.raises(ChatError) as exc:  # the colleague is offline
+    with pytest.raises(DomainError) as exc:  # the colleague is offline
         actions.transfer(personas.agent_a, chat.pk, to_agent_id=personas.owner_user.pk, note="VIP, refund asked")
     assert exc.value.code == "at_capacity"
     online(personas.owner, capacity=3)
@@ -142,7 +143,7 @@ def test_transfer_to_an_agent_with_a_note(personas):
     assert chat.assignee_id == personas.owner_user.pk
     lines = list(Message.objects.filter(conversation=chat).order_by("seq").values_list("sender_kind", "is_private", "body"))
     assert lines[-2] == ("agent", True, "VIP, refund asked") and lines[-1][0:2] == ("system", False)
-    customer_view, _, _ = chat_actions.fetch_messages(_customer_actor(chat), chat.pk)
+    customer_view, _, _ = chat_messages.fetch_messages(_customer_actor(chat), chat.pk)
     assert "VIP, refund asked" not in [m.body for m in customer_view]
     assert ConversationEvent.objects.filter(conversation=chat, kind="transferred").get().data["note"] == "VIP, refund asked"
 
@@ -166,7 +167,7 @@ def test_transfer_to_a_group_routes_within_that_group(personas):
     actions.transfer(actor, chat.pk, to_group_id=after_sales.pk)
     chat.refresh_from_db()
     assert (chat.group_id, chat.assignee_id) == (after_sales.pk, personas.owner_user.pk)
-    with pytest.raises(ChatError) as exc:
+    with pytest.raises(DomainError) as exc:
         actions.transfer(personas.owner, chat.pk, to_group_id=999999)
     assert exc.value.code == "not_found"
 
@@ -177,7 +178,7 @@ def test_familiar_first_gives_a_returning_customer_their_last_agent(personas):
     online(personas.owner, capacity=5)
     first = new_chat(personas.inbox_a)
     first.refresh_from_db()
-    chat_actions.change_state(personas.agent_a if first.assignee_id == personas.agent_a_user.pk else personas.owner, first.pk, "resolved")
+    states.change_state(personas.agent_a if first.assignee_id == personas.agent_a_user.pk else personas.owner, first.pk, "resolved")
     for _ in range(3):  # load the familiar agent more than the other one
         new_chat(personas.inbox_a)
     from chat.access import customer_actor
@@ -233,7 +234,7 @@ def test_outside_business_hours_the_customer_leaves_a_message(personas):
     assert (chat.state, chat.is_leave_message, chat.assignee_id) == ("pending", True, None)
     last = Message.objects.filter(conversation=chat).order_by("-seq").first()
     assert last.sender_kind == "system" and not last.is_private
-    assert [c.pk for c in chat_actions.conversations_for(personas.agent_a, leave_message=True)] == [chat.pk]
+    assert [c.pk for c in states.conversations_for(personas.agent_a, leave_message=True)] == [chat.pk]
     actions.claim(personas.agent_a, chat.pk)  # an agent takes it from the leave-a-message list
     assert Conversation.objects.get(pk=chat.pk).assignee_id == personas.agent_a_user.pk
 
@@ -260,8 +261,8 @@ def test_open_chat_counters_follow_assign_release_and_repair_themselves(personas
     online(personas.agent_a, capacity=5)
     chats = [new_chat(personas.inbox_a) for _ in range(3)]
     assert counter(personas.agent_a_user) == exact(personas.agent_a_user) == 3
-    chat_actions.change_state(personas.agent_a, chats[0].pk, "resolved")
-    chat_actions.change_state(personas.agent_a, chats[1].pk, "pending")  # still open: still counted
+    states.change_state(personas.agent_a, chats[0].pk, "resolved")
+    states.change_state(personas.agent_a, chats[1].pk, "pending")  # still open: still counted
     assert counter(personas.agent_a_user) == exact(personas.agent_a_user) == 2
     online(personas.owner, capacity=5)
     actions.transfer(personas.agent_a, chats[2].pk, to_agent_id=personas.owner_user.pk)
@@ -289,3 +290,24 @@ def test_losing_every_race_for_a_slot_still_queues_the_chat(personas):
     assert chat.queued_at is not None and chat.group_id is not None
     assert ConversationEvent.objects.filter(conversation=chat, kind="routed", data__routing="queue").count() == 1
     assert set(AgentPresence.objects.filter(user__in=users).values_list("open_chats", flat=True)) == {1}  # repaired under lock
+
+
+def test_an_agent_keeps_a_chat_they_transferred_in_their_own_history(personas):
+    """Own history is the conversations an agent took part in, not only those assigned to them now."""
+    colleague_user, colleague = make_agent(personas.workspace, [personas.inbox_a], username="colleague")
+    _, bystander = make_agent(personas.workspace, [personas.inbox_a], username="bystander")
+    online(personas.agent_a, capacity=3)
+    chat = new_chat(personas.inbox_a)
+    assert Conversation.objects.get(pk=chat.pk).assignee_id == personas.agent_a_user.pk
+    send(personas.agent_a, "I will check that for you", conversation_id=chat.pk)
+    online(colleague, capacity=3)
+    actions.transfer(personas.agent_a, chat.pk, to_agent_id=colleague_user.pk)
+    assert Conversation.objects.get(pk=chat.pk).assignee_id == colleague_user.pk
+    assert chat.pk in [c.pk for c in states.conversations_for(personas.agent_a)]  # still in A's own history
+    assert chat.pk in [c.pk for c in states.conversations_for(colleague)]
+    assert chat.pk not in [c.pk for c in states.conversations_for(bystander)]  # never took part: not theirs
+    history, _more, _conversation = chat_messages.fetch_messages(personas.agent_a, chat.pk)
+    assert "I will check that for you" in [m.body for m in history]
+    with pytest.raises(DomainError) as refused:  # the history, not the word: the colleague answers now
+        send(personas.agent_a, "still there?", conversation_id=chat.pk)
+    assert refused.value.status == 403

@@ -12,7 +12,8 @@ from django.db import transaction
 from guardian.shortcuts import assign_perm
 
 from accounts.models import Membership, Role, Workspace
-from chat import access, actions
+from chat import access, identity
+from chat import messages as chat_messages
 from chat.models import Inbox
 
 
@@ -45,8 +46,8 @@ class Command(BaseCommand):
         customer_rows = []
         for i in range(customers):
             inbox = inbox_rows[i % inboxes]
-            customer, inbox, token = actions.open_customer_session(inbox.public_key)
-            message, _ = actions.send_message(access.customer_actor(customer, inbox.pk), client_msg_id="seed", body="hello")
+            customer, inbox, token = identity.open_customer_session(inbox.public_key)
+            message, _ = chat_messages.send_message(access.customer_actor(customer, inbox.pk), client_msg_id="seed", body="hello")
             customer_rows.append({"token": token, "inbox_id": inbox.pk, "conversation_id": message.conversation_id})
         with open(out, "w") as fh:
             json.dump({"customers": customer_rows, "agents": agent_rows}, fh)

@@ -129,14 +129,17 @@ document.addEventListener("click", (e) => {
   if (action === "handoff" && state.botConversation) {
     api("POST", `customer/conversations/${state.botConversation}/handoff`).then(() => ($("w-bot").hidden = true), (err) => ($("w-error").textContent = err.message));
   }
-  if (action === "start") {
-    const fields = state.session.inbox.prechat_fields || [];
-    if (fields.length && !storage.getItem(`${store}:prechat:${state.session.customer_id}`)) {
-      renderPrechat(fields);
-      show("w-prechat");
-    } else startChat();
-  }
+  // Tapped before the session answered (a slow network): start as soon as it has.
+  if (action === "start") state.session ? startFromHome() : (state.startWhenReady = true);
 });
+
+function startFromHome() {
+  const fields = state.session.inbox.prechat_fields || [];
+  if (fields.length && !storage.getItem(`${store}:prechat:${state.session.customer_id}`)) {
+    renderPrechat(fields);
+    show("w-prechat");
+  } else startChat();
+}
 
 // --- help first: search the knowledge base before writing -------------------------------------
 let searchTimer;
@@ -414,6 +417,7 @@ async function boot(identity) {
     $("w-help").hidden = !session.inbox.help_center;
     // Someone already talking (or back after a reload): straight to the conversation.
     if (session.conversation || state.client?.outbox?.length || storage.getItem(`${store}:c${session.customer_id}:outbox`)?.length > 2) startChat();
+    else if (state.startWhenReady) startFromHome();
     else show("w-home");
     if (!embedded || session.conversation) connect();
   } catch (err) {

@@ -1,0 +1,44 @@
+"""The engine's events, told to the one layer above that decides what follows them: the
+conversation lifecycle (lifecycle/flow.py), installed at start-up by its app config.
+
+The engine and routing call these inside the transaction that made the change, holding the
+conversation row lock; a listener defers to after the commit what must wait for it (routing a
+chat, follow-up jobs). The engine depends on this interface only, never on the apps above it;
+without a listener (the base class) it stores, publishes and does nothing more."""
+
+
+class Hooks:
+    def screen_message(self, conversation, actor, body, is_private):
+        """Before a message is stored: return (body to store, findings for message_stored), or raise
+        a DomainError to refuse it (nothing is stored, not even a conversation it would open)."""
+        return body, None
+
+    def conversation_started(self, conversation):
+        """A customer's first message opened a conversation (state bot or queued)."""
+
+    def message_stored(self, conversation, message, findings):
+        """A message was appended (findings: what screen_message returned for it)."""
+
+    def state_changed(self, conversation, from_state, to_state, actor):
+        """The conversation moved from one state to another (actor None: the system)."""
+
+    def conversation_queued(self, conversation):
+        """Routing put the chat in a group's queue or claim pool, the first time for that group."""
+
+    def conversation_assigned(self, conversation, actor):
+        """Routing assigned the chat to conversation.assignee_id (actor: who claimed or transferred it; None: routing)."""
+
+    def left_as_message(self, conversation, reason):
+        """Nobody can answer now: routing turned the chat into a message (留言) for later."""
+
+
+_listener = [Hooks()]
+
+
+def install(hooks):
+    """Make `hooks` the engine's listener (the lifecycle app does this once, in ready())."""
+    _listener[0] = hooks
+
+
+def listener():
+    return _listener[0]

@@ -1,0 +1,138 @@
+"""What follows each event of a conversation: the one module that says so.
+
+The engine (chat) and routing report events through chat.hooks; this listener answers each
+with plain calls into routing, replies, knowledge, the timers and Web Push. It runs inside the
+transaction that made the change; routing a chat waits for the commit (transaction.on_commit),
+and work that must not hold the transaction (answering a customer, pushes) becomes a follow-up
+job row in it (lifecycle.followups), run exactly once after the commit. docs/architecture.md
+has the table of events and what follows them."""
+
+from datetime import timedelta
+
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from chat import hooks, scheduler
+from chat.messages import post_system_message
+from chat.models import Conversation, Deadline, Message, SenderKind
+from knowledge import bot
+from replies import auto, config, hosting, sensitive
+from routing import actions as routing
+
+from . import followups, push, timers
+from .models import FollowUp
+
+OPEN = set(Conversation.OPEN_STATES)
+
+
+class Flow(hooks.Hooks):
+    def screen_message(self, conversation, actor, body, is_private):
+        """Sensitive words: masked or refused before anything is stored; alerts after."""
+        if is_private:
+            return body, None
+        verdict = sensitive.check(conversation.workspace_id, actor.is_customer, body)
+        return verdict.body, verdict
+
+    def conversation_started(self, conversation):
+        timers.conversation_started(conversation)
+        if conversation.state == Conversation.State.QUEUED:
+            _route_after_commit(conversation.pk)
+
+    def message_stored(self, conversation, message, findings):
+        if findings is not None and findings.alerts:
+            supervisors = auto.flag_sensitive(conversation, message, findings.alerts)
+            push.notify_alert(conversation, supervisors, "、".join(w for _name, words in findings.alerts for w in words))
+        if message.is_private or message.sender_kind in (SenderKind.BOT, SenderKind.SYSTEM):
+            return
+        configured = config.for_workspace(conversation.workspace_id)
+        if message.sender_kind == SenderKind.AGENT:
+            if configured.has_settings:  # only hosting schedules these: a workspace without settings pays no UPDATE
+                scheduler.cancel(conversation.pk, Deadline.Kind.NO_ANSWER)  # answered: no hosting reply for this wait
+            return
+        welcomed = message.seq == 1 and configured.has_settings and auto.welcome(conversation)
+        if configured.has_rules or configured.has_settings or conversation.state == Conversation.State.BOT:
+            # Keyword replies, the bot and hosting answer after the commit, exactly once (a job row).
+            followups.enqueue(conversation, FollowUp.Kind.CUSTOMER_MESSAGE, message=message.pk, welcomed=bool(welcomed))
+        push.notify_message(conversation, message)
+
+    def state_changed(self, conversation, from_state, to_state, actor):
+        was_open, is_open = from_state in OPEN, to_state in OPEN
+        if conversation.assignee_id is not None and was_open != is_open:
+            routing.adjust_load(conversation.workspace_id, conversation.assignee_id, 1 if is_open else -1)
+        if to_state == Conversation.State.RESOLVED:
+            auto.resolved_message(conversation)
+            timers.conversation_resolved(conversation)
+        elif is_open and not was_open:
+            timers.conversation_reopened(conversation)  # a fresh inactivity deadline
+        if to_state == Conversation.State.QUEUED:
+            _route_after_commit(conversation.pk)
+        elif was_open and not is_open:
+            workspace_id = conversation.workspace_id
+            transaction.on_commit(lambda: routing.drain(workspace_id))  # a slot is free
+
+    def conversation_queued(self, conversation):
+        timers.conversation_queued(conversation)
+        auto.queued_message(conversation)
+        push.notify_conversation_waiting(conversation)  # claimable: those serving the inbox hear of it
+
+    def conversation_assigned(self, conversation, actor):
+        if actor is None or actor.user_id != conversation.assignee_id:  # nobody is pushed about their own claim
+            push.notify_conversation_waiting(conversation)
+
+    def left_as_message(self, conversation, reason):
+        if not auto.hosting_answers_now(conversation):  # else the hosting message speaks for the workspace
+            post_system_message(conversation.pk, _("We are away right now. Leave your message and contact details, and we will reply as soon as we are back."))
+
+
+FLOW = Flow()
+
+
+def _route_after_commit(conversation_id):
+    transaction.on_commit(lambda: routing.route(conversation_id))
+
+
+# --- answering a customer message (a follow-up job) ---------------------------------------------
+
+
+def _prepare_answer(job):
+    """Outside any transaction: the keyword rule that answers, else (bot-first chats) the bot's reply."""
+    message = (Message.objects.select_related("conversation__inbox", "conversation__workspace", "conversation__customer")
+               .filter(pk=job.data["message"]).first())
+    if message is None or message.conversation.state not in OPEN:
+        return None
+    conversation = message.conversation
+    rule = None
+    if conversation.state == Conversation.State.BOT or conversation.first_response_at is None:
+        rule = auto.rule_for(conversation, message)  # only while no person has answered
+    reply = bot.reply_to(message) if conversation.state == Conversation.State.BOT and rule is None else None
+    return message, rule, reply
+
+
+def _apply_answer(job, prepared):
+    """One answer per customer message: a keyword reply, else the bot (bot-first chats), else hosting
+    (and hosting only when no other automatic line answered this message, the welcome included)."""
+    if prepared is None:
+        return
+    message, rule, reply = prepared
+    conversation = message.conversation
+    answered = rule is not None and auto.send_keyword_reply(conversation, message, rule) is not None
+    if conversation.state == Conversation.State.BOT:
+        if not answered and reply is not None:
+            bot.deliver(conversation.pk, reply)
+        return
+    found = auto.settings_for(conversation)
+    if found is None or not found.hosting_enabled:
+        return
+    now = timezone.now()
+    reason = hosting.active_reason(found, conversation.inbox, conversation.workspace.timezone, now)
+    if reason and not answered and not job.data.get("welcomed"):
+        auto.send_hosting(conversation.pk, found, reason, now)
+    if found.hosting_no_answer_minutes and found.hosting_message.strip():
+        # The wait starts at the first unanswered message: later ones do not push it back.
+        scheduler.schedule(conversation, Deadline.Kind.NO_ANSWER, now + timedelta(minutes=found.hosting_no_answer_minutes),
+                           data={"after_seq": message.seq}, keep_earlier=True)
+
+
+followups.register(FollowUp.Kind.CUSTOMER_MESSAGE, followups.Handler(apply=_apply_answer, prepare=_prepare_answer))
+push.register_jobs()

@@ -1,0 +1,130 @@
+"""A server process SIGKILLed right after it acknowledged a customer's message, before the
+follow-up ran (its worker threads are held back, FOLLOWUPS_EAGER=false): after a restart the
+bot's answer, the hosting line and the Web Push are each delivered exactly once (the job row
+committed with the message; the restarted process's scheduler loop runs it)."""
+
+import json
+import os
+import signal
+import time
+import urllib.request
+import uuid
+from datetime import time as clock_time
+
+import pytest
+from django.conf import settings
+from django.db import connection
+
+from accounts.models import Membership
+from chat.models import Message, PushSubscription, SenderKind
+from chat.tests.test_web_push import Device, PushService
+from helpdesk import processes
+from knowledge import actions as kb
+from lifecycle.models import FollowUp
+from replies.models import ReplySettings
+from routing import actions as routing
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+HOSTING = "值班时间外：您的留言我们会尽快回复。"
+
+
+def database_url():
+    db = connection.settings_dict
+    if connection.vendor == "sqlite":
+        return f"sqlite:///{db['NAME']}"
+    return f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+def server(tmp_path, name, **env):
+    port = processes.free_port()
+    base = {"DATABASE_URL": database_url(), "REDIS_URL": settings.REDIS_URL or "", "DB_CONN_MAX_AGE": "0",
+            "CHANNEL_PREFIX": f"t{uuid.uuid4().hex[:8]}", "NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost",
+            "SCHEDULER_INTERVAL_SECONDS": "0.2"}
+    proc = processes.start_uvicorn(port, {**base, **env}, tmp_path / f"{name}.log")
+    return proc, port
+
+
+def killed(proc):
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(30)
+
+
+def customer_says(port, token, body):
+    request = urllib.request.Request(f"http://127.0.0.1:{port}/api/v1/customer/messages", method="POST",
+                                     data=json.dumps({"client_msg_id": uuid.uuid4().hex, "body": body}).encode(),
+                                     headers={"Content-Type": "application/json", "Authorization": f"Customer {token}"})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        assert response.status == 201  # acknowledged: committed
+        return json.loads(response.read())["message"]
+
+
+def wait_for(predicate, what, timeout=90.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def crash_after_ack_then_restart(tmp_path, token, body, delivered, what):
+    """Send through a server whose follow-ups are held back, SIGKILL it, restart a normal one and
+    wait until `delivered()`; returns the conversation id."""
+    first, port = server(tmp_path, "held-back", FOLLOWUPS_EAGER="false", SCHEDULER_EMBEDDED="false", FOLLOWUPS_GRACE_SECONDS="1")
+    try:
+        message = customer_says(port, token, body)
+        wait_for(lambda: FollowUp.objects.filter(conversation_id=message["conversation_id"]).exists(), "the job row")
+        assert not FollowUp.objects.exclude(state="pending").exists()  # nothing ran before the kill
+    finally:
+        killed(first)
+    assert not delivered(message["conversation_id"])
+    second, _port = server(tmp_path, "restarted", SCHEDULER_EMBEDDED="true")
+    try:
+        wait_for(lambda: not FollowUp.objects.filter(state="pending").exists(), what)
+        time.sleep(1.0)  # a few more scheduler turns: a second delivery would show now
+    finally:
+        processes.stop(second)
+    jobs = list(FollowUp.objects.values_list("state", "attempts"))
+    assert jobs and set(jobs) == {("done", 1)}, jobs
+    return message["conversation_id"]
+
+
+def bot_lines(conversation_id):
+    return list(Message.objects.filter(conversation_id=conversation_id, sender_kind=SenderKind.BOT).values_list("body", flat=True))
+
+
+def test_bot_answer_survives_a_crash_after_the_ack(personas, search_index, tmp_path):
+    founder = Membership.objects.get(user=personas.owner_user)
+    article = kb.save_article(founder, slug="returns", versions={"zh-hans": {
+        "title": "如何退货", "body": "收到商品 7 天内可以申请退货：在订单页点击“申请售后”。", "similar_questions": ["怎么退货", "我要退货"]}})
+    kb.publish(founder, article.pk)
+    personas.inbox_a.bot_first = True
+    personas.inbox_a.save()
+    conversation_id = crash_after_ack_then_restart(tmp_path, personas.visitor_token, "请问怎么退货？",
+                                                   lambda cid: bool(bot_lines(cid)), "the bot's answer")
+    [answer] = bot_lines(conversation_id)
+    assert answer.startswith("如何退货")
+
+
+def test_hosting_line_survives_a_crash_after_the_ack(personas, tmp_path):
+    ReplySettings.objects.create(workspace=personas.workspace, hosting_enabled=True, hosting_message=HOSTING,
+                                 hosting_start=clock_time(0, 0), hosting_end=clock_time(0, 0), hosting_limit_minutes=60)
+    conversation_id = crash_after_ack_then_restart(tmp_path, personas.visitor_token, "有人吗",
+                                                   lambda cid: HOSTING in bot_lines(cid), "the hosting line")
+    assert bot_lines(conversation_id) == [HOSTING]
+
+
+def test_web_push_survives_a_crash_after_the_ack(personas, tmp_path):
+    service = PushService()
+    try:
+        routing.set_status(personas.agent_a, "online")
+        device = Device(service.url("/push/a"))
+        PushSubscription.objects.create(user=personas.agent_a_user, workspace=personas.workspace, endpoint=device.endpoint,
+                                        **device.subscription()["keys"])
+        crash_after_ack_then_restart(tmp_path, personas.visitor_token, "我的订单到哪了",
+                                     lambda cid: bool(service.to("/push/a")), "the push")
+        assert len(service.to("/push/a")) == 1
+        assert FollowUp.objects.get().kind == "push_conversation"  # the new chat assigned to agent A
+    finally:
+        service.close()

@@ -1,0 +1,112 @@
+"""The worker loop: every INTERVAL_SECONDS it fires due deadlines (chat.scheduler, with the
+handlers named here) and runs pending follow-up jobs a process left behind (lifecycle.followups);
+every SWEEP_INTERVAL_SECONDS the routing sweep; hourly it prunes old rows. It runs inside the
+app process on the embedded default (start_embedded, from helpdesk.asgi's lifespan) and as
+`manage.py run_scheduler` at scale (any number of them: each deadline and job still runs once).
+See docs/scheduler.md."""
+
+import logging
+import threading
+import time
+
+from asgiref.sync import SyncToAsync
+from django.conf import settings
+from django.db import close_old_connections, connection
+
+from chat import scheduler
+from chat.models import Deadline
+from replies.auto import no_answer_due
+from routing.actions import sweep
+
+from . import followups, timers
+
+log = logging.getLogger(__name__)
+
+HANDLERS = {
+    Deadline.Kind.NO_ANSWER: no_answer_due,
+    Deadline.Kind.QUEUE_TIMEOUT: timers.queue_timeout_due,
+    Deadline.Kind.AUTO_RESOLVE: timers.auto_resolve_due,
+    Deadline.Kind.CSAT_PROMPT: timers.csat_prompt_due,
+}
+
+
+def fire_due(now=None, limit=500, stop=None):
+    """chat.scheduler.fire_due with the lifecycle's handlers."""
+    return scheduler.fire_due(HANDLERS, now=now, limit=limit, stop=stop)
+
+
+def fire_all_due(batch=None, stop=None):
+    """chat.scheduler.fire_all_due with the lifecycle's handlers."""
+    return scheduler.fire_all_due(HANDLERS, batch, stop)
+
+
+def _guarded(stats, what, work):
+    try:
+        return work()
+    except Exception:  # the database may be away for a while: log, count, go on
+        stats["errors"] += 1
+        log.exception("scheduler: %s failed", what)
+        return 0
+
+
+def run_loop(stop, *, interval=None, sweep_interval=None, batch=None, once=False, stats=None):
+    """Run until `stop` (a threading.Event) is set; sweep_interval 0: never sweep. Returns counts.
+    An idle turn is two indexed reads and no transaction."""
+    conf = settings.SCHEDULER
+    interval = conf["INTERVAL_SECONDS"] if interval is None else interval
+    sweep_interval = conf["SWEEP_INTERVAL_SECONDS"] if sweep_interval is None else sweep_interval
+    stats = stats if stats is not None else {}
+    stats.update(fired=0, followups=0, sweeps=0, errors=0, turns=0, pruned=0)
+    next_sweep = next_prune = time.monotonic()
+    while True:
+        close_old_connections()  # a connection the database dropped is replaced, not reused
+        stats["fired"] += _guarded(stats, "firing deadlines", lambda: fire_all_due(batch, stop))
+        stats["followups"] += _guarded(stats, "follow-up jobs",
+                                       lambda: followups.run_due(stop=stop) if followups.due_exists() else 0)
+        if sweep_interval and time.monotonic() >= next_sweep and not stop.is_set():
+            next_sweep = time.monotonic() + sweep_interval
+            if _guarded(stats, "routing sweep", lambda: sweep() or 1):
+                stats["sweeps"] += 1
+        if time.monotonic() >= next_prune and not stop.is_set():
+            next_prune = time.monotonic() + 3600
+            stats["pruned"] += _guarded(stats, "pruning old rows", lambda: scheduler.prune() + followups.prune())
+        close_old_connections()
+        stats["turns"] += 1
+        if once or stop.wait(interval):
+            return stats
+
+
+_embedded = {}
+_embedded_lock = threading.Lock()
+
+
+def start_embedded(loop=None):
+    """Run the loop on a daemon thread of this process (once). loop: the server's event loop,
+    so realtime events published by handlers go through its publisher like a request's."""
+    with _embedded_lock:
+        thread = _embedded.get("thread")
+        if thread is not None and thread.is_alive():
+            return thread
+        stop = threading.Event()
+
+        def run():
+            if loop is not None:
+                SyncToAsync.threadlocal.main_event_loop = loop  # read by helpdesk.realtime._send
+            try:
+                run_loop(stop)
+            finally:
+                connection.close()
+
+        thread = threading.Thread(target=run, name="scheduler", daemon=True)
+        _embedded.update(thread=thread, stop=stop)
+        thread.start()
+        log.info("scheduler: embedded loop started")
+        return thread
+
+
+def stop_embedded(timeout=10.0):
+    with _embedded_lock:
+        thread, stop = _embedded.pop("thread", None), _embedded.pop("stop", None)
+    if thread is not None:
+        stop.set()
+        thread.join(timeout)

@@ -1,0 +1,83 @@
+"""Uploading chat attachments (`POST /api/v1/uploads`) and serving them (`GET /media/...`)."""
+
+from pathlib import Path
+
+from django.conf import settings
+from django.http import FileResponse, Http404
+from django.views.decorators.http import require_safe
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import serializers, status
+from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from chat import uploads
+from surfaces.api.views import actor_for
+
+MULTIPART_OVERHEAD_BYTES = 64 * 1024  # boundaries and part headers around the file
+
+AttachmentOut = inline_serializer(
+    "Attachment",
+    {
+        "url": serializers.CharField(),
+        "name": serializers.CharField(),
+        "size": serializers.IntegerField(),
+        "content_type": serializers.CharField(),
+        "kind": serializers.ChoiceField(choices=["image", "file"]),
+        "width": serializers.IntegerField(required=False),
+        "height": serializers.IntegerField(required=False),
+    },
+)
+
+
+class UploadView(APIView):
+    """Customers (visitor token) and agents (session or API token) upload one file; the answer
+    is the attachment to send as attachments[0] of an image or file message."""
+
+    parser_classes = [MultiPartParser, FormParser]
+
+    @extend_schema(
+        request={"multipart/form-data": inline_serializer("UploadIn", {"file": serializers.FileField()})},
+        responses={201: AttachmentOut},
+        summary="Upload an image or file for a chat message",
+    )
+    def post(self, request):
+        actor = actor_for(request)
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = 0
+        limit = settings.CHAT["MAX_UPLOAD_BYTES"]
+        if length > limit + MULTIPART_OVERHEAD_BYTES:
+            raise uploads.too_large(limit)  # refused before the body is parsed
+        attachment = uploads.store_upload(actor, request.FILES.get("file"))
+        return Response(attachment, status=status.HTTP_201_CREATED)
+
+
+YEAR = 365 * 24 * 3600
+
+
+@require_safe
+def serve_media(request, path):
+    """Serve an uploaded file from MEDIA_ROOT/uploads, and nothing else there.
+
+    Access is by unguessable name (uuid4) only: anyone holding the url can fetch the file,
+    like a message link. Checking that the caller may see a conversation holding the url
+    could be added here later (look the url up in Message.attachments for the actor).
+    Files are immutable (a new upload gets a new name), hence the long cache lifetime.
+    The headers keep a browser from running anything in them: no sniffing, a sandboxing
+    CSP, and a download (not a page) for anything but images."""
+    if not uploads.STORED_NAME_RE.match(path):
+        raise Http404
+    root = (Path(settings.MEDIA_ROOT) / uploads.UPLOAD_DIR).resolve()
+    target = (root.parent / path).resolve()
+    if not target.is_relative_to(root) or not target.is_file():
+        raise Http404
+    content_type, kind = uploads.TYPES[target.suffix.lstrip(".")]
+    if content_type == "text/plain":
+        content_type = "text/plain; charset=utf-8"
+    response = FileResponse(target.open("rb"), content_type=content_type, as_attachment=kind != "image", filename=target.name)
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Security-Policy"] = "default-src 'none'; img-src 'self'; sandbox"
+    response["Cache-Control"] = f"private, max-age={YEAR}, immutable"
+    return response

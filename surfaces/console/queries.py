@@ -1,0 +1,187 @@
+"""Queries behind the agent console: every list is one query (plus one for the tags of the
+rows it shows), whatever the number of rows or of conversations in the workspace."""
+
+from dataclasses import dataclass
+
+from django.db.models import Count, F, IntegerField, OuterRef, Prefetch, Q, Subquery, Value
+from django.db.models.functions import Coalesce
+from django.utils.dateparse import parse_datetime
+from django.utils.translation import gettext_lazy as _
+
+from accounts.models import Membership
+from chat import access
+from chat.models import Conversation, Customer, CustomerVisit, Inbox, InboxUserPermission, Message, ReadState, SenderKind, Tag
+from helpdesk.errors import invalid
+from orders.models import Voucher
+from routing.models import AgentGroup, AgentPresence
+
+PAGE_SIZE = 40
+OPEN = list(Conversation.OPEN_STATES)
+
+# (key, label); group views are "group:<id>".
+VIEWS = [
+    ("mine", _("Mine")),
+    ("pool", _("Unassigned")),
+    ("leave", _("Messages left")),
+    ("all", _("All")),
+]
+
+
+@dataclass
+class ListFilter:
+    view: str = "mine"
+    inbox_id: int | None = None
+    state: str = ""
+    tag: str = ""
+    before: str = ""  # keyset cursor "<last_message_at iso>|<id>"
+
+    @classmethod
+    def from_params(cls, params):
+        """Validate at the edge: an unknown view, state or id is a clear error, not an empty list."""
+        view = params.get("view") or "mine"
+        if view not in {key for key, _label in VIEWS} and not (view.startswith("group:") and view[6:].isdigit()):
+            raise invalid("invalid_view", _("Unknown list."))
+        state = params.get("state") or ""
+        if state and state not in Conversation.State.values:
+            raise invalid("invalid_state", _("Unknown state."))
+        inbox = params.get("inbox") or ""
+        if inbox and not inbox.isdigit():
+            raise invalid("invalid_inbox", _("Unknown inbox."))
+        tag = (params.get("tag") or "")[:40]
+        return cls(view=view, inbox_id=int(inbox) if inbox else None, state=state, tag=tag, before=params.get("before") or "")
+
+    @property
+    def group_id(self):
+        return int(self.view[6:]) if self.view.startswith("group:") else None
+
+    def as_query(self, **overrides):
+        values = {"view": self.view, "inbox": self.inbox_id or "", "state": self.state, "tag": self.tag, **overrides}
+        return "&".join(f"{k}={v}" for k, v in values.items() if v not in ("", None))
+
+
+def _apply_view(qs, actor, view):
+    if view == "mine":
+        return qs.filter(assignee_id=actor.user_id, state__in=OPEN)
+    if view == "pool":
+        # The claimable pool and the queue: what anyone serving the inbox may take.
+        return qs.filter(assignee__isnull=True, state=Conversation.State.QUEUED, inbox_id__in=access.served_inboxes(actor))
+    if view == "leave":
+        return qs.filter(is_leave_message=True, state__in=OPEN)
+    if view.startswith("group:"):
+        return qs.filter(group_id=int(view[6:]), state__in=OPEN)
+    return qs  # "all": whatever the actor may see (access decides)
+
+
+def filtered(actor, flt):
+    qs = _apply_view(access.visible_conversations(actor), actor, flt.view)
+    if flt.inbox_id:
+        qs = qs.filter(inbox_id=flt.inbox_id)
+    if flt.state:
+        qs = qs.filter(state=flt.state)
+    if flt.tag:
+        # Tags are per workspace: naming the workspace picks the one tag row (uniq_tag_name) instead of
+        # every workspace's tag of that name, so the join reads this workspace's tagged customers only.
+        qs = qs.filter(customer__tags__workspace_id=actor.workspace_id, customer__tags__name=flt.tag)
+    return qs
+
+
+def with_row_data(qs, actor):
+    """Everything a row shows, in the same query: unread count, last message preview."""
+    my_read = ReadState.objects.filter(conversation=OuterRef(OuterRef("pk")), participant_key=actor.key).values("last_read_seq")[:1]
+    unread = (
+        Message.objects.filter(conversation=OuterRef("pk"), sender_kind=SenderKind.CUSTOMER,
+                               seq__gt=Coalesce(Subquery(my_read), Value(0)))
+        .order_by().values("conversation").annotate(n=Count("pk")).values("n")
+    )
+    last = Message.objects.filter(conversation=OuterRef("pk"), seq=OuterRef("last_seq"))
+    return (
+        qs.select_related("customer", "inbox", "assignee")
+        .prefetch_related(Prefetch("customer__tags", queryset=Tag.objects.order_by("name")))
+        .annotate(
+            unread=Coalesce(Subquery(unread, output_field=IntegerField()), Value(0)),
+            last_body=Subquery(last.values("body")[:1]),
+            last_type=Subquery(last.values("msg_type")[:1]),
+            last_private=Subquery(last.values("is_private")[:1]),
+            last_recalled=Subquery(last.values("recalled_at")[:1]),
+        )
+    )
+
+
+def page(actor, flt):
+    """One page of rows (newest activity first) and the cursor of the next page."""
+    qs = filtered(actor, flt)
+    if flt.before:
+        stamp, _sep, pk = flt.before.partition("|")
+        when = parse_datetime(stamp)
+        if when is None or not pk.isdigit():
+            raise invalid("invalid_cursor", _("Invalid page cursor."))
+        # The redundant <= bound lets the index scan start at the cursor instead of filtering every newer row.
+        qs = qs.filter(Q(last_message_at__lt=when) | Q(last_message_at=when, pk__lt=int(pk)), last_message_at__lte=when)
+    rows = list(with_row_data(qs, actor).order_by(F("last_message_at").desc(nulls_last=True), "-pk")[: PAGE_SIZE + 1])
+    more = len(rows) > PAGE_SIZE
+    rows = rows[:PAGE_SIZE]
+    cursor = f"{rows[-1].last_message_at.isoformat()}|{rows[-1].pk}" if more and rows[-1].last_message_at else ""
+    return rows, cursor
+
+
+def row(actor, conversation_id, flt):
+    """One row as the list shows it, or None when it no longer belongs to this list (live updates)."""
+    return with_row_data(filtered(actor, flt).filter(pk=conversation_id), actor).first()
+
+
+def view_counts(actor):
+    """Badges on the list tabs: one query with conditional counts. Every badge counts open
+    conversations only, so the query reads the open ones (conv_ws_state_assignee), not the history."""
+    qs = access.visible_conversations(actor).filter(state__in=OPEN)
+    served = access.served_inboxes(actor)
+    return qs.aggregate(
+        mine=Count("pk", filter=Q(assignee_id=actor.user_id, state__in=OPEN)),
+        pool=Count("pk", filter=Q(assignee__isnull=True, state=Conversation.State.QUEUED, inbox_id__in=served)),
+        leave=Count("pk", filter=Q(is_leave_message=True, state__in=OPEN)),
+    )
+
+
+def sidebar(actor):
+    """Inboxes, groups and tags to filter by, and the agent's presence."""
+    inboxes = Inbox.objects.filter(workspace_id=actor.workspace_id).order_by("name")
+    if not actor.view_all_history:
+        inboxes = inboxes.filter(pk__in=access.served_inboxes(actor))
+    inboxes = list(inboxes)
+    groups = list(AgentGroup.objects.filter(workspace_id=actor.workspace_id, enabled=True).order_by("priority", "name"))
+    tags = list(Tag.objects.filter(workspace_id=actor.workspace_id).order_by("name").values_list("name", flat=True)[:200])
+    presence = AgentPresence.objects.filter(workspace_id=actor.workspace_id, user_id=actor.user_id).first()
+    return {"inboxes": inboxes, "groups": groups, "tags": tags, "presence": presence}
+
+
+def transfer_targets(conversation):
+    """Colleagues serving the conversation's inbox (with status and load) and the enabled groups."""
+    serving = InboxUserPermission.objects.filter(content_object_id=conversation.inbox_id, permission__codename="reply_in_inbox").values("user_id")
+    agents = (
+        Membership.objects.filter(workspace_id=conversation.workspace_id, user_id__in=serving)
+        .exclude(user_id=conversation.assignee_id)
+        .select_related("user")
+        .annotate(
+            status=Subquery(AgentPresence.objects.filter(workspace_id=conversation.workspace_id, user_id=OuterRef("user_id")).values("status")[:1]),
+            load=Subquery(AgentPresence.objects.filter(workspace_id=conversation.workspace_id, user_id=OuterRef("user_id")).values("open_chats")[:1]),
+        )
+        .order_by("display_name")
+    )
+    groups = AgentGroup.objects.filter(workspace_id=conversation.workspace_id, enabled=True).order_by("priority", "name")
+    return list(agents), list(groups)
+
+
+def customer_panel(actor, customer_id):
+    customer = Customer.objects.prefetch_related(Prefetch("tags", queryset=Tag.objects.order_by("name"))).get(pk=customer_id)
+    previous = list(
+        access.visible_conversations(actor).filter(customer_id=customer_id).select_related("inbox", "assignee").order_by("-pk")[:10]
+    )
+    visits = list(CustomerVisit.objects.filter(customer_id=customer_id).order_by("-created_at")[:20])
+    orders = list(Voucher.objects.filter(workspace_id=actor.workspace_id, customer_id=customer_id).order_by("-created_at")[:10])
+    attributes = {k: v for k, v in (customer.attributes or {}).items() if k not in {"tags"} and isinstance(v, (str, int, float, bool))}
+    return {"customer": customer, "previous": previous, "visits": visits, "orders": orders, "attributes": attributes}
+
+
+def history(actor, conversation, limit=30):
+    """The newest page of a conversation (oldest first) and whether older messages exist."""
+    rows = list(Message.objects.filter(conversation=conversation).order_by("-seq")[: limit + 1])
+    return rows[:limit][::-1], len(rows) > limit

@@ -1,0 +1,261 @@
+"""The agent console: server-rendered pages and the partials its small JS modules swap in.
+Thin: parse, call chat.console (queries) or an action, render. The same partial renders the
+first page and every live update (rows, panes, tags)."""
+
+import json
+from datetime import timedelta
+from functools import wraps
+
+from django.conf import settings
+from django.contrib.auth.decorators import login_required
+from django.http import HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_GET, require_POST
+
+from accounts import actions as account_actions
+from accounts.models import UserPreferences
+from accounts.views import remember_language
+from chat import access, states
+from chat import messages as chat_messages
+from chat import tags as customer_tags
+from chat.models import Conversation
+from helpdesk.errors import DomainError, invalid
+from helpdesk.validation import int_or_none
+from routing import actions as routing
+
+from . import queries as console
+
+WORKSPACE_SESSION_KEY = "console_workspace_id"
+
+
+def _error(exc):
+    return JsonResponse({"error": exc.as_dict()}, status=exc.status)
+
+
+def console_view(view):
+    """Login required; the actor is the user's membership in the chosen workspace (remembered in
+    the session). Chat errors become JSON errors for the JS, or a plain error page."""
+
+    @login_required
+    @wraps(view)
+    def wrapper(request, *args, **kwargs):
+        chosen = request.GET.get("workspace") or request.session.get(WORKSPACE_SESSION_KEY)
+        try:
+            actor = access.acting_agent(request, chosen)
+            if request.session.get(WORKSPACE_SESSION_KEY) != actor.workspace_id:
+                request.session[WORKSPACE_SESSION_KEY] = actor.workspace_id  # a session write only on a change
+            return view(request, actor, *args, **kwargs)
+        except DomainError as exc:
+            if request.headers.get("Accept", "").startswith("application/json") or request.method != "GET":
+                return _error(exc)
+            return render(request, "chat/console/error.html", {"error": exc}, status=exc.status)
+
+    return wrapper
+
+
+def _client_texts():
+    return {
+        "connecting": _("Connecting…"), "online": _("Connected"), "offline": _("Offline, reconnecting…"),
+        "http": _("Connected (compatibility mode)"), "sending": _("Sending…"), "failed": _("Not sent"),
+        "recalled": _("(recalled)"), "recall": _("Recall"), "typing": _("%(name)s is typing…"),
+        "new_message": _("New message"), "note": _("Private note"), "image": _("[Image]"), "file": _("[File]"),
+        "no_phrases": _("No quick phrase matches."), "remove_attachment": _("Remove the attachment"), "taken": _("Someone else has already taken this conversation."),
+        "error": _("Something went wrong; please retry."), "system": _("System"),
+        "sensitive_alert": _("Sensitive words in conversation #{id}: {words}"), "dismiss": _("Dismiss"),
+    }
+
+
+def _console_context(request, actor, flt, selected=None):
+    rows, cursor = console.page(actor, flt)
+    context = {
+        "actor": actor, "flt": flt, "rows": rows, "cursor": cursor, "views": console.VIEWS,
+        "counts": console.view_counts(actor), "states": Conversation.State.choices, "selected": selected,
+        "texts": _client_texts(), "statuses": STATUS_CHOICES,
+        "config": {
+            "workspaceId": actor.workspace_id, "userId": actor.user_id, "userName": actor.name,
+            "recallSeconds": settings.CHAT["RECALL_WINDOW_SECONDS"], "sound": _sound_on(request.user),
+        },
+        **console.sidebar(actor),
+    }
+    if selected is not None:
+        context.update(_pane_context(actor, selected))
+    return context
+
+
+STATUS_CHOICES = [("online", gettext_lazy("Online")), ("busy", gettext_lazy("Busy")), ("away", gettext_lazy("Away")),
+                  ("offline", gettext_lazy("Offline"))]
+
+
+def _sound_on(user):
+    sound = UserPreferences.objects.filter(user=user).values_list("sound", flat=True).first()
+    return True if sound is None else sound
+
+
+def _pane_context(actor, conversation):
+    messages, has_more = console.history(actor, conversation)
+    can_reply = access.may_reply(actor, conversation)
+    agents, groups = console.transfer_targets(conversation) if can_reply else ([], [])
+    return {
+        "conversation": conversation, "messages": messages, "has_more": has_more, "can_reply": can_reply,
+        "transfer_agents": agents, "transfer_groups": groups, "now": timezone.now(),
+        "recall_window": timedelta(seconds=settings.CHAT["RECALL_WINDOW_SECONDS"]),
+        **console.customer_panel(actor, conversation.customer_id),
+    }
+
+
+def _filter(request):
+    return console.ListFilter.from_params(request.GET)
+
+
+@require_GET
+@console_view
+def home(request, actor):
+    try:
+        flt = _filter(request)
+    except DomainError:
+        flt = console.ListFilter()
+    return render(request, "chat/console/console.html", _console_context(request, actor, flt))
+
+
+@require_GET
+@console_view
+def conversation_page(request, actor, conversation_id):
+    conversation = access.get_conversation(actor, conversation_id)
+    try:
+        flt = _filter(request)
+    except DomainError:
+        flt = console.ListFilter()
+    return render(request, "chat/console/console.html", _console_context(request, actor, flt, selected=conversation))
+
+
+@require_GET
+@console_view
+def conversation_list(request, actor):
+    flt = _filter(request)
+    rows, cursor = console.page(actor, flt)
+    return render(request, "chat/console/_conversation_list.html", {"rows": rows, "cursor": cursor, "flt": flt,
+                                                                     "counts": console.view_counts(actor)})
+
+
+@require_GET
+@console_view
+def conversation_row(request, actor, conversation_id):
+    """One row for a live update; 204 when the conversation has left this list."""
+    flt = _filter(request)
+    row = console.row(actor, conversation_id, flt)
+    response = HttpResponse(status=204) if row is None else render(request, "chat/console/_conversation_row.html", {"c": row, "flt": flt})
+    response["X-Counts"] = json.dumps(console.view_counts(actor))  # the tab badges follow every change
+    return response
+
+
+@require_GET
+@console_view
+def conversation_pane(request, actor, conversation_id):
+    conversation = access.get_conversation(actor, conversation_id)
+    return render(request, "chat/console/_panes.html", {"actor": actor, **_pane_context(actor, conversation)})
+
+
+@require_GET
+@console_view
+def conversation_history(request, actor, conversation_id):
+    messages, has_more, conversation = chat_messages.fetch_history_before(actor, conversation_id, before_seq=request.GET.get("before_seq"))
+    response = render(request, "chat/console/_messages.html", {"messages": messages, "actor": actor, "now": timezone.now(),
+                                                               "recall_window": timedelta(seconds=settings.CHAT["RECALL_WINDOW_SECONDS"])})
+    response["X-Has-More"] = "1" if has_more else "0"
+    return response
+
+
+@require_GET
+@console_view
+def message_fragment(request, actor, conversation_id):
+    """Messages after after_seq rendered by the same partial as the page (live messages)."""
+    rows, _more, _conversation = chat_messages.fetch_messages(actor, conversation_id, after_seq=request.GET.get("after_seq", 0),
+                                                        limit=request.GET.get("limit"))
+    return render(request, "chat/console/_messages.html", {"messages": rows, "actor": actor, "now": timezone.now(),
+                                                           "recall_window": timedelta(seconds=settings.CHAT["RECALL_WINDOW_SECONDS"])})
+
+
+def _body(request):
+    if request.content_type == "application/json":
+        try:
+            data = json.loads(request.body or b"{}")
+        except ValueError:
+            raise invalid("malformed_body", _("The request body is not valid JSON.")) from None
+        if not isinstance(data, dict):
+            raise invalid("malformed_body", _("The request body must be a JSON object."))
+        return data
+    return request.POST
+
+
+@require_POST
+@console_view
+def change_state(request, actor, conversation_id):
+    state = _body(request).get("state")
+    conversation = states.change_state(actor, conversation_id, state)
+    return JsonResponse({"state": conversation.state})
+
+
+SNOOZE_PRESETS = {"1h": timedelta(hours=1), "3h": timedelta(hours=3), "1d": timedelta(days=1), "1w": timedelta(weeks=1)}
+
+
+@require_POST
+@console_view
+def snooze(request, actor, conversation_id):
+    raw = _body(request).get("until") or ""
+    if raw in SNOOZE_PRESETS:
+        until = timezone.now() + SNOOZE_PRESETS[raw]
+    else:
+        until = parse_datetime(raw) if isinstance(raw, str) else None
+        if until is not None and timezone.is_naive(until):
+            until = timezone.make_aware(until)
+    conversation = states.snooze(actor, conversation_id, until)
+    return JsonResponse({"state": conversation.state, "snoozed_until": conversation.snoozed_until.isoformat()})
+
+
+def _tags_response(request, actor, customer):
+    return render(request, "chat/console/_customer_tags.html", {"customer": customer})
+
+
+@require_POST
+@console_view
+def add_tag(request, actor, customer_id):
+    customer = customer_tags.add_customer_tag(actor, int_or_none(customer_id), _body(request).get("name"))
+    return _tags_response(request, actor, customer)
+
+
+@require_POST
+@console_view
+def remove_tag(request, actor, customer_id):
+    customer = customer_tags.remove_customer_tag(actor, int_or_none(customer_id), _body(request).get("name"))
+    return _tags_response(request, actor, customer)
+
+
+@console_view
+def preferences(request, actor):
+    prefs = UserPreferences.objects.filter(user=request.user).first() or UserPreferences(user=request.user)
+    if request.method == "POST":
+        prefs = account_actions.save_preferences(request.user, language=request.POST.get("language", ""),
+                                                 sound=request.POST.get("sound") == "on")
+        # Redirect so the page (and everything after) speaks the chosen language.
+        return remember_language(redirect(f"{request.path}?saved=1"), prefs.language)
+    saved = request.GET.get("saved") == "1"
+    return render(request, "chat/console/preferences.html", {"actor": actor, "prefs": prefs, "saved": saved,
+                                                             "languages": UserPreferences.Language.choices,
+                                                             "statuses": STATUS_CHOICES, **console.sidebar(actor)})
+
+
+@require_POST
+@console_view
+def set_status(request, actor):
+    data = _body(request)
+    capacity = data.get("capacity")
+    if capacity in (None, ""):
+        capacity = None
+    elif isinstance(capacity, str) and capacity.isdigit():
+        capacity = int(capacity)  # form posts send text; anything else is refused by the action
+    presence = routing.set_status(actor, data.get("status"), capacity)
+    return JsonResponse({"status": presence.status, "capacity": presence.capacity})
