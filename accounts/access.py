@@ -4,9 +4,10 @@ pages, member APIs and management views ask. One query per request."""
 from django.utils.translation import gettext as _
 
 from helpdesk.errors import DomainError, unauthenticated
+from helpdesk.validation import int_or_none
 
 from . import roles
-from .models import ApiToken, Membership, Workspace
+from .models import ApiToken, Membership, Role, Workspace
 
 
 def memberships(user):
@@ -48,23 +49,25 @@ def can_in(user, workspace_id, capability):
 
 def membership_of_user(user, workspace_id=None):
     """A user's membership in the chosen workspace (their first one when none is chosen).
-    Someone who belongs to several workspaces picks one per request or connection."""
+    Someone who belongs to several workspaces picks one per request or connection. The
+    installation's superusers act as founders in any workspace they choose (an unsaved
+    membership: nothing is written for them)."""
     memberships = Membership.objects.select_related("user", "custom_role").filter(user=user).order_by("pk")
+    chosen = int_or_none(workspace_id) if workspace_id not in (None, "") else None
     if workspace_id not in (None, ""):
-        try:
-            memberships = memberships.filter(workspace_id=int(workspace_id))
-        except (TypeError, ValueError):
-            memberships = memberships.none()
+        memberships = memberships.filter(workspace_id=chosen) if chosen is not None else memberships.none()
     membership = memberships.first()
+    if membership is None and chosen is not None and getattr(user, "is_superuser", False):
+        return Membership(workspace_id=chosen, user=user, role=Role.FOUNDER)
     if membership is None:
         raise DomainError("forbidden", _("You are not a member of any workspace."), status=403)
     return membership
 
 
 def acting_membership(request, workspace_id=None):
-    """The membership a request acts as, the one rule for every page, API and socket: an API
-    token's own, else the logged-in user's in the chosen workspace (workspace_id, else the
-    X-Workspace header, else their first)."""
+    """The membership a request acts as, the one rule for every page, API and admin action: an
+    API token's own, else the logged-in user's in the chosen workspace (workspace_id, else the
+    X-Workspace header, else their first; see membership_of_user)."""
     if isinstance(getattr(request, "auth", None), ApiToken):
         return request.auth.membership
     user = getattr(request, "user", None)

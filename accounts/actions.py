@@ -34,17 +34,6 @@ def member_not_found():
     return DomainError("not_found", _("Not found."), status=404)
 
 
-def acting_member(user, workspace_id):
-    """The acting user's membership in a workspace, or 404. The installation's superusers
-    act as founders everywhere (an unsaved membership: nothing is written for them)."""
-    membership = Membership.objects.select_related("custom_role", "user").filter(user=user, workspace_id=workspace_id).first()
-    if membership is None and getattr(user, "is_superuser", False):
-        membership = Membership(workspace_id=workspace_id, user=user, role=Role.FOUNDER)
-    if membership is None:
-        raise member_not_found()
-    return membership
-
-
 def membership_id_of(actor, user_id):
     """The membership id of a user in the actor's workspace (None when not a member)."""
     return Membership.objects.filter(workspace_id=actor.workspace_id, user_id=int_or_none(user_id)).values_list("pk", flat=True).first()

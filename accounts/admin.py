@@ -15,13 +15,9 @@ from chat import staff as chat_staff
 from helpdesk.errors import DomainError
 
 from . import actions, roles
-from .admin_scope import WorkspaceScopedAdmin
+from .admin_scope import WorkspaceScopedAdmin, acting
 from .invite_views import invite_url
 from .models import AuditLog, CustomRole, Invite, Membership, Role, Workspace
-
-
-def acting(request, workspace_id):
-    return actions.acting_member(request.user, workspace_id)
 
 
 @admin.register(Workspace)

@@ -74,7 +74,7 @@ class WorkspaceScopedAdmin(admin.ModelAdmin):
         before = {f: str(form.initial.get(f)) for f in form.changed_data} if change else {}
         super().save_model(request, obj, form, change)
         if self.audit_name and (form.changed_data or not change):
-            actor = actions.acting_member(request.user, self.workspace_of(obj))
+            actor = access.acting_membership(request, self.workspace_of(obj))
             actions.audit(actor, f"{self.audit_name}.{'change' if change else 'add'}", target=obj, before=before,
                           after={f: str(form.cleaned_data.get(f)) for f in form.changed_data})
 
@@ -173,7 +173,8 @@ class WorkspaceScopedAdmin(admin.ModelAdmin):
 
 
 def acting(request, workspace_id):
-    return actions.acting_member(request.user, workspace_id)
+    """The membership an admin page acts as in the workspace of the object it changes."""
+    return access.acting_membership(request, workspace_id)
 
 
 class Refused(Exception):

@@ -5,7 +5,7 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts import actions as account_actions
 from accounts import roles
-from accounts.admin_scope import WorkspaceScopedAdmin
+from accounts.admin_scope import WorkspaceScopedAdmin, acting
 from helpdesk.errors import DomainError
 
 from . import hours
@@ -41,7 +41,7 @@ class ObjectAccessInline(admin.TabularInline):
 
 def save_access_formset(request, formset, parent, set_access):
     """Grant what was added, revoke what was deleted, each through the audited action."""
-    actor = account_actions.acting_member(request.user, parent.workspace_id)
+    actor = acting(request, parent.workspace_id)
     formset.save(commit=False)
     changes = [(row.user_id, False) for row in formset.deleted_objects] + [(row.user_id, True) for row in formset.new_objects]
     for user_id, granted in changes:

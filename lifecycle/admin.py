@@ -4,7 +4,6 @@
 from django.contrib import admin, messages
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import ngettext
 
 from accounts.admin_scope import WorkspaceScopedAdmin
 
@@ -22,7 +21,7 @@ class FollowUpAdmin(WorkspaceScopedAdmin):
     @admin.action(description=_("Run the selected failed jobs again"))
     def retry(self, request, queryset):
         count = queryset.filter(state=FollowUp.State.FAILED).update(state=FollowUp.State.PENDING, attempts=0, run_after=timezone.now())
-        self.message_user(request, ngettext("%(n)d job will run again.", "%(n)d jobs will run again.", count) % {"n": count}, messages.SUCCESS)
+        self.message_user(request, _("Jobs that will run again: %(n)d") % {"n": count}, messages.SUCCESS)
 
     def has_change_permission(self, request, obj=None):
         return False

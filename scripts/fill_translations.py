@@ -12,6 +12,17 @@ ZH_HANS = {
     "Sensitive words from %(name)s": "%(name)s 的消息含敏感词",
     "Sensitive words in conversation #{id}: {words}": "会话 #{id} 中有敏感词：{words}",
     "Dismiss": "关闭",
+    # Issue 13: follow-up jobs
+    "Conversation follow-ups": "会话后续任务",
+    "follow-up job": "后续任务",
+    "follow-up jobs": "后续任务",
+    "Answer a customer message (keyword reply, bot, hosting)": "回复客户消息（关键词回复、机器人、托管）",
+    "Web Push: a customer message": "网页推送：客户消息",
+    "Web Push: a conversation waiting or assigned": "网页推送：等待接入或已分配的会话",
+    "Web Push: a sensitive-word alert": "网页推送：敏感词提醒",
+    "Done": "已完成",
+    "Run the selected failed jobs again": "重新运行所选的失败任务",
+    "Jobs that will run again: %(n)d": "将重新运行的任务：%(n)d 个",
     # Issue 8: quick phrases, auto-replies, hosting, sensitive words, scheduler
     "Unknown time zone %(zone)s.": "未知时区 %(zone)s。",
     "time zone": "时区",
