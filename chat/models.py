@@ -113,7 +113,7 @@ class Inbox(models.Model):
 class InboxUserPermission(ObjectPermissionRow):
     """Guardian object permissions on an inbox (direct foreign key). A user holding
     `chat.reply_in_inbox` serves the inbox: gets its conversations live and may reply.
-    Grant and revoke through accounts.actions (audit + live revocation)."""
+    Grant and revoke through chat.staff (audit + live revocation)."""
 
     content_object = models.ForeignKey(Inbox, on_delete=models.CASCADE, related_name="user_permissions")
 

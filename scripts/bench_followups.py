@@ -359,7 +359,13 @@ def main():
     if args.json:
         print(json.dumps(result, ensure_ascii=False))
     else:
-        print(json.dumps(result, ensure_ascii=False, indent=2))
+        for key, value in result.items():
+            if isinstance(value, dict) and any(isinstance(v, dict) for v in value.values()):
+                print(f"{key}:")
+                for k, v in value.items():
+                    print(f"  {k:22} {json.dumps(v, ensure_ascii=False)}")
+            else:
+                print(f"{key:24} {json.dumps(value, ensure_ascii=False)}")
     failed = any(result[p]["missing_on_ws"] or result[p]["extra_bot_frames"] for p in ("sequential", "concurrent")) or db["not_exactly_one"]
     sys.exit(1 if failed else 0)
 
