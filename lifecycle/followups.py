@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Callable
 
+from asgiref.sync import SyncToAsync
 from django.conf import settings
 from django.db import close_old_connections, transaction
 from django.db.models import F
@@ -63,15 +64,20 @@ def _dispatch(job_id):
     if _config()["SYNC"]:
         run(job_id, raise_errors=True)
     else:
-        _executor.submit(_run_on_worker, job_id)
+        # The server's event loop, when the commit happened on one of its request threads: the
+        # worker publishes through it, which wakes it at once (helpdesk.realtime._send); without
+        # it a publish from the worker waited for the loop's next 100 ms tick.
+        _executor.submit(_run_on_worker, job_id, getattr(SyncToAsync.threadlocal, "main_event_loop", None))
 
 
-def _run_on_worker(job_id):
+def _run_on_worker(job_id, loop=None):
+    SyncToAsync.threadlocal.main_event_loop = loop
     close_old_connections()
     try:
         run(job_id)
     finally:
         close_old_connections()
+        SyncToAsync.threadlocal.main_event_loop = None
 
 
 def run(job_id, now=None, *, raise_errors=False):

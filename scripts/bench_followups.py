@@ -7,12 +7,14 @@ embedded scheduler), with a scratch database and a private knowledge-search inde
 directory; seeds a workspace, a bot-first inbox and three published articles; then customers
 (HTTP session, customer WebSocket) ask questions the bot is sure about, over HTTP:
   warm-up     a separate customer asks a few questions (not counted; the first shows the cold start)
-  sequential  --questions questions from --customers customers, one at a time, --pause between
+  sequential  --questions questions from --customers customers, one at a time, a pause between
+              (uniform in 0.5–1.5 × --pause; --fixed-pause for a constant one)
   concurrent  --concurrent of those customers at once, each asking its next question as soon as
               the last one was answered (plus --pause), --questions in all
 For each question: ack = the 201 of POST /api/v1/customer/messages; answer = the bot's `message`
 frame on the customer's WebSocket. Printed: ack→answer and send→answer percentiles (client side),
-stored→stored (bot message created_at − customer message created_at, from the database), and,
+stored→stored (bot message created_at − customer message created_at, from the database),
+stored→ws (bot message created_at to its frame on the socket: the delivery; same host clock), and,
 from the database after the run, each question's bot answers (exactly one expected: missing and
 duplicates are printed), conversation states and, where the table exists, follow-up job states.
 
@@ -25,6 +27,7 @@ import argparse
 import asyncio
 import json
 import os
+import random
 import sqlite3
 import subprocess
 import sys
@@ -32,7 +35,7 @@ import tempfile
 import time
 import uuid
 from collections import Counter
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
 
 BASE = Path(__file__).resolve().parent.parent
@@ -90,7 +93,7 @@ def summary(values_s):
 class Question:
     def __init__(self, phase, client_msg_id, body):
         self.phase, self.client_msg_id, self.body = phase, client_msg_id, body
-        self.sent = self.acked = self.answered_at = None
+        self.sent = self.acked = self.answered_at = self.answered_wall = None
         self.status = None
         self.seq = self.conversation_id = None
         self.answer = None  # the bot's message payload
@@ -139,7 +142,7 @@ class Customer:
                 if q is None:
                     self.stray_bot_frames += 1
                 elif q.answer is None:
-                    q.answer, q.answered_at = m, now
+                    q.answer, q.answered_at, q.answered_wall = m, now, time.time()
                     q.done.set()
                 else:
                     q.extra_frames += 1
@@ -181,13 +184,18 @@ async def load(port, seed_info, args):
         questions.append(q)
         return q
 
+    rng = random.Random(args.seed)
+
+    def pause():  # jittered by default: a fixed pause would phase-lock the questions to any periodic tick of the server
+        return args.pause if args.fixed_pause else rng.uniform(0.5 * args.pause, 1.5 * args.pause)
+
     connector = aiohttp.TCPConnector(limit=0)
     async with aiohttp.ClientSession(connector=connector) as http:
         warm = Customer(http, base, ws_base, "warm")
         await warm.open(seed_info["inbox_key"])
         for _ in range(args.warmup):
             await warm.ask(question("warmup"), args.timeout)
-            await asyncio.sleep(args.pause)
+            await asyncio.sleep(pause())
         customers = [Customer(http, base, ws_base, f"c{i}") for i in range(args.customers)]
         for c in customers:
             await c.open(seed_info["inbox_key"])
@@ -196,13 +204,13 @@ async def load(port, seed_info, args):
         t = time.perf_counter()
         for i in range(args.questions):
             await customers[i % len(customers)].ask(question("sequential"), args.timeout)
-            await asyncio.sleep(args.pause)
+            await asyncio.sleep(pause())
         seq_seconds = time.perf_counter() - t
 
         async def loop(c, count):
             for _ in range(count):
                 await c.ask(question("concurrent"), args.timeout)
-                await asyncio.sleep(args.pause)
+                await asyncio.sleep(pause())
 
         k = min(args.concurrent, len(customers))
         per = [args.questions // k + (1 if i < args.questions % k else 0) for i in range(k)]
@@ -223,7 +231,9 @@ async def load(port, seed_info, args):
 
 
 def parse_ts(value):
-    return datetime.fromisoformat(value.replace("Z", "+00:00")) if isinstance(value, str) else value
+    """Django (USE_TZ) stores UTC on SQLite, without an offset."""
+    ts = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return ts if ts.tzinfo else ts.replace(tzinfo=timezone.utc)
 
 
 def database_check(db_path, questions):
@@ -242,7 +252,7 @@ def database_check(db_path, questions):
                 answers[current] = [(created, None, None)]
         elif kind == "bot" and current:
             answers[current].append((created, msg_type, seq))
-    stored = {}
+    stored, bot_created = {}, {}
     counts = Counter()
     types = Counter()
     bad = []
@@ -259,6 +269,7 @@ def database_check(db_path, questions):
             bad.append({"client_msg_id": q.client_msg_id, "phase": q.phase, "bot_messages": len(bots)})
         if bots:
             stored[q.client_msg_id] = (parse_ts(bots[0][0]) - parse_ts(got[0][0])).total_seconds()
+            bot_created[q.client_msg_id] = parse_ts(bots[0][0])
     states = dict(con.execute("SELECT state, COUNT(*) FROM chat_conversation GROUP BY state").fetchall())
     events = dict(con.execute("SELECT kind, COUNT(*) FROM chat_conversationevent WHERE kind LIKE 'bot_%' OR kind = 'handed_off' "
                               "GROUP BY kind").fetchall())
@@ -270,10 +281,10 @@ def database_check(db_path, questions):
         followups["max_attempts"] = con.execute("SELECT MAX(attempts) FROM lifecycle_followup").fetchone()[0]
     con.close()
     return {"answers_per_question": dict(counts), "bot_message_types": dict(types), "not_exactly_one": bad[:20],
-            "conversation_states": states, "bot_events": events, "followup_jobs": followups}, stored
+            "conversation_states": states, "bot_events": events, "followup_jobs": followups}, stored, bot_created
 
 
-def phase_figures(questions, stored, phase):
+def phase_figures(questions, stored, bot_created, phase):
     qs = [q for q in questions if q.phase == phase]
     answered = [q for q in qs if q.answered_at is not None]
     return {
@@ -287,6 +298,9 @@ def phase_figures(questions, stored, phase):
         "ack_to_answer_ms": summary([q.answered_at - q.acked for q in answered]),
         "send_to_answer_ms": summary([q.answered_at - q.sent for q in answered]),
         "stored_to_stored_ms": summary([stored[q.client_msg_id] for q in qs if q.client_msg_id in stored]),
+        # The bot message's created_at (server clock) to its frame on the customer's socket (client wall clock, same host).
+        "stored_to_ws_ms": summary([q.answered_wall - bot_created[q.client_msg_id].timestamp()
+                                    for q in answered if q.client_msg_id in bot_created]),
     }
 
 
@@ -308,6 +322,8 @@ def main():
     parser.add_argument("--concurrent", type=int, default=10, help="customers asking at once in the second phase")
     parser.add_argument("--warmup", type=int, default=5)
     parser.add_argument("--pause", type=float, default=0.1, help="seconds after each answer before the customer's next question")
+    parser.add_argument("--fixed-pause", action="store_true", help="the same pause every time (default: uniform in 0.5–1.5 × --pause)")
+    parser.add_argument("--seed", type=int, default=1, help="of the pause jitter")
     parser.add_argument("--timeout", type=float, default=15.0, help="seconds to wait for an answer (more than FOLLOWUPS_GRACE_SECONDS)")
     parser.add_argument("--settle", type=float, default=12.0, help="seconds to wait for late or repeated answers at the end")
     parser.add_argument("--env", action="append", default=[], help="KEY=VALUE for the server (and migrate/seed)")
@@ -340,7 +356,7 @@ def main():
         finally:
             processes.stop(proc)
         log_text = Path(log_path).read_text(errors="replace")
-        db, stored = database_check(db_path, questions)
+        db, stored, bot_created = database_check(db_path, questions)
         if args.keep_logs:
             print(log_text[-5000:], file=sys.stderr)
     warm = [q for q in questions if q.phase == "warmup"]
@@ -349,8 +365,9 @@ def main():
         "server_env": {k: v for k, v in env_overrides.items() if k not in ("DATABASE_URL", "WHOOSH_PATH")},
         "search_hits_at_seed": seed_info["search_hits"],
         "warmup_first_ack_to_answer_ms": round((warm[0].answered_at - warm[0].acked) * 1000, 1) if warm and warm[0].answered_at else None,
-        "sequential": phase_figures(questions, stored, "sequential"),
-        "concurrent": phase_figures(questions, stored, "concurrent"),
+        "pause": f"{args.pause} s" + (" fixed" if args.fixed_pause else f" ±50% (seed {args.seed})"),
+        "sequential": phase_figures(questions, stored, bot_created, "sequential"),
+        "concurrent": phase_figures(questions, stored, bot_created, "concurrent"),
         **run_info,
         "database": db,
         "server_log_tracebacks": log_text.count("Traceback"),
