@@ -5,7 +5,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 STAMP := $(VENV)/.installed
 
-.PHONY: run test bench bench-console bench-search bench-scheduler install messages clean
+.PHONY: run test bench bench-console bench-search bench-scheduler bench-followups install messages clean
 
 $(STAMP): requirements.txt requirements-dev.txt constraints.txt
 	test -x $(PY) || $$(scripts/python312.sh) -m venv $(VENV)
@@ -44,6 +44,10 @@ bench-search: install
 ## Scheduler benchmark (PostgreSQL, 10,000 due deadlines, 1 and 2 processes; idle turn on SQLite): docs/benchmarks.md.
 bench-scheduler: install
 	$(PY) scripts/bench_scheduler.py $(BENCH_ARGS)
+
+## Bot answer latency through follow-up jobs (a real server on the embedded default): docs/benchmarks.md.
+bench-followups: install
+	$(PY) scripts/bench_followups.py $(BENCH_ARGS)
 
 ## Regenerate translation catalogues (needs gettext).
 messages: install

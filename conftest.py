@@ -30,6 +30,14 @@ def pytest_configure(config):
 
     os.environ["PASSWORD_HASHERS_FAST_FOR_TESTS"] = "1"
     override_settings(PASSWORD_HASHERS=settings.FAST_TEST_PASSWORD_HASHERS).enable()
+    # Parallel test workers (pytest-xdist, scripts/test.sh) each have their own database, where
+    # ids repeat: on a shared Redis their channel groups and cache keys must not meet.
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if worker and settings.REDIS_URL:
+        layers = {name: {**layer, "CONFIG": {**layer.get("CONFIG", {}), "prefix": f"{layer['CONFIG'].get('prefix', 'helpdesk')}-{worker}"}}
+                  for name, layer in settings.CHANNEL_LAYERS.items()}
+        caches = {name: {**cache, "KEY_PREFIX": worker} for name, cache in settings.CACHES.items()}
+        override_settings(CHANNEL_LAYERS=layers, CACHES=caches).enable()
 
 
 def make_workspace(name=None):

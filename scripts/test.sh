@@ -13,12 +13,17 @@ status=0
 echo "== lint (ruff: undefined names, unused imports, syntax)"
 .venv/bin/ruff check . || status=1
 
-echo "== pass 1: SQLite + in-memory channel layer"
-scripts/run-pytest.sh $PY -m pytest -m "not scaleout" "$@" || status=1
+# Two workers (pytest-xdist): each has its own test database (and, on Redis, its own channel
+# prefix and cache keys: conftest.py). The multi-process scale-out tests run alone after them.
+WORKERS=${TEST_WORKERS:-2}
+
+echo "== pass 1: SQLite + in-memory channel layer ($WORKERS workers)"
+scripts/run-pytest.sh $PY -m pytest -m "not scaleout" -n "$WORKERS" "$@" || status=1
 
 if $PY scripts/services_up.py "$PG_URL" "$REDIS"; then
-  echo "== pass 2: PostgreSQL + Redis (engine_db, scaleout)"
-  DATABASE_URL=$PG_URL REDIS_URL=$REDIS DB_CONN_MAX_AGE=0 scripts/run-pytest.sh $PY -m pytest -m "engine_db or scaleout" "$@" || status=1
+  echo "== pass 2: PostgreSQL + Redis (engine_db with $WORKERS workers, then scaleout alone)"
+  DATABASE_URL=$PG_URL REDIS_URL=$REDIS DB_CONN_MAX_AGE=0 scripts/run-pytest.sh $PY -m pytest -m "engine_db and not scaleout" -n "$WORKERS" "$@" || status=1
+  DATABASE_URL=$PG_URL REDIS_URL=$REDIS DB_CONN_MAX_AGE=0 scripts/run-pytest.sh $PY -m pytest -m "scaleout" "$@" || status=1
 elif [ "${CI:-}" = "true" ]; then
   echo "FAILED: PostgreSQL ($PG_URL) or Redis ($REDIS) is not reachable; CI requires the scale-out suites." >&2
   status=1
