@@ -219,7 +219,7 @@ class Conversation(models.Model):
         ]
 
     def __str__(self):
-        return f"#{self.pk} {self.customer} ({self.state})"
+        return f"#{self.pk} {self.customer} ({self.get_state_display()})"
 
     @property
     def is_open(self):

@@ -13,9 +13,10 @@ from .models import FollowUp
 @admin.register(FollowUp)
 class FollowUpAdmin(WorkspaceScopedAdmin):
     read_only = True
-    list_display = ["kind", "conversation_id", "state", "attempts", "last_error", "created_at", "done_at"]
+    list_display = ["kind", "conversation", "state", "attempts", "last_error", "created_at", "done_at"]
     list_filter = ["state", "kind"]
     ordering = ["-id"]
+    list_select_related = ["conversation__customer"]
     actions = ["retry"]
 
     @admin.action(description=_("Run the selected failed jobs again"))

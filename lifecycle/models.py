@@ -22,17 +22,17 @@ class FollowUp(models.Model):
         FAILED = "failed", _("Failed")
 
     workspace = models.ForeignKey("accounts.Workspace", on_delete=models.CASCADE, related_name="+")
-    conversation = models.ForeignKey("chat.Conversation", on_delete=models.CASCADE, related_name="+")
-    kind = models.CharField(max_length=24, choices=Kind.choices)
+    conversation = models.ForeignKey("chat.Conversation", on_delete=models.CASCADE, related_name="+", verbose_name=_("conversation"))
+    kind = models.CharField(_("kind"), max_length=24, choices=Kind.choices)
     data = models.JSONField(default=dict, blank=True)
-    state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
+    state = models.CharField(_("state"), max_length=10, choices=State.choices, default=State.PENDING)
     # Pending rows run from then on: a grace period after the commit (the committing process runs
     # them at once), or the end of a runner's lease, or the next retry.
-    run_after = models.DateTimeField()
-    attempts = models.PositiveSmallIntegerField(default=0)
-    last_error = models.CharField(max_length=300, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    done_at = models.DateTimeField(null=True, blank=True)
+    run_after = models.DateTimeField(_("runs from"))
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    last_error = models.CharField(_("last error"), max_length=300, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    done_at = models.DateTimeField(_("done at"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("follow-up job")

@@ -57,8 +57,6 @@ log = logging.getLogger(__name__)
 
 # Order of the P-256 group: private keys are scalars in [1, n - 1].
 P256_ORDER = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
-# A console tab renews its visibility every 30 s: one missed renewal is tolerated.
-VISIBLE_SECONDS = 70
 PREVIEW_CHARS = 120
 MAX_PAYLOAD_BYTES = 1024
 LOCAL_HOSTS = {"127.0.0.1", "localhost"}

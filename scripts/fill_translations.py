@@ -21,6 +21,10 @@ ZH_HANS = {
     "Web Push: a conversation waiting or assigned": "网页推送：等待接入或已分配的会话",
     "Web Push: a sensitive-word alert": "网页推送：敏感词提醒",
     "Done": "已完成",
+    "runs from": "运行时间",
+    "attempts": "尝试次数",
+    "last error": "最近一次错误",
+    "done at": "完成时间",
     "Run the selected failed jobs again": "重新运行所选的失败任务",
     "Jobs that will run again: %(n)d": "将重新运行的任务：%(n)d 个",
     # Issue 8: quick phrases, auto-replies, hosting, sensitive words, scheduler

@@ -14,10 +14,10 @@ from datetime import time as clock_time
 
 import pytest
 from django.conf import settings
-from django.db import connection
 
 from accounts.models import Membership
 from chat.models import Message, PushSubscription, SenderKind
+from chat.tests.test_scheduler_processes import database_url, wait_for
 from chat.tests.test_web_push import Device, PushService
 from conftest import make_visitor
 from helpdesk import processes
@@ -29,13 +29,6 @@ from routing import actions as routing
 pytestmark = pytest.mark.django_db(transaction=True)
 
 HOSTING = "值班时间外：您的留言我们会尽快回复。"
-
-
-def database_url():
-    db = connection.settings_dict
-    if connection.vendor == "sqlite":
-        return f"sqlite:///{db['NAME']}"
-    return f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
 
 
 def server(tmp_path, name, **env):
@@ -59,15 +52,6 @@ def customer_says(port, token, body):
     with urllib.request.urlopen(request, timeout=30) as response:
         assert response.status == 201  # acknowledged: committed
         return json.loads(response.read())["message"]
-
-
-def wait_for(predicate, what, timeout=90.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def bot_lines(conversation_id):
@@ -96,14 +80,14 @@ def test_bot_answer_hosting_line_and_push_survive_a_crash_after_the_ack(personas
         try:
             question = customer_says(port, personas.visitor_token, "请问怎么退货？")
             waiting = customer_says(port, token_b, "有人吗")
-            wait_for(lambda: FollowUp.objects.count() == 3, "the three job rows")  # answer A, answer B, push for B's new chat
+            wait_for(lambda: FollowUp.objects.count() == 3, 90, what="the three job rows")  # answer A, answer B, push for B's new chat
             assert set(FollowUp.objects.values_list("state", flat=True)) == {"pending"}  # nothing ran before the kill
         finally:
             killed(first)
         assert bot_lines(question["conversation_id"]) == bot_lines(waiting["conversation_id"]) == [] and service.requests == []
         second, _port = server(tmp_path, "restarted", SCHEDULER_EMBEDDED="true")
         try:
-            wait_for(lambda: not FollowUp.objects.filter(state="pending").exists(), "every job to run")
+            wait_for(lambda: not FollowUp.objects.filter(state="pending").exists(), 90, what="every job to run")
             time.sleep(1.0)  # a few more worker turns: a second delivery would show now
         finally:
             processes.stop(second)
