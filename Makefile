@@ -3,6 +3,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
+DEMO_PAGES ?= 1
 STAMP := $(VENV)/.installed
 
 .PHONY: run test bench bench-console bench-search bench-scheduler bench-followups install messages clean
@@ -22,7 +23,7 @@ run: install
 	$(PY) manage.py seed_demo
 	@echo "Open http://$(HOST):$(PORT)/widget/demo/ (customer) and http://$(HOST):$(PORT)/console/ (agent)"
 	@# The scheduler (deadlines + routing sweep) runs inside the server process on SQLite: docs/scheduler.md.
-	$(PY) -m uvicorn helpdesk.asgi:application --host $(HOST) --port $(PORT) --ws-max-size 1048576 --ws-per-message-deflate false
+	DEMO_PAGES=$(DEMO_PAGES) $(PY) -m uvicorn helpdesk.asgi:application --host $(HOST) --port $(PORT) --ws-max-size 1048576 --ws-per-message-deflate false
 
 ## The whole test suite (SQLite pass, then PostgreSQL + Redis pass).
 test: install

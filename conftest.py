@@ -15,6 +15,7 @@ from accounts.models import Membership, Role, Workspace
 from chat import access, identity
 from chat import messages as chat_messages
 from chat.models import Inbox
+from helpdesk import ratelimit
 
 _ids = itertools.count(1)
 
@@ -29,7 +30,8 @@ def pytest_configure(config):
     from django.test.utils import override_settings
 
     os.environ["PASSWORD_HASHERS_FAST_FOR_TESTS"] = "1"
-    override_settings(PASSWORD_HASHERS=settings.FAST_TEST_PASSWORD_HASHERS).enable()
+    os.environ["DEMO_PAGES"] = "1"  # many tests use /demo/agent/ as "a page that needs a login" (off by default)
+    override_settings(PASSWORD_HASHERS=settings.FAST_TEST_PASSWORD_HASHERS, DEMO_PAGES=True).enable()
     # Parallel test workers (pytest-xdist, scripts/test.sh) each have their own database, where
     # ids repeat: on a shared Redis their channel groups and cache keys must not meet.
     worker = os.environ.get("PYTEST_XDIST_WORKER")
@@ -117,6 +119,12 @@ def send(actor, body="hello", client_msg_id=None, **kwargs):
 @pytest.fixture
 def sender():
     return send
+
+
+@pytest.fixture(autouse=True)
+def _fresh_rate_limits():
+    """Every test starts with no requests counted (helpdesk.ratelimit): the suite runs in one process."""
+    ratelimit.reset()
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -247,7 +255,9 @@ def two_servers(db, tmp_path):
     assert settings.REDIS_URL, "the scale-out test needs REDIS_URL"
     db = connection.settings_dict
     url = f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
-    env = {"DATABASE_URL": url, "REDIS_URL": settings.REDIS_URL, "CHANNEL_PREFIX": f"t{uuid.uuid4().hex[:8]}", "DB_CONN_MAX_AGE": "0"}
+    env = {"DATABASE_URL": url, "REDIS_URL": settings.REDIS_URL, "CHANNEL_PREFIX": f"t{uuid.uuid4().hex[:8]}", "DB_CONN_MAX_AGE": "0",
+           # Delivery bursts (one visitor, 40 sends at once), not throttling, are tested here.
+           "RATE_LIMIT_SEND_VISITOR": "0", "RATE_LIMIT_SEND_IP": "0"}
     ports = [processes.free_port(), processes.free_port()]
     procs = [processes.start_uvicorn(p, env, tmp_path / f"uvicorn-{p}.log") for p in ports]
     yield ports

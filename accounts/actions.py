@@ -90,6 +90,14 @@ def notify_access_changed(user_id):
     realtime.publish_control(realtime.group_for_agent(user_id), {"action": "resync"})
 
 
+def sign_in_changed(user_id, *, second_factor_reset=False):
+    """After a logout, a password change or a deactivation, the user's open sockets re-check
+    their session at once and close if HTTP would no longer accept it. A two-factor reset closes
+    them all: the session may still be valid, but the device that verified it is gone, so the
+    socket must be authenticated again."""
+    realtime.revoke_agent(user_id, close=second_factor_reset)
+
+
 # --- members -------------------------------------------------------------------
 
 

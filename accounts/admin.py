@@ -15,6 +15,7 @@ from chat import staff as chat_staff
 from helpdesk.errors import DomainError
 
 from . import actions, roles
+from . import admin_auth  # noqa: F401 (re-registers the user and TOTP device pages)
 from .admin_scope import WorkspaceScopedAdmin, acting
 from .invite_views import invite_url
 from .models import AuditLog, CustomRole, Invite, Membership, Role, Workspace
@@ -96,6 +97,7 @@ class ManageableRoleChoices:
 class MembershipAdmin(ManageableRoleChoices, WorkspaceScopedAdmin):
     capability = roles.MANAGE_MEMBERS
     form = MembershipForm
+    new_member_fields = ("user",)  # the user being added is not a member of the workspace yet
     list_display = ["user", "display_name", "workspace", "role", "custom_role"]
     list_filter = ["role", "workspace"]
     search_fields = ["user__username", "display_name", "user__email"]

@@ -5,20 +5,28 @@ only rows of workspaces where the user holds the page's capability.
   senior admin, admin) or a superuser; is_staff is not consulted.
 - Another workspace's object id in a URL is a 404 (never a redirect or 403) and
   is audited; a tampered workspace/role/user field is a form error and audited.
+- Every relation field of every form (inlines included) offers only rows of the user's
+  workspaces, a typed id of another's shows no label, and a save that names a row
+  outside the object's own workspace is a form error on that field.
 """
 
+import copy
 from contextlib import contextmanager
+from functools import wraps
 
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.forms import AdminAuthenticationForm
+from django.contrib.admin.widgets import ForeignKeyRawIdWidget
+from django.contrib.auth import get_user_model
+from django.core.exceptions import FieldDoesNotExist, ObjectDoesNotExist, PermissionDenied
 from django.http import Http404, HttpResponseRedirect
 from django.utils.translation import gettext_lazy as _
 
 from helpdesk.errors import DomainError
 
 from . import access, actions, roles
-from .models import AuditLog
+from .models import AuditLog, Membership, Workspace
 
 PROTECTED_FIELDS = ("workspace", "role", "user", "custom_role", "inbox", "customer")
 
@@ -48,18 +56,149 @@ class HelpdeskAdminSite(admin.AdminSite):
     def has_permission(self, request):
         return user_may_use_admin(request.user)
 
+    def admin_view(self, view, cacheable=False):
+        # Installation-level admins (auth, axes, otp: not workspace-scoped) are for superusers only,
+        # refused before any lookup: their stock views answer a missing id unlike an existing one
+        # (history: a redirect, TOTP config/qrcode: a 500), which let workspace admins probe ids.
+        owner = getattr(view, "__self__", None)
+        if isinstance(owner, admin.ModelAdmin) and not isinstance(owner, WorkspaceScopedAdmin):
+            installation_view = view
+
+            @wraps(installation_view)
+            def view(request, *args, **kwargs):
+                if not request.user.is_superuser:
+                    raise PermissionDenied
+                return installation_view(request, *args, **kwargs)
+
+        return super().admin_view(view, cacheable)
+
+    def logout(self, request, extra_context=None):
+        # As the site's logout (accounts.views.LogoutView): the ended session's sockets close.
+        user_id = request.user.pk if request.user.is_authenticated else None
+        response = super().logout(request, extra_context)
+        if user_id is not None and request.method == "POST":
+            actions.sign_in_changed(user_id)
+        return response
+
+    def password_change(self, request, extra_context=None):
+        # As the site's password change: the sockets of the user's other sessions close.
+        response = super().password_change(request, extra_context)
+        if request.method == "POST" and response.status_code == 302:  # stored (a refused form renders 200)
+            actions.sign_in_changed(request.user.pk)
+        return response
+
 
 class ScopedRelatedFilter(admin.RelatedFieldListFilter):
-    """A sidebar filter that lists only the user's workspaces (or their rows), never another's names."""
+    """A sidebar filter that lists only the user's workspaces (or their rows, or members), never another's names."""
 
     def field_choices(self, field, request, model_admin):
-        ids = model_admin.workspace_ids(request)
-        related = field.related_model
-        if related._meta.label_lower == "accounts.workspace":
-            rows = related.objects.filter(pk__in=ids)
-        else:
-            rows = related.objects.filter(workspace_id__in=ids)
+        rows = rows_in(field.related_model, model_admin.workspace_ids(request), model_admin.admin_site)
         return [(row.pk, str(row)) for row in rows]
+
+
+# --- relation fields: offered, shown and saved only within the workspace ---------------------
+
+
+def workspace_path_of(model, admin_site):
+    """The lookup from `model` to its workspace, or None when its rows are nobody's (auth permissions)."""
+    try:
+        if model._meta.get_field("workspace").related_model is Workspace:
+            return "workspace"
+    except FieldDoesNotExist:
+        pass
+    model_admin = admin_site._registry.get(model)
+    return model_admin.workspace_path if isinstance(model_admin, WorkspaceScopedAdmin) else None
+
+
+def is_workspace_data(model, admin_site):
+    return model is Workspace or model is get_user_model() or workspace_path_of(model, admin_site) is not None
+
+
+def rows_in(model, workspace_ids, admin_site):
+    """The rows of `model` that belong to these workspaces (users: their members); None if not workspace data."""
+    if model is Workspace:
+        return model._default_manager.filter(pk__in=workspace_ids)
+    if model is get_user_model():
+        return model._default_manager.filter(pk__in=Membership.objects.filter(workspace_id__in=workspace_ids).values("user_id"))
+    path = workspace_path_of(model, admin_site)
+    return None if path is None else model._default_manager.filter(**{f"{path}__in": workspace_ids})
+
+
+class ScopedRawIdWidget(ForeignKeyRawIdWidget):
+    """A typed id is labelled (and linked) only if it is a row the field may offer: the stock
+    widget names any row of the installation."""
+
+    def __init__(self, widget, offered):
+        super().__init__(widget.rel, widget.admin_site, widget.attrs, widget.db)
+        self.offered = offered
+
+    def label_and_url_for_value(self, value):
+        try:
+            offered = self.offered.filter(**{self.rel.get_related_field().name: value}).exists()
+        except (ValueError, TypeError, forms.ValidationError):
+            offered = False
+        return super().label_and_url_for_value(value) if offered else ("", "")
+
+
+def scope_relation_fields(fields, workspace_ids, admin_site):
+    """Restrict every relation field (FK, one-to-one, many-to-many) to rows of these workspaces."""
+    for name, field in list(fields.items()):
+        if not isinstance(field, forms.ModelChoiceField):
+            continue
+        allowed = rows_in(field.queryset.model, workspace_ids, admin_site)
+        if allowed is None:
+            continue
+        # A copy: a field declared on a form class is shared by every request (and user).
+        fields[name] = field = copy.deepcopy(field)
+        field.queryset = field.queryset.filter(pk__in=allowed.values("pk"))
+        if type(field.widget) is ForeignKeyRawIdWidget:  # the many-to-many raw-id widget names nothing
+            field.widget = ScopedRawIdWidget(field.widget, field.queryset)
+
+
+def refuse_other_workspaces(form, workspace_id, admin_site, new_member_fields=()):
+    """A field error on every relation field naming a row outside `workspace_id` (for users: a
+    non-member, unless the field names who is becoming one). An owner of several workspaces is
+    offered rows of all of them; one object must not mix them."""
+    for name, field in form.fields.items():
+        value = form.cleaned_data.get(name)  # absent once the field has an error of its own
+        if not isinstance(field, forms.ModelChoiceField) or not value:
+            continue
+        chosen = {row.pk for row in value} if isinstance(field, forms.ModelMultipleChoiceField) else {value.pk}
+        model = field.queryset.model
+        if model is get_user_model() and name in new_member_fields:
+            continue
+        allowed = rows_in(model, [workspace_id], admin_site)
+        if allowed is not None and allowed.filter(pk__in=chosen).count() != len(chosen):
+            message = _("Select a member of this workspace.") if model is get_user_model() else _("Select an item of this workspace.")
+            form.add_error(name, forms.ValidationError(message, code="other_workspace"))
+
+
+class SameWorkspaceRelationsForm:
+    """Mixed into each admin page's form by WorkspaceScopedAdmin.get_form."""
+
+    scope_admin = None
+
+    def clean(self):
+        cleaned = super().clean()
+        workspace_id = self.scope_admin.form_workspace_id(self)
+        if workspace_id is not None:
+            refuse_other_workspaces(self, workspace_id, self.scope_admin.admin_site, self.scope_admin.new_member_fields)
+        return cleaned
+
+
+class SameWorkspaceRelationsFormSet:
+    """Mixed into each inline formset: its rows relate only to the parent object's workspace."""
+
+    scope_admin = None
+
+    def clean(self):
+        super().clean()
+        workspace_id = self.scope_admin.workspace_id_or_none(self.instance)
+        if workspace_id is None:
+            return
+        for form in self.forms:
+            if hasattr(form, "cleaned_data") and not (self.can_delete and self._should_delete_form(form)):
+                refuse_other_workspaces(form, workspace_id, self.scope_admin.admin_site)
 
 
 class WorkspaceScopedAdmin(admin.ModelAdmin):
@@ -69,6 +208,7 @@ class WorkspaceScopedAdmin(admin.ModelAdmin):
     workspace_path = "workspace"  # lookup from the model to its workspace
     read_only = False
     audit_name = None  # e.g. "inbox": saves are audited as inbox.add / inbox.change with before/after
+    new_member_fields = ()  # user fields naming who becomes a member (not one yet): the membership page's "user"
 
     def save_model(self, request, obj, form, change):
         before = {f: str(form.initial.get(f)) for f in form.changed_data} if change else {}
@@ -99,7 +239,7 @@ class WorkspaceScopedAdmin(admin.ModelAdmin):
         for entry in super().get_list_filter(request):
             field = self.model._meta.get_field(entry) if isinstance(entry, str) and "__" not in entry else None
             related = getattr(field, "related_model", None)
-            if related is not None and (related._meta.label_lower == "accounts.workspace" or any(f.name == "workspace" for f in related._meta.get_fields())):
+            if related is not None and is_workspace_data(related, self.admin_site):
                 entry = (entry, ScopedRelatedFilter)
             scoped.append(entry)
         return scoped
@@ -119,16 +259,34 @@ class WorkspaceScopedAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return self.has_change_permission(request, obj)
 
-    def formfield_for_foreignkey(self, db_field, request, **kwargs):
-        related = db_field.related_model
-        ids = self.workspace_ids(request)
-        if related._meta.label_lower == "accounts.workspace":
-            kwargs["queryset"] = related.objects.filter(pk__in=ids)
-        elif any(f.name == "workspace" for f in related._meta.get_fields()):
-            kwargs["queryset"] = related.objects.filter(workspace_id__in=ids)
-        elif related._meta.label_lower == "auth.user":
-            kwargs["queryset"] = related.objects.filter(memberships__workspace_id__in=ids).distinct()
-        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+    # Relation fields are scoped on the finished form classes, so a subclass's own formfield_for_*
+    # (or a declared form field) cannot widen them, and inlines need nothing of their own.
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
+        form = type(form)(form.__name__, (SameWorkspaceRelationsForm, form), {"__module__": form.__module__, "scope_admin": self})
+        scope_relation_fields(form.base_fields, self.workspace_ids(request), self.admin_site)
+        return form
+
+    def get_formsets_with_inlines(self, request, obj=None):
+        for formset, inline in super().get_formsets_with_inlines(request, obj):
+            scope_relation_fields(formset.form.base_fields, self.workspace_ids(request), self.admin_site)
+            yield type(formset.__name__, (SameWorkspaceRelationsFormSet, formset), {"scope_admin": self}), inline
+
+    def workspace_id_or_none(self, obj):
+        try:
+            return self.workspace_of(obj)
+        except (ObjectDoesNotExist, AttributeError):  # an object not built yet (its own form is invalid)
+            return None
+
+    def form_workspace_id(self, form):
+        """The workspace of the object a form saves: its own once stored, else the one chosen on the form."""
+        if not form.instance._state.adding:
+            return self.workspace_id_or_none(form.instance)
+        first, *rest = self.workspace_path.split("__")
+        value = form.cleaned_data.get(first)
+        for part in rest:
+            value = getattr(value, part, None)
+        return getattr(value, "pk", value)
 
     def _get_obj_does_not_exist_redirect(self, request, opts, object_id):
         # Django would redirect with a message; an id from another workspace must look

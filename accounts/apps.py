@@ -4,6 +4,9 @@ from django.apps import AppConfig
 class AccountsConfig(AppConfig):
     name = "accounts"
 
+    def ready(self):
+        from helpdesk import checks  # noqa: F401  (registers the deployment checks)
+
 
 from django.contrib.admin import apps as admin_apps  # noqa: E402
 

@@ -182,3 +182,4 @@ class Invite(models.Model):
 
     def __str__(self):
         return self.email or self.phone
+

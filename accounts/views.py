@@ -21,7 +21,7 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django_otp import user_has_device
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from . import access, roles
+from . import access, actions, roles
 from .models import UserPreferences
 from .security import two_factor_required, verified_device
 
@@ -154,9 +154,20 @@ def setup(request):
     return render(request, "accounts/two_factor_setup.html", context)
 
 
-password_change = auth_views.PasswordChangeView.as_view(
-    template_name="accounts/password_change_form.html", success_url=reverse_lazy("accounts:password-change-done")
-)
+class PasswordChangeView(auth_views.PasswordChangeView):
+    """Django's password change; then the member's sockets re-check their session (those of
+    other sessions close: their auth hash no longer matches)."""
+
+    template_name = "accounts/password_change_form.html"
+    success_url = reverse_lazy("accounts:password-change-done")
+
+    def form_valid(self, form):
+        response = super().form_valid(form)
+        actions.sign_in_changed(form.user.pk)
+        return response
+
+
+password_change = PasswordChangeView.as_view()
 password_change_done = auth_views.PasswordChangeDoneView.as_view(template_name="accounts/password_change_done.html")
 
 
@@ -182,6 +193,17 @@ def remember_language(response, language):
     else:
         response.delete_cookie(settings.LANGUAGE_COOKIE_NAME)
     return response
+
+
+class LogoutView(auth_views.LogoutView):
+    """Django's logout; then the sockets opened with the ended session close (on any process)."""
+
+    def post(self, request, *args, **kwargs):
+        user_id = request.user.pk if request.user.is_authenticated else None
+        response = super().post(request, *args, **kwargs)
+        if user_id is not None:
+            actions.sign_in_changed(user_id)
+        return response
 
 
 class LoginView(auth_views.LoginView):

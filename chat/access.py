@@ -35,6 +35,7 @@ class Actor:
     inbox_id: int | None = None  # the inbox a customer's token was issued for
     name: str = ""
     view_all_history: bool = False
+    customer_public_id: str = ""  # what the customer is called in what they are shown (never the pk)
 
     @property
     def key(self):
@@ -54,7 +55,8 @@ class Actor:
 
 
 def customer_actor(customer, inbox_id):
-    return Actor(SenderKind.CUSTOMER, customer.workspace_id, customer_id=customer.pk, inbox_id=inbox_id, name=customer.name)
+    return Actor(SenderKind.CUSTOMER, customer.workspace_id, customer_id=customer.pk, inbox_id=inbox_id, name=customer.name,
+                 customer_public_id=customer.public_id)
 
 
 def agent_actor(membership):

@@ -13,15 +13,17 @@ from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator, validate_email
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext_lazy as _
 
+from helpdesk import ratelimit
 from helpdesk.errors import DomainError, forbidden, invalid
 
 from . import access
 from .models import Customer, CustomerVisit, Inbox, Tag
 from .tags import TAG_RE, record_tag_change
 
-CUSTOMER_TOKEN_SALT = "chat.customer-token"
+CUSTOMER_TOKEN_SALT = "chat.customer-token.v2"
 
 
 CONTROL_CHARS_RE = re.compile(r"[\x00-\x1f\x7f-\x9f]")
@@ -60,8 +62,16 @@ MAX_PAGE_TITLE_CHARS = 200
 VISIT_DEDUPE_SECONDS = 60
 
 
+def visitor_token_key():
+    """Visitor tokens have their own key (CHAT_VISITOR_TOKEN_KEY, else derived from SECRET_KEY):
+    it can be rotated, logging every visitor out, without touching sessions or anything else."""
+    return settings.CHAT["VISITOR_TOKEN_KEY"] or salted_hmac("chat.visitor-token-key", "v1", secret=settings.SECRET_KEY, algorithm="sha256").hexdigest()
+
+
 def make_customer_token(customer, inbox):
-    return signing.dumps({"w": customer.workspace_id, "i": inbox.pk, "c": customer.pk}, salt=CUSTOMER_TOKEN_SALT, compress=True)
+    # The customer is named by their random public id, never the sequential pk.
+    payload = {"w": customer.workspace_id, "i": inbox.pk, "c": customer.public_id}
+    return signing.dumps(payload, key=visitor_token_key(), salt=CUSTOMER_TOKEN_SALT, compress=True)
 
 
 def actor_from_customer_token(token):
@@ -69,17 +79,17 @@ def actor_from_customer_token(token):
     if not isinstance(token, str) or not token or len(token) > 512:
         raise DomainError("invalid_token", _("The visitor token is missing or invalid."), status=401)
     try:
-        data = signing.loads(token, salt=CUSTOMER_TOKEN_SALT, max_age=settings.CHAT["CUSTOMER_TOKEN_MAX_AGE_SECONDS"])
-        workspace_id, inbox_id, customer_id = int(data["w"]), int(data["i"]), int(data["c"])
+        data = signing.loads(token, key=visitor_token_key(), salt=CUSTOMER_TOKEN_SALT, max_age=settings.CHAT["CUSTOMER_TOKEN_MAX_AGE_SECONDS"])
+        workspace_id, inbox_id, public_id = int(data["w"]), int(data["i"]), str(data["c"])
     except (signing.BadSignature, KeyError, TypeError, ValueError):
         raise DomainError("invalid_token", _("The visitor token is missing or invalid."), status=401) from None
-    customer = Customer.objects.filter(pk=customer_id, workspace_id=workspace_id, workspace__inboxes__pk=inbox_id).first()
+    customer = Customer.objects.filter(public_id=public_id, workspace_id=workspace_id, workspace__inboxes__pk=inbox_id).first()
     if customer is None:
         raise DomainError("invalid_token", _("The visitor token is missing or invalid."), status=401)
     return access.customer_actor(customer, inbox_id)
 
 
-def open_customer_session(inbox_key, *, token=None, name="", user_id=None, user_hash=None, attributes=None, page=None):
+def open_customer_session(inbox_key, *, token=None, name="", user_id=None, user_hash=None, attributes=None, page=None, client_ip=None):
     """Issue (or renew) a visitor identity for an inbox. Returns (customer, inbox, token).
 
     Anonymous: the customer of a valid token for this workspace, else a new one. Identified:
@@ -109,6 +119,8 @@ def open_customer_session(inbox_key, *, token=None, name="", user_id=None, user_
             if actor and actor.workspace_id == inbox.workspace_id:
                 customer = Customer.objects.get(pk=actor.customer_id)
         if customer is None:
+            # New anonymous visitors per client address (settings.RATE_LIMITS); refused before anything is written.
+            ratelimit.hit("new_customer_ip", client_ip)
             customer = Customer.objects.create(workspace_id=inbox.workspace_id, first_inbox=inbox, name=changes.get("name", ""))
         customer = _apply_customer_changes(customer, changes)
         if page:

@@ -79,18 +79,28 @@ def _clean_attachments(attachments, msg_type, actor):
     cleaned = []
     for item in attachments:
         url = item.get("url") if isinstance(item, dict) else None
-        if not isinstance(url, str) or not (url.startswith("https://") or url.startswith("http://") or url.startswith("/")) or len(url) > 2000:
+        if not isinstance(url, str) or len(url) > 2000:
             raise invalid("invalid_attachments", _("Each attachment needs an http(s) or site-relative url."))
         name = item.get("name", "")
         size = item.get("size", 0)
         if not isinstance(name, str) or not is_int(size) or size < 0:
             raise invalid("invalid_attachments", _("Attachment name must be text and size a non-negative integer."))
-        # Customers attach only files uploaded to this workspace (POST /api/v1/uploads): never a third-party
-        # or another workspace's url for the agent's console to load. Type and kind come from the stored name.
+        # Files and images are loaded by the other side's browser: only files uploaded to this workspace
+        # (POST /api/v1/uploads) or hosts the installation allows. Customers attach uploads only.
+        # Cards and articles are links a person chooses to open: http(s) or a path on this site.
         stored_type = uploads.type_for_url(url, actor.workspace_id)
-        if actor.is_customer and stored_type is None:
-            raise invalid("invalid_attachments", _("Only files uploaded to this chat can be attached, not links."))
+        if stored_type is None:
+            if actor.is_customer:
+                raise invalid("invalid_attachments", _("Only files uploaded to this chat can be attached, not links."))
+            link = msg_type in (Message.Type.CARD, Message.Type.ARTICLE)
+            if not (uploads.is_allowed_remote(url) or (link and uploads.is_link(url))):
+                raise invalid("invalid_attachments", _("Attach files uploaded to this workspace; other addresses only as links in a card."))
         extra = {"content_type": stored_type[0], "kind": stored_type[1]} if stored_type else {}
+        image = item.get("image")
+        if image is not None:
+            if not isinstance(image, str) or not (uploads.type_for_url(image, actor.workspace_id) or uploads.is_allowed_remote(image)):
+                raise invalid("invalid_attachments", _("A card's image must be a file uploaded to this workspace."))
+            extra["image"] = image
         for key in ("width", "height"):
             value = item.get(key)
             if is_int(value) and 0 < value < 1_000_000:
@@ -158,14 +168,16 @@ def send_message(actor, *, client_msg_id, body="", msg_type="text", conversation
 
     try:
         with transaction.atomic():
+            # Looked up before the target is chosen: a retry whose ack was lost may arrive after the
+            # conversation was resolved, and must find the original rather than open a new one.
+            existing = _sent_before(actor, client_msg_id)
+            if existing is not None:
+                return existing, False
             if actor.is_customer:
                 conversation = _customer_target(actor, conversation_id, entry_page)
             else:
                 conversation = access.get_conversation(actor, conversation_id, lock=True)
                 access.require_reply_right(actor, conversation)
-            existing = Message.objects.filter(conversation=conversation, sender_key=actor.key, client_msg_id=client_msg_id).first()
-            if existing is not None:
-                return existing, False
             if conversation.state == Conversation.State.CLOSED:
                 raise DomainError("conversation_closed", _("This conversation is closed."), status=409)
             listener = hooks.listener()
@@ -176,10 +188,19 @@ def send_message(actor, *, client_msg_id, body="", msg_type="text", conversation
             return message, True
     except IntegrityError:
         # A concurrent retry of the same send won the race: return what it stored.
-        existing = Message.objects.filter(conversation_id=conversation.pk, sender_key=actor.key, client_msg_id=client_msg_id).first()
+        existing = _sent_before(actor, client_msg_id)
         if existing is None:
             raise
         return existing, False
+
+
+def _sent_before(actor, client_msg_id):
+    """This sender's message with this client id, in any conversation (unique per sender)."""
+    existing = Message.objects.filter(sender_key=actor.key, client_msg_id=client_msg_id).select_related("conversation").first()
+    if existing is not None and existing.conversation.workspace_id != actor.workspace_id:
+        # The same person in another workspace: never hand that workspace's message over here.
+        raise invalid("invalid_client_msg_id", _("This client_msg_id was already used; generate a new one for every message."))
+    return existing
 
 
 def _append(conversation, actor, *, body, msg_type=Message.Type.TEXT, client_msg_id="", attachments=(), is_private=False, findings=None):

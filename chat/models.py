@@ -138,9 +138,16 @@ class Tag(models.Model):
         return self.name
 
 
+def new_public_id():
+    return secrets.token_urlsafe(16)
+
+
 class Customer(models.Model):
     """A visitor's identity within one workspace (anonymous or identified by the merchant)."""
 
+    # What visitor tokens name instead of the sequential pk: a token forged with a leaked key
+    # still has to guess 128 random bits to name someone else.
+    public_id = models.CharField(max_length=32, unique=True, default=new_public_id, editable=False)
     workspace = models.ForeignKey("accounts.Workspace", on_delete=models.CASCADE, related_name="customers")
     first_inbox = models.ForeignKey(Inbox, on_delete=models.SET_NULL, null=True, related_name="+")
     external_id = models.CharField(_("merchant user id"), max_length=128, null=True, blank=True)
@@ -265,10 +272,12 @@ class Message(models.Model):
         verbose_name_plural = _("messages")
         constraints = [
             models.UniqueConstraint(fields=["conversation", "seq"], name="uniq_message_seq"),
+            # Per sender across conversations: a retry after the conversation was resolved (and a
+            # new one opened) must find the original, not store the message again.
             models.UniqueConstraint(
-                fields=["conversation", "sender_key", "client_msg_id"],
+                fields=["sender_key", "client_msg_id"],
                 condition=~Q(client_msg_id=""),
-                name="uniq_message_client_id",
+                name="uniq_message_sender_client_id",
             ),
         ]
 
@@ -447,3 +456,18 @@ class Participant(models.Model):
     def add(cls, conversation_id, user_id):
         """One statement, whoever else adds the same row at the same time."""
         cls.objects.bulk_create([cls(conversation_id=conversation_id, user_id=user_id)], ignore_conflicts=True)
+
+
+class StoredUpload(models.Model):
+    """One file stored by uploads.store_upload: it counts against its workspace's storage quota
+    (settings.UPLOADS) until the sweep deletes it for never being attached (lifecycle.storage)."""
+
+    workspace = models.ForeignKey("accounts.Workspace", on_delete=models.CASCADE, related_name="+")
+    path = models.CharField(max_length=200, unique=True)  # the storage name, e.g. uploads/3/2026/05/<hex>.png
+    size = models.PositiveBigIntegerField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    # Set by the sweep once a message or quick phrase refers to the file: kept from then on.
+    attached = models.BooleanField(default=False)
+
+    class Meta:
+        indexes = [models.Index(fields=["attached", "created_at"], name="upload_unattached")]

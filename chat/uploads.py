@@ -14,14 +14,20 @@ import struct
 import unicodedata
 import uuid
 import zipfile
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.files import File
 from django.core.files.storage import default_storage
+from django.db import transaction
+from django.db.models import Sum
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from helpdesk.errors import invalid
+from accounts.models import Workspace
+from helpdesk.errors import DomainError, invalid
+
+from .models import StoredUpload
 
 UPLOAD_DIR = "uploads"
 MAX_NAME_CHARS = 120
@@ -246,6 +252,21 @@ def upload_prefix(workspace_id):
     return f"{settings.MEDIA_URL}{UPLOAD_DIR}/{int(workspace_id)}/"
 
 
+def is_link(url):
+    """An absolute http(s) URL or a path on this site; never //host, which browsers read as another host."""
+    if url.startswith(("https://", "http://")):
+        return bool(urlsplit(url).hostname)
+    return url.startswith("/") and not url.startswith(("//", "/\\"))
+
+
+def is_allowed_remote(url):
+    """An https URL on a host the installation allows to be loaded as an image or file (CHAT_ATTACHMENT_HOSTS)."""
+    if not url.startswith("https://"):
+        return False
+    host = (urlsplit(url).hostname or "").lower()
+    return any(host == allowed or host.endswith("." + allowed) for allowed in settings.CHAT["ATTACHMENT_HOSTS"])
+
+
 def type_for_url(url, workspace_id):
     """(content_type, kind) when `url` names a file stored by store_upload for this workspace, else None."""
     if not isinstance(url, str) or not url.startswith(upload_prefix(workspace_id)):
@@ -278,6 +299,38 @@ def store_upload(actor, uploaded_file):
             attachment["width"], attachment["height"] = int(dims[0]), int(dims[1])
     now = timezone.now()
     path = f"{UPLOAD_DIR}/{int(actor.workspace_id)}/{now:%Y}/{now:%m}/{uuid.uuid4().hex}.{ext}"
+    record = _reserve(actor.workspace_id, path, size)
     uploaded_file.seek(0)
-    stored = default_storage.save(path, uploaded_file if isinstance(uploaded_file, File) else File(uploaded_file))
+    try:
+        stored = default_storage.save(path, uploaded_file if isinstance(uploaded_file, File) else File(uploaded_file))
+    except BaseException:
+        record.delete()  # nothing stored: give the space back
+        raise
+    if stored != path:
+        StoredUpload.objects.filter(pk=record.pk).update(path=stored)
     return {"url": default_storage.url(stored), **attachment}
+
+
+def quota_exceeded():
+    return DomainError("quota_exceeded", _("This workspace has no storage space left for files. Please contact the site owner."), status=413)
+
+
+def _reserve(workspace_id, path, size):
+    """The row that counts this file against the workspace's quota, written before the file (the
+    workspace row lock makes concurrent uploads take turns, so the quota is never overshot)."""
+    quota = settings.UPLOADS["WORKSPACE_QUOTA_BYTES"]
+    with transaction.atomic():
+        if quota:
+            Workspace.objects.select_for_update().filter(pk=workspace_id).values_list("pk").first()
+            used = StoredUpload.objects.filter(workspace_id=workspace_id).aggregate(total=Sum("size"))["total"] or 0
+            if used + size > quota:
+                raise quota_exceeded()
+        return StoredUpload.objects.create(workspace_id=workspace_id, path=path, size=size)
+
+
+def url_path(url):
+    """The storage name of an upload url of any workspace (uploads/<ws>/...), or None."""
+    if not isinstance(url, str) or not url.startswith(settings.MEDIA_URL):
+        return None
+    name = url[len(settings.MEDIA_URL):]
+    return name if STORED_NAME_RE.match(name) else None

@@ -50,6 +50,13 @@ def publish_control(group, data):
     transaction.on_commit(lambda: _send([(group, {"type": "control", **data})]))
 
 
+def revoke_agent(user_id, *, close=False):
+    """Every socket of the agent, on any process, re-checks its session now and closes (4401)
+    if it no longer holds; close=True closes them all, to be authenticated afresh on reconnect.
+    At most once like any event: the sockets also re-check on their own (surfaces.consumers)."""
+    publish_control(group_for_agent(user_id), {"action": "revoke", "close": close})
+
+
 # One publisher task per event loop: commits hand their frames over without
 # waiting (the database thread is the bottleneck, it must not wait on Redis),
 # and the single task keeps the commit order on the wire.

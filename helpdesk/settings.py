@@ -12,6 +12,8 @@ from pathlib import Path
 import dj_database_url
 from django.utils.translation import gettext_lazy as _
 
+from helpdesk import secret_key
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
@@ -28,8 +30,9 @@ def env_int(name, default):
 
 
 DEBUG = env_bool("DEBUG", False)
-# The embedded default must run without configuration; a real deployment sets SECRET_KEY.
-SECRET_KEY = os.environ.get("SECRET_KEY", "insecure-dev-key-change-me-for-any-real-deployment")
+# The embedded default runs without configuration and is still safe: without SECRET_KEY a random
+# key is generated once and kept outside the repository (helpdesk/secret_key.py, docs/security.md).
+SECRET_KEY = secret_key.load(os.environ, DEBUG)
 ALLOWED_HOSTS = [h.strip() for h in os.environ.get("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]").split(",") if h.strip()]
 CSRF_TRUSTED_ORIGINS = [o.strip() for o in os.environ.get("CSRF_TRUSTED_ORIGINS", "").split(",") if o.strip()]
 
@@ -60,6 +63,10 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # A default Content-Security-Policy on every response whose view set none (helpdesk/middleware.py).
+    "helpdesk.middleware.ContentSecurityPolicyMiddleware",
+    # A NUL character anywhere in the request is a 400 before any view or session lookup sees it.
+    "helpdesk.middleware.RejectNulMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -179,6 +186,23 @@ LOGOUT_REDIRECT_URL = "login"
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 
+# --- HTTPS (docs/security.md, production checklist) -------------------------------------------
+# Off by default so `make run` works on http://127.0.0.1; a deployment behind TLS turns them on.
+SECURE_COOKIES = env_bool("SECURE_COOKIES", False)  # session, CSRF and language cookies only over HTTPS
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = LANGUAGE_COOKIE_SECURE = SECURE_COOKIES
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0)  # Strict-Transport-Security on HTTPS responses
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", False)  # http:// requests are redirected to https://
+# Behind a TLS-terminating proxy that sets X-Forwarded-Proto (and strips it from clients): trust it.
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("USE_X_FORWARDED_PROTO", False) else None
+USE_X_FORWARDED_HOST = env_bool("USE_X_FORWARDED_HOST", False)
+
+# --- Demo (surfaces/demo.py, seed_demo) ---------------------------------------------------------
+# The demo pages (/demo/, /demo/agent/, /widget/demo/: they pick the first inbox of the installation
+# for anyone). `make run` turns them on together with the demo data; a deployment leaves them off.
+DEMO_PAGES = env_bool("DEMO_PAGES", DEBUG)
+
 # --- E-mail (invitations) ---------------------------------------------------
 # Console by default (the embedded default sends nothing); set SMTP in production.
 EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
@@ -216,6 +240,9 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # JSON nested too deep for the parser is a 400 malformed_json, not a 500 (surfaces/api/parsers.py).
+    "DEFAULT_PARSER_CLASSES": ["surfaces.api.parsers.JSONParser", "rest_framework.parsers.FormParser",
+                               "rest_framework.parsers.MultiPartParser"],
     "EXCEPTION_HANDLER": "surfaces.api.errors.exception_handler",
     "UNAUTHENTICATED_USER": None,
 }
@@ -234,14 +261,49 @@ CHAT = {
     "RESUME_PAGE_SIZE": env_int("CHAT_RESUME_PAGE_SIZE", 200),
     "HEARTBEAT_INTERVAL_SECONDS": 25,
     "CUSTOMER_TOKEN_MAX_AGE_SECONDS": env_int("CHAT_CUSTOMER_TOKEN_MAX_AGE", 60 * 60 * 24 * 365),
+    # Signs visitor tokens; empty: derived from SECRET_KEY. Changing it signs every visitor out.
+    "VISITOR_TOKEN_KEY": os.environ.get("CHAT_VISITOR_TOKEN_KEY", ""),
     "RECALL_WINDOW_SECONDS": env_int("CHAT_RECALL_WINDOW_SECONDS", 120),
     # Uploaded attachments (POST /api/v1/uploads): any file, and images on their own.
     "MAX_UPLOAD_BYTES": env_int("CHAT_MAX_UPLOAD_BYTES", 10 * 1024 * 1024),
     "MAX_IMAGE_BYTES": env_int("CHAT_MAX_IMAGE_BYTES", 5 * 1024 * 1024),
+    # Hosts (and their subdomains) whose https files agents may send as images/files besides uploads,
+    # e.g. the merchant's CDN: "cdn.example.com,img.example.com". Empty: uploads only.
+    "ATTACHMENT_HOSTS": [h.strip().lower() for h in os.environ.get("CHAT_ATTACHMENT_HOSTS", "").split(",") if h.strip()],
     # One database thread per process on SQLite (a single writer anyway); a pool of them otherwise.
     "DB_THREAD_SENSITIVE": DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3",
     # The rating request line goes out this long after a conversation is resolved (chat.timers).
     "CSAT_PROMPT_DELAY_SECONDS": env_int("CHAT_CSAT_PROMPT_DELAY_SECONDS", 60),
+}
+
+# --- Rate limits, storage quota (helpdesk/ratelimit.py, docs/security.md) ------------------
+def env_rate(name, default):
+    """(count, seconds) from "count/seconds" (e.g. RATE_LIMIT_SEND_VISITOR=20/10); "0" or "off": no limit."""
+    value = os.environ.get(name, default).strip().lower()
+    if value in ("", "0", "off", "none") or not env_bool("RATE_LIMITS_ENABLED", True):
+        return None
+    count, _sep, seconds = value.partition("/")
+    return int(count), int(seconds or 60)
+
+
+# Fixed windows, shared by all processes through Redis when REDIS_URL is set. Far above what a
+# person does: they stop floods from one visitor, one address or against one inbox.
+RATE_LIMITS = {
+    "send_visitor": env_rate("RATE_LIMIT_SEND_VISITOR", "20/10"),  # customer messages, per visitor
+    "send_ip": env_rate("RATE_LIMIT_SEND_IP", "120/60"),  # customer messages, per client address
+    "send_inbox": env_rate("RATE_LIMIT_SEND_INBOX", "300/60"),  # customer messages, per inbox
+    "new_customer_ip": env_rate("RATE_LIMIT_NEW_CUSTOMER_IP", "20/60"),  # new anonymous visitors, per address
+    "upload_visitor": env_rate("RATE_LIMIT_UPLOAD_VISITOR", "20/600"),  # customer uploads, per visitor
+    "upload_ip": env_rate("RATE_LIMIT_UPLOAD_IP", "60/600"),  # customer uploads, per address
+    "search_ip": env_rate("RATE_LIMIT_SEARCH_IP", "60/60"),  # help-center and widget searches, per address
+}
+# How many reverse proxies in front of the app append to X-Forwarded-For; 0: the header is ignored.
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
+UPLOADS = {
+    # Bytes of uploads one workspace may keep (0: no quota).
+    "WORKSPACE_QUOTA_BYTES": env_int("UPLOAD_QUOTA_MB", 1024) * 1024 * 1024,
+    # An upload no message (or quick phrase) refers to this long after it was stored is deleted.
+    "UNATTACHED_HOURS": env_int("UPLOAD_UNATTACHED_HOURS", 24),
 }
 
 # --- Scheduler (chat/scheduler.py, docs/scheduler.md) ---------------------------------------
@@ -265,8 +327,21 @@ WEB_PUSH = {
     "TTL_SECONDS": env_int("WEB_PUSH_TTL_SECONDS", 3600),
     "TIMEOUT_SECONDS": env_int("WEB_PUSH_TIMEOUT_SECONDS", 10),
     "ENABLED": env_bool("WEB_PUSH_ENABLED", True),
-    # Accept http:// endpoints on 127.0.0.1/localhost without DEBUG (tests' local push service).
-    "ALLOW_INSECURE_ENDPOINTS": False,
+    # Hosts a push endpoint may be on (https, port 443): an exact name or "*.suffix". The
+    # browsers' push services: Chrome, Opera, Samsung (FCM), Firefox, Safari, Edge (WNS).
+    # An endpoint comes from the agent's browser: anything else would let agents make the
+    # server post into its own network (SSRF). Comma-separated in the variable; replaces the list.
+    "ALLOWED_HOSTS": [h.strip().lower() for h in os.environ.get(
+        "WEB_PUSH_ALLOWED_HOSTS", "fcm.googleapis.com,updates.push.services.mozilla.com,*.push.apple.com,*.notify.windows.com",
+    ).split(",") if h.strip()],
+    # Also accept any host whose every resolved address is public (checked again at delivery
+    # and on the connected socket), for a push service not in the list above.
+    "ALLOW_PUBLIC_ENDPOINTS": env_bool("WEB_PUSH_ALLOW_PUBLIC_ENDPOINTS", False),
+    # Beyond this, a user's devices least recently known to work are dropped.
+    "MAX_DEVICES_PER_USER": env_int("WEB_PUSH_MAX_DEVICES_PER_USER", 10),
+    # Tests only: accept http:// endpoints on 127.0.0.1/localhost (a local push service).
+    # Never in production: it lets agents make the server post to its own loopback services.
+    "ALLOW_INSECURE_ENDPOINTS": env_bool("WEB_PUSH_ALLOW_INSECURE_ENDPOINTS", False),
 }
 
 # --- The deflection bot (knowledge/bot.py) --------------------------------------

@@ -1,5 +1,5 @@
+from django.conf import settings
 from django.contrib import admin
-from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView
@@ -7,10 +7,11 @@ from drf_spectacular.views import SpectacularAPIView
 from accounts import views as account_views
 
 urlpatterns = [
-    path("", RedirectView.as_view(pattern_name="chat:widget-demo", permanent=False)),
+    # The demo shop with the demo pages on (`make run`), else the login page.
+    path("", RedirectView.as_view(pattern_name="chat:widget-demo" if settings.DEMO_PAGES else "login", permanent=False)),
     path("admin/", admin.site.urls),
     path("accounts/login/", account_views.LoginView.as_view(), name="login"),
-    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("accounts/logout/", account_views.LogoutView.as_view(), name="logout"),  # also closes that session's sockets
     path("accounts/", include("accounts.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),

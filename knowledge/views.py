@@ -42,6 +42,7 @@ from django.views.decorators.http import require_POST, require_safe
 
 from accounts.models import Workspace
 from chat.models import Inbox
+from helpdesk import ratelimit
 from helpdesk.errors import DomainError
 
 from . import actions
@@ -301,7 +302,8 @@ def article(request, workspace, locale, article):
 
 
 def _query(request):
-    return " ".join(request.GET.get("q", "").split())[:MAX_QUERY_CHARS]
+    # NUL: PostgreSQL refuses it in the search log (helpdesk.middleware answers 400 before this anyway).
+    return " ".join(request.GET.get("q", "").replace("\x00", "").split())[:MAX_QUERY_CHARS]
 
 
 def _clean_snippet(snippet):
@@ -340,6 +342,7 @@ def _log_search(workspace, query, locale, result_count, visitor):
 
 
 def _searched(request, workspace, locale, query, limit):
+    ratelimit.hit("search_ip", ratelimit.ip_key(ratelimit.request_ip(request)))  # RateLimited: see _too_fast
     results = _search(workspace, locale, query, limit)
     visitor, new = _visitor(request)
     _log_search(workspace, query, locale, len(results), visitor)
@@ -353,7 +356,10 @@ def search_page(request, workspace, locale):
     query = _query(request)
     results, visitor, new = ([], None, False)
     if query and request.method == "GET":
-        results, visitor, new = _searched(request, workspace, locale, query, SEARCH_PAGE_LIMIT)
+        try:
+            results, visitor, new = _searched(request, workspace, locale, query, SEARCH_PAGE_LIMIT)
+        except ratelimit.RateLimited as exc:
+            return _too_fast(HttpResponse(str(exc.message), status=429, content_type="text/plain; charset=utf-8"), exc)
     page_url = _absolute(request, reverse("knowledge:search", args=[workspace.slug, locale]) + (f"?{urlencode({'q': query})}" if query else ""))
     with translation.override(locale):
         title = _("Search results for “%(query)s”") % {"query": query} if query else _("Search")
@@ -383,7 +389,10 @@ def search_json(request, workspace, locale):
     query = _query(request)
     if not query or request.method != "GET":
         return _json({"query": "", "count": 0, "results": []})
-    results, visitor, new = _searched(request, workspace, locale, query, INSTANT_LIMIT)
+    try:
+        results, visitor, new = _searched(request, workspace, locale, query, INSTANT_LIMIT)
+    except ratelimit.RateLimited as exc:
+        return _too_fast(_json({"error": exc.as_dict()}, status=429), exc)
     response = _json({"query": query, "count": len(results),
                       "results": [{"title": r.title, "snippet": str(r.snippet), "url": r.url, "locale": r.locale} for r in results]})
     _keep_visitor(request, response, visitor, new)
@@ -391,6 +400,11 @@ def search_json(request, workspace, locale):
 
 
 # --- votes --------------------------------------------------------------------------------
+
+
+def _too_fast(response, exc):
+    response["Retry-After"] = str(exc.retry_after)
+    return response
 
 
 def _error(code, message, status):
@@ -410,7 +424,7 @@ def vote(request, workspace, locale, article):
         if as_json:
             try:
                 data = json.loads(request.body or b"null")
-            except ValueError:
+            except (ValueError, RecursionError):  # RecursionError: nested too deep for the parser
                 data = None
             helpful = data.get("helpful") if isinstance(data, dict) else None
         else:

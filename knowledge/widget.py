@@ -14,7 +14,7 @@ LOCALES = {"zh-hans", "zh-hant", "en"}
 
 
 def widget_search(actor, query, locale=""):
-    query = str(query or "").strip()[:200]
+    query = str(query or "").replace("\x00", "").strip()[:200]  # NUL: PostgreSQL refuses it in the search log
     if not query:
         return []
     locale = locale if locale in LOCALES else None

@@ -20,7 +20,12 @@ Sending never holds the request or WebSocket thread: each push is a follow-up jo
 in the transaction that caused it (lifecycle.followups, leased: sent once, again only if the
 sender died before marking it), and only for a workspace that has a device at all (cached per
 process, DEVICES_TTL_SECONDS). Nothing raises into the caller: failures are logged; a
-404/410 from the push service deletes the subscription, other failures count in `failures`."""
+404/410 from the push service deletes the subscription, other failures count in `failures`.
+
+Endpoints come from agents' browsers: lifecycle.push_endpoints decides where the server may
+post (known push services; public addresses behind a setting), at subscribe time and again
+before each delivery, and its session follows no redirect. Agents only ever see counts of
+sent and failed notifications, nothing of a push service's answer."""
 
 import base64
 import json
@@ -28,15 +33,16 @@ import logging
 import re
 import threading
 from functools import lru_cache
-from urllib.parse import urlsplit
 
-import requests
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.exceptions import ImproperlyConfigured
+from django.db import IntegrityError, transaction
 from django.db.models import Exists, F, OuterRef, Q
+from django.db.models.functions import Coalesce
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -45,12 +51,12 @@ from pywebpush import WebPushException, webpush
 
 from accounts.models import Membership
 from chat.models import Conversation, InboxUserPermission, Message, PushSubscription, SenderKind
-from helpdesk.errors import invalid
+from helpdesk.errors import DomainError, invalid
 from helpdesk.workspace_cache import WorkspaceCache
 from routing.models import AgentPresence
 from routing.selection import AgentStatus
 
-from . import followups
+from . import followups, push_endpoints
 from .models import FollowUp
 
 log = logging.getLogger(__name__)
@@ -59,10 +65,10 @@ log = logging.getLogger(__name__)
 P256_ORDER = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
 PREVIEW_CHARS = 120
 MAX_PAYLOAD_BYTES = 1024
-LOCAL_HOSTS = {"127.0.0.1", "localhost"}
 # States in which a customer is waiting on an agent (bot chats, closed chats: no push).
 WAITING_STATES = (Conversation.State.QUEUED, Conversation.State.ASSIGNED, Conversation.State.PENDING)
 B64URL_RE = re.compile(r"^[A-Za-z0-9_-]+={0,2}$")
+ENDPOINT_TAKEN = gettext_lazy("This device's push subscription belongs to another account. Enable notifications again on this device to get a new one.")
 
 # Whether a workspace has any device, per process: most workspaces have none, and then a
 # routing decision or a message should not hand a job to a worker thread that only finds
@@ -126,30 +132,11 @@ def public_key():
 # --- subscriptions --------------------------------------------------------------------
 
 
-def _clean_endpoint(endpoint):
-    message = gettext_lazy("The push endpoint must be an https:// address of at most 1000 characters.")
-    if not isinstance(endpoint, str) or not endpoint or len(endpoint) > 1000 or any(c.isspace() or ord(c) < 32 for c in endpoint):
-        raise invalid("invalid_endpoint", message)
-    try:
-        parts = urlsplit(endpoint)
-        host, _port = parts.hostname, parts.port  # .port raises on a malformed port
-    except ValueError:
-        raise invalid("invalid_endpoint", message) from None
-    if not host or parts.username or parts.password:
-        raise invalid("invalid_endpoint", message)
-    if parts.scheme == "https":
-        return endpoint
-    insecure_ok = settings.DEBUG or _config().get("ALLOW_INSECURE_ENDPOINTS", False)
-    if parts.scheme == "http" and host in LOCAL_HOSTS and insecure_ok:
-        return endpoint
-    raise invalid("invalid_endpoint", message)
-
-
 def _clean_subscription(data):
     """(endpoint, p256dh, auth) from a browser's PushSubscription JSON, or a DomainError."""
     if not isinstance(data, dict) or not isinstance(data.get("keys"), dict):
         raise invalid("invalid_subscription", gettext_lazy("Send the browser's push subscription: a JSON object with endpoint and keys."))
-    endpoint = _clean_endpoint(data.get("endpoint"))
+    endpoint = push_endpoints.check_endpoint(data.get("endpoint"))
     keys = data["keys"]
     try:
         p256dh = _b64decode(keys.get("p256dh"))
@@ -175,22 +162,46 @@ forget_devices_cache = _devices.invalidate  # a device was added or removed here
 
 def subscribe(user, workspace_id, data, user_agent=""):
     """Store a device's push subscription for `user` in a workspace (the caller has checked the
-    membership). One row per device: a known endpoint is updated, and moves to this user if
-    someone else had subscribed it. Returns (subscription, created)."""
+    membership). One row per device: the user's own endpoint is updated (new keys, workspace);
+    another user's is refused (409 endpoint_taken): moving it silently would let anyone who
+    learns an endpoint take a device's notifications away. A browser that changed hands gets a
+    fresh endpoint by subscribing again (static/chat/console/push.js does so on 409). Beyond
+    MAX_DEVICES_PER_USER, the user's devices least recently known to work are dropped.
+    Returns (subscription, created)."""
     endpoint, p256dh, auth = _clean_subscription(data)
-    result = PushSubscription.objects.update_or_create(
-        endpoint=endpoint,
-        defaults={"user": user, "workspace_id": workspace_id, "p256dh": p256dh, "auth": auth,
-                  "user_agent": str(user_agent or "")[:300], "failures": 0},
-    )
+    fields = {"workspace_id": workspace_id, "p256dh": p256dh, "auth": auth, "user_agent": str(user_agent or "")[:300], "failures": 0}
+    try:
+        with transaction.atomic():
+            # One subscribe at a time per user, so that the device count below is exact.
+            list(get_user_model().objects.select_for_update().filter(pk=user.pk).values_list("pk", flat=True))
+            owner = PushSubscription.objects.filter(endpoint=endpoint).values_list("user_id", flat=True).first()
+            if owner is not None and owner != user.pk:
+                raise DomainError("endpoint_taken", ENDPOINT_TAKEN, status=409)
+            result = PushSubscription.objects.update_or_create(endpoint=endpoint, user=user, defaults=fields)
+            if result[1]:
+                _drop_devices_over_the_cap(user)
+    except IntegrityError:  # another user's subscribe of the same new endpoint committed meanwhile
+        raise DomainError("endpoint_taken", ENDPOINT_TAKEN, status=409) from None
     forget_devices_cache()  # this workspace gains one; the endpoint's previous workspace may have lost its last
     return result
 
 
+def _drop_devices_over_the_cap(user):
+    """Dropping beats refusing: endpoints change when a browser's data is cleared, so stale rows
+    pile up, and the agent has no way to delete one (only the browser knows its endpoint)."""
+    limit = max(1, int(_config().get("MAX_DEVICES_PER_USER", 10)))
+    last_known_working = Coalesce("last_success_at", "created_at")
+    newest_first = PushSubscription.objects.filter(user=user).order_by(last_known_working.desc(), "-pk")
+    stale = list(newest_first.values_list("pk", flat=True)[limit:])
+    if stale:
+        PushSubscription.objects.filter(pk__in=stale).delete()
+        log.info("user %s over %s push devices: dropped subscriptions %s", user.pk, limit, stale)
+
+
 def unsubscribe(user, endpoint):
     """Forget one of the user's devices. Returns whether a row was deleted (another user's endpoint: never)."""
-    if not isinstance(endpoint, str) or not endpoint or len(endpoint) > 1000:
-        raise invalid("invalid_endpoint", gettext_lazy("The push endpoint must be an https:// address of at most 1000 characters."))
+    if not isinstance(endpoint, str) or not endpoint or len(endpoint) > push_endpoints.MAX_ENDPOINT_CHARS:
+        raise invalid("invalid_endpoint", push_endpoints.BAD_FORMAT)
     deleted, _rows = PushSubscription.objects.filter(user=user, endpoint=endpoint).delete()
     forget_devices_cache()
     return deleted > 0
@@ -280,7 +291,8 @@ def notify_alert(conversation, user_ids, words):
 
 
 def send_test(user):
-    """A test notification to each of the user's devices, now. Returns (sent, failed)."""
+    """A test notification to each of the user's devices, now. Returns (sent, failed): counts
+    only, so that the answer tells nothing of what the remote end said."""
     rows = PushSubscription.objects.filter(user=user).order_by("pk").values_list("pk", "endpoint", "p256dh", "auth", "user__preferences__language")
 
     def build():
@@ -379,12 +391,19 @@ def _send_all(rows, build, *, topic=None):
 
 def _session():
     if getattr(_sessions, "session", None) is None:
-        _sessions.session = requests.Session()
+        _sessions.session = push_endpoints.PushSession()
     return _sessions.session
 
 
 def _deliver(subscription_id, endpoint, p256dh, auth, data, topic=None):
     config = _config()
+    try:
+        push_endpoints.check_endpoint(endpoint)  # again: a row stored before the check, a setting changed, DNS changed
+    except DomainError as exc:
+        # Kept (a setting may change back), counted, never posted to.
+        PushSubscription.objects.filter(pk=subscription_id).update(failures=F("failures") + 1)
+        log.warning("web push to subscription %s not sent: %s", subscription_id, exc.code)
+        return False
     headers = {"Urgency": "high"}
     if topic:
         headers["Topic"] = topic  # the push service keeps only the latest undelivered one per conversation

@@ -1,6 +1,6 @@
 """The worker loop: every INTERVAL_SECONDS it fires due deadlines (chat.scheduler, with the
 handlers named here) and runs pending follow-up jobs a process left behind (lifecycle.followups);
-every SWEEP_INTERVAL_SECONDS the routing sweep; hourly it prunes old rows. It runs inside the
+every SWEEP_INTERVAL_SECONDS the routing sweep; hourly it prunes old rows and unused uploads. It runs inside the
 app process on the embedded default (start_embedded, from helpdesk.asgi's lifespan) and as
 `manage.py run_scheduler` at scale (any number of them: each deadline and job still runs once).
 See docs/scheduler.md."""
@@ -18,7 +18,7 @@ from chat.models import Deadline
 from replies.auto import no_answer_due
 from routing.actions import sweep
 
-from . import followups, timers
+from . import followups, storage, timers
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +69,8 @@ def run_loop(stop, *, interval=None, sweep_interval=None, batch=None, once=False
                 stats["sweeps"] += 1
         if time.monotonic() >= next_prune and not stop.is_set():
             next_prune = time.monotonic() + 3600
-            stats["pruned"] += _guarded(stats, "pruning old rows", lambda: scheduler.prune() + followups.prune())
+            stats["pruned"] += _guarded(stats, "pruning old rows", lambda: scheduler.prune() + followups.prune()
+                                       + storage.sweep_unattached_uploads(stop=stop))
         close_old_connections()
         stats["turns"] += 1
         if once or stop.wait(interval):

@@ -159,7 +159,9 @@ async def open_all(specs, batch=200):
     for i in range(0, len(specs), batch):
         chunk = specs[i : i + batch]
         sockets += await asyncio.gather(
-            *(websockets.connect(url, additional_headers=h, origin="http://127.0.0.1", max_queue=None, open_timeout=60) for url, h in chunk)
+            # The agent socket wants this very origin (scheme, host and port: helpdesk/asgi.py).
+            *(websockets.connect(url, additional_headers=h, origin=url.split("/ws/")[0].replace("ws://", "http://", 1), max_queue=None,
+                                 open_timeout=60) for url, h in chunk)
         )
     return sockets
 
@@ -269,7 +271,8 @@ def run_config(config, args):
     settings = {**DEFAULTS[config], **{k: v for k, v in vars(args).items() if k in DEFAULTS[config] and v is not None}}
     args = argparse.Namespace(**{**vars(args), **settings})
     with tempfile.TemporaryDirectory(prefix=f"bench-{config}-") as workdir:
-        env = {**prepare_database(config, workdir), "DB_CONN_MAX_AGE": "600", "LOG_LEVEL": "ERROR"}
+        env = {**prepare_database(config, workdir), "DB_CONN_MAX_AGE": "600", "LOG_LEVEL": "ERROR",
+               "RATE_LIMITS_ENABLED": "false"}  # simulated visitors all come from 127.0.0.1
         if config == "embedded":
             env["REDIS_URL"] = ""
         manage(env, "migrate", "--noinput")

@@ -338,7 +338,8 @@ def main():
 
     with tempfile.TemporaryDirectory(prefix="bench-followups-") as workdir:
         db_path = f"{workdir}/bench.sqlite3"
-        env_overrides = {"DATABASE_URL": f"sqlite:///{db_path}", "REDIS_URL": "", "SEARCH_URL": "", "WHOOSH_PATH": f"{workdir}/whoosh"}
+        env_overrides = {"DATABASE_URL": f"sqlite:///{db_path}", "REDIS_URL": "", "SEARCH_URL": "", "WHOOSH_PATH": f"{workdir}/whoosh",
+                         "RATE_LIMITS_ENABLED": "false"}  # simulated visitors all come from 127.0.0.1
         env_overrides.update(dict(kv.split("=", 1) for kv in args.env))
         env = {**os.environ, **env_overrides}
         env.pop("DJANGO_SETTINGS_MODULE", None)

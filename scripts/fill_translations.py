@@ -9,6 +9,18 @@ from pathlib import Path
 BASE = Path(__file__).resolve().parent.parent
 
 ZH_HANS = {
+    "Notifications can only be sent through a browser's push service (Google, Mozilla, Apple or Microsoft); this address is not one.": "通知只能通过浏览器的推送服务（Google、Mozilla、Apple 或 Microsoft）发送；此地址不属于这些服务。",
+    "The push endpoint must be a browser's push service or a public internet address on port 443.": "推送端点必须是浏览器的推送服务，或 443 端口上的公网地址。",
+    "This device's push subscription belongs to another account. Enable notifications again on this device to get a new one.": "此设备的推送订阅属于另一个账号。请在此设备上重新开启通知以获取新的订阅。",
+    "Select a member of this workspace.": "请选择本工作区的成员。",
+    "Select an item of this workspace.": "请选择本工作区内的项目。",
+    "The request contains a NUL character, which is not allowed.": "请求中包含 NUL 字符，这是不允许的。",
+    "You are going a little too fast. Please wait a moment and try again.": "您的操作有点太快了，请稍等片刻再试。",
+    "This workspace has no storage space left for files. Please contact the site owner.": "此工作区的文件存储空间已用完，请联系网站管理员。",
+    "Your session has ended. Please log in again.": "您的会话已结束，请重新登录。",
+    "Attach files uploaded to this workspace; other addresses only as links in a card.": "只能附加上传到本工作区的文件；其他地址只能作为卡片中的链接发送。",
+    "A card's image must be a file uploaded to this workspace.": "卡片的图片必须是上传到本工作区的文件。",
+    "This client_msg_id was already used; generate a new one for every message.": "此 client_msg_id 已被使用；每条消息请生成新的 client_msg_id。",
     "Sensitive words from %(name)s": "%(name)s 的消息含敏感词",
     "Sensitive words in conversation #{id}: {words}": "会话 #{id} 中有敏感词：{words}",
     "Dismiss": "关闭",

@@ -4,8 +4,8 @@ Frames are JSON objects with a "type"; docs/protocol.md lists every one.
 A bad frame gets an error frame and the connection stays open; only a bad
 credential closes it (after an error frame saying why)."""
 
-import json
 import logging
+import time
 from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async as _database_sync_to_async
@@ -14,12 +14,15 @@ from django.conf import settings
 from django.utils.translation import gettext as _
 
 from accounts.security import is_session_verified
+from accounts.sessions import session_user
 from chat import access, identity, states
 from chat import messages as chat_messages
 from chat.payloads import conversation_payload, message_payload
-from helpdesk import realtime
+from helpdesk import ratelimit, realtime
 from helpdesk.errors import DomainError, not_found
+from helpdesk.validation import loads_json
 from routing import actions as routing
+from surfaces import throttle
 
 log = logging.getLogger(__name__)
 
@@ -33,9 +36,20 @@ def database_sync_to_async(func):
     return _database_sync_to_async(func, thread_sensitive=settings.CHAT["DB_THREAD_SENSITIVE"])
 
 
+def session_ended():
+    return DomainError("unauthenticated", _("Your session has ended. Please log in again."), status=401)
+
+
 class ChatConsumer(AsyncWebsocketConsumer):
     role = ""
     for_customer = False
+    # Set once the socket is closing (our close, the client's, or a failed write): nothing more
+    # is written, so a client that leaves mid-send costs no error and no write after the close.
+    closed = False
+    # Seconds between re-checks of the credential (None: the customer's signed token is checked
+    # once, at connect; agents: see AgentConsumer).
+    SESSION_RECHECK_SECONDS = None
+    checked_at = 0.0
 
     async def connect(self):
         self.actor = None
@@ -54,25 +68,79 @@ class ChatConsumer(AsyncWebsocketConsumer):
         await self.send_frame({"type": "hello", "role": self.role, "heartbeat_interval": settings.CHAT["HEARTBEAT_INTERVAL_SECONDS"], **hello})
 
     async def disconnect(self, code):
+        self.closed = True
         for group in self.groups_joined:
             await self.channel_layer.group_discard(group, self.channel_name)
 
     async def send_frame(self, frame):
         await self.send(text_data=realtime.encode(frame))
 
+    async def send(self, text_data=None, bytes_data=None, close=False):
+        if not self.closed:
+            await self._write(super().send(text_data=text_data, bytes_data=bytes_data, close=close))
+
+    async def close(self, code=None, reason=None):
+        if not self.closed:
+            self.closed = True
+            await self._write(super().close(code=code, reason=reason))
+
+    async def _write(self, sending):
+        """The client may be gone by the time an answer is ready (the frame waited on the database):
+        uvicorn then raises ClientDisconnected (an OSError), or a RuntimeError once it has sent the
+        close itself. That is the client's choice, not our error: stop writing, log at debug."""
+        try:
+            await sending
+        except (OSError, RuntimeError) as exc:
+            if isinstance(exc, RuntimeError) and "websocket.close" not in str(exc):
+                raise
+            self.closed = True
+            log.debug("client gone before a write: %r", exc)
+
     async def relay(self, event):
         """Group events arrive already encoded: relay the text as is."""
+        if self.closed or (self.recheck_due() and not await self.still_signed_in()):
+            return
         if "assignee_id" in event and not access.may_see_live(self.actor, event["assignee_id"]):
             return
         await self.send(text_data=event["text"])
 
     async def control(self, event):
-        """Server-side instructions (see accounts.actions.notify_access_changed)."""
+        """Server-side instructions (accounts.actions.notify_access_changed, .sign_in_changed)."""
+        if self.closed:
+            return
         if event.get("action") == "resync":
             await self.resync()
+        elif event.get("action") == "revoke":
+            if event.get("close"):
+                await self.end(session_ended())
+            else:
+                await self.still_signed_in()
+
+    def recheck_due(self):
+        seconds = self.SESSION_RECHECK_SECONDS
+        return seconds is not None and time.monotonic() - self.checked_at >= seconds
+
+    async def still_signed_in(self):
+        """Re-check the credential now (AgentConsumer.recheck); a lapsed one ends the socket."""
+        try:
+            await database_sync_to_async(self.recheck)()
+        except DomainError as exc:
+            await self.end(exc)
+            return False
+        self.checked_at = time.monotonic()
+        return True
+
+    def recheck(self):
+        """Raise DomainError when the credential no longer holds."""
+
+    async def end(self, exc):
+        await self.send_frame({"type": "error", **exc.as_dict()})
+        await self.close(code=CLOSE_UNAUTHENTICATED if exc.status == 401 else CLOSE_FORBIDDEN)
 
     async def resync(self):
         """Re-read this user's access now: leave inboxes no longer served, join new ones, forget cached checks."""
+        if not await self.still_signed_in():  # a logout or password change whose own event was lost
+            return
         try:
             self.actor, groups, hello = await database_sync_to_async(self.authenticate)()
         except DomainError as exc:
@@ -88,15 +156,17 @@ class ChatConsumer(AsyncWebsocketConsumer):
         await self.send_frame({"type": "access.changed", **hello})
 
     async def receive(self, text_data=None, bytes_data=None):
-        if self.actor is None:
+        if self.actor is None or self.closed:
+            return
+        if self.recheck_due() and not await self.still_signed_in():
             return
         if text_data is None:
             return await self.send_frame({"type": "error", "code": "binary_not_supported", "message": _("Send JSON text frames.")})
         if len(text_data.encode()) > settings.CHAT["MAX_FRAME_BYTES"]:
             return await self.send_frame({"type": "error", "code": "frame_too_large", "message": _("The frame is too large.")})
         try:
-            frame = json.loads(text_data)
-        except ValueError:
+            frame = loads_json(text_data)  # also refuses nesting deep enough to exhaust the parser's stack
+        except DomainError:
             return await self.send_frame({"type": "error", "code": "malformed_frame", "message": _("The frame is not valid JSON.")})
         if not isinstance(frame, dict) or not isinstance(frame.get("type"), str):
             return await self.send_frame({"type": "error", "code": "malformed_frame", "message": _("A frame must be a JSON object with a type.")})
@@ -104,13 +174,17 @@ class ChatConsumer(AsyncWebsocketConsumer):
         ref = frame.get("ref") if isinstance(frame.get("ref"), (str, int)) else None
         if handler is None:
             return await self.send_frame({"type": "error", "code": "unknown_type", "message": _("Unknown frame type."), "ref": ref})
+        # A refused send names its client_msg_id, so the client can drop it from its outbox or
+        # (`internal`) retry it at once.
+        client_msg_id = frame.get("client_msg_id") if frame["type"] == "send" and isinstance(frame.get("client_msg_id"), str) else None
         try:
             await handler(self, frame)
         except DomainError as exc:
-            await self.send_frame({"type": "error", **exc.as_dict(), "ref": ref, "client_msg_id": frame.get("client_msg_id") if frame["type"] == "send" else None})
+            await self.send_frame({"type": "error", **exc.as_dict(), "ref": ref, "client_msg_id": client_msg_id})
         except Exception:
             log.exception("frame %s failed", frame["type"])
-            await self.send_frame({"type": "error", "code": "internal", "message": _("Something went wrong; please retry."), "ref": ref})
+            await self.send_frame({"type": "error", "code": "internal", "message": _("Something went wrong; please retry."), "ref": ref,
+                                   "client_msg_id": client_msg_id})
 
     # --- frame handlers ---------------------------------------------------
 
@@ -118,8 +192,9 @@ class ChatConsumer(AsyncWebsocketConsumer):
         await self.send_frame({"type": "pong", "ref": frame.get("ref")})
 
     async def on_send(self, frame):
-        message, created = await database_sync_to_async(chat_messages.send_message)(
+        message, created = await database_sync_to_async(throttle.send_message)(
             self.actor,
+            ip=ratelimit.scope_ip(self.scope),  # customers are throttled (surfaces.throttle), agents not
             client_msg_id=frame.get("client_msg_id"),
             body=frame.get("body", ""),
             msg_type=frame.get("msg_type", "text"),
@@ -192,7 +267,7 @@ class CustomerConsumer(ChatConsumer):
         actor = identity.actor_from_customer_token((params.get("token") or [""])[0])
         conversations = states.conversations_for(actor, limit=20)
         hello = {
-            "customer": {"id": actor.customer_id, "name": actor.name},
+            "customer": {"id": actor.customer_public_id, "name": actor.name},  # as the session answer names them
             "conversations": [conversation_payload(c, for_customer=True) for c in conversations],
         }
         return actor, [realtime.group_for_customer(actor.customer_id)], hello
@@ -202,9 +277,13 @@ class CustomerConsumer(ChatConsumer):
 
 
 class AgentConsumer(ChatConsumer):
-    """/ws/agent/ with the session cookie; Origin must be one of ALLOWED_HOSTS (see asgi.py)."""
+    """/ws/agent/ with the session cookie; the Origin must be this site's own (scheme, host and port: see asgi.py)."""
 
     role = "agent"
+    # A logout, password change or removal closes the socket at once through the channel layer
+    # (accounts.actions.sign_in_changed, notify_access_changed); the layer may drop that event, so
+    # the first frame or event after this many seconds also re-checks the session and membership.
+    SESSION_RECHECK_SECONDS = 60
 
     def authenticate(self):
         user = self.scope.get("user")
@@ -212,6 +291,8 @@ class AgentConsumer(ChatConsumer):
             raise DomainError("unauthenticated", _("Please log in."), status=401)
         if not is_session_verified(user, self.scope.get("session")):
             raise DomainError("unauthenticated", _("Please complete the two-factor sign-in first."), status=401)
+        self.session_key = self.scope["session"].session_key
+        self.checked_at = time.monotonic()
         params = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
         actor = access.agent_actor_for(user, (params.get("workspace") or [None])[0])
         inbox_ids = access.agent_inbox_ids(actor)
@@ -220,6 +301,14 @@ class AgentConsumer(ChatConsumer):
 
     def typing_groups(self, conversation):
         return [realtime.group_for_customer(conversation.customer_id), realtime.group_for_inbox(conversation.inbox_id)]
+
+    def recheck(self):
+        """HTTP's rule, read afresh: the session is still stored, its auth hash matches the current
+        password, two-factor still holds (accounts.sessions), and the member may still serve chats here."""
+        user = session_user(self.session_key)
+        if user is None or user.pk != self.actor.user_id:
+            raise session_ended()
+        access.agent_actor_for(user, self.actor.workspace_id)  # raises forbidden
 
     async def on_status(self, frame):
         presence = await database_sync_to_async(routing.set_status)(self.actor, frame.get("status"), frame.get("capacity"))

@@ -1,3 +1,6 @@
+from functools import wraps
+
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.shortcuts import render
@@ -18,6 +21,20 @@ CLIENT_TEXTS = {
 }
 
 
+def demo_page(view):
+    """Only with DEMO_PAGES on (`make run`): a demo page picks the installation's first inbox for
+    anyone, which a real deployment must not offer. 404 before any login redirect."""
+
+    @wraps(view)
+    def wrapper(request, *args, **kwargs):
+        if not settings.DEMO_PAGES:
+            raise Http404
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+@demo_page
 def customer_demo(request):
     """A minimal end-user chat page (the real widget is a later issue)."""
     key = request.GET.get("inbox", "")
@@ -27,6 +44,7 @@ def customer_demo(request):
     return render(request, "chat/customer_demo.html", {"inbox": inbox, "texts": CLIENT_TEXTS})
 
 
+@demo_page
 @login_required
 def agent_demo(request):
     """A minimal agent page to answer the demo chat (the real console is a later issue)."""

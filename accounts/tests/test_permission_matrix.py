@@ -172,7 +172,7 @@ def test_websocket_actions(world, role):
             from helpdesk.asgi import application
 
             cookie = await session_cookie(world.users[V])
-            comm = WebsocketCommunicator(application, "/ws/agent/", headers=[(b"cookie", f"sessionid={cookie}".encode()), (b"origin", b"http://localhost")])
+            comm = WebsocketCommunicator(application, "/ws/agent/", headers=[(b"cookie", f"sessionid={cookie}".encode()), (b"origin", b"http://localhost"), (b"host", b"localhost")])
             await comm.connect()
             assert (await frame(comm))["code"] == "forbidden"
             assert (await comm.receive_output(timeout=2))["type"] == "websocket.close"

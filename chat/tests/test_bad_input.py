@@ -84,7 +84,7 @@ async def test_wrong_customer_token_is_refused_and_closed(personas, token):
 
 
 async def test_agent_socket_needs_a_session_and_our_origin(personas):
-    anonymous = WebsocketCommunicator(application, "/ws/agent/", headers=[(b"origin", b"http://localhost")])
+    anonymous = WebsocketCommunicator(application, "/ws/agent/", headers=[(b"origin", b"http://localhost"), (b"host", b"localhost")])
     await anonymous.connect()
     assert (await frame(anonymous))["code"] == "unauthenticated"
     cookie = await session_cookie(personas.agent_a_user)

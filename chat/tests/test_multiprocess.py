@@ -17,7 +17,8 @@ IDLE_SECONDS = 35  # longer than redis-py 8's ~5 s idle close and than a 30 s pr
 
 
 async def open_ws(url, headers=None):
-    ws = await websockets.connect(url, additional_headers=headers or {}, origin="http://127.0.0.1")
+    origin = url.split("/ws/")[0].replace("ws://", "http://", 1)  # the agent socket wants this very origin, port included
+    ws = await websockets.connect(url, additional_headers=headers or {}, origin=origin)
     hello = json.loads(await asyncio.wait_for(ws.recv(), 5))
     assert hello["type"] == "hello", hello
     return ws

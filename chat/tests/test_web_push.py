@@ -411,7 +411,7 @@ def post_json(client, url, data, token, method="post"):
 def test_subscribe_validates_endpoint_and_keys(personas, service, settings):
     client, token = csrf_client(personas.agent_a_user)
     url = "/console/push/subscriptions"
-    good = Device("https://push.example.net/send/abc").subscription()
+    good = Device("https://fcm.googleapis.com/fcm/send/abc").subscription()  # a known push service (test_web_push_security.py)
     point = unb64url(good["keys"]["p256dh"])
     bad = [
         ("invalid_endpoint", {**good, "endpoint": "ftp://push.example.net/x"}),
@@ -449,12 +449,12 @@ def test_subscribe_validates_endpoint_and_keys(personas, service, settings):
     assert stored.user_id == personas.agent_a_user.pk and stored.workspace_id == personas.workspace.pk
     assert stored.p256dh == good["keys"]["p256dh"] and stored.auth == good["keys"]["auth"]
 
-    # The same device signed in as someone else: the row moves to them (one device, one row).
+    # Someone else cannot take the device's row over (409), nor delete it.
     other, other_token = csrf_client(personas.agent_b_user)
-    assert post_json(other, url, good, other_token).status_code == 200
-    assert PushSubscription.objects.get().user_id == personas.agent_b_user.pk
-    assert post_json(client, url, {"endpoint": good["endpoint"]}, token, method="delete").json() == {"deleted": False}
-    assert post_json(other, url, {"endpoint": good["endpoint"]}, other_token, method="delete").json() == {"deleted": True}
+    assert post_json(other, url, good, other_token).status_code == 409
+    assert PushSubscription.objects.get().user_id == personas.agent_a_user.pk
+    assert post_json(other, url, {"endpoint": good["endpoint"]}, other_token, method="delete").json() == {"deleted": False}
+    assert post_json(client, url, {"endpoint": good["endpoint"]}, token, method="delete").json() == {"deleted": True}
     assert PushSubscription.objects.count() == 0
 
 

@@ -58,7 +58,7 @@ def test_verified_identity_is_the_same_customer_on_every_device(personas):
     phone = identified(personas.inbox_a)
     assert phone.status_code == 200, phone.content
     body = phone.json()
-    customer = Customer.objects.get(pk=body["customer_id"])
+    customer = Customer.objects.get(public_id=body["customer_id"])
     assert customer.external_id == "u-1001" and customer.workspace_id == personas.workspace.pk
     assert body["customer"] == {"name": "", "identified": True} and body["conversation"] is None
     sent = post(body["token"], "messages", {"client_msg_id": "p-1", "body": "where is my parcel?"})
@@ -66,7 +66,7 @@ def test_verified_identity_is_the_same_customer_on_every_device(personas):
     conversation_id = sent.json()["message"]["conversation_id"]
 
     laptop = identified(personas.inbox_a).json()  # a new device: no token
-    assert laptop["customer_id"] == customer.pk
+    assert laptop["customer_id"] == customer.public_id
     assert laptop["conversation"]["id"] == conversation_id and laptop["conversation"]["state"] == "queued"
     history = customer_client(laptop["token"]).get(f"/api/v1/conversations/{conversation_id}/messages").json()
     assert [m["body"] for m in history["messages"]] == ["where is my parcel?"]
@@ -76,7 +76,7 @@ def test_verified_identity_is_the_same_customer_on_every_device(personas):
 def test_anonymous_token_with_a_verified_identity_gives_the_identified_customer_without_merging(personas, sender):
     sender(personas.visitor, "anonymous question")
     body = identified(personas.inbox_a, token=personas.visitor_token).json()
-    assert body["customer_id"] != personas.visitor.customer_id and body["customer"]["identified"] is True
+    assert body["customer_id"] != public_id(personas.visitor) and body["customer"]["identified"] is True
     assert body["conversation"] is None  # the anonymous conversation stays with the anonymous customer
     assert Conversation.objects.get().customer_id == personas.visitor.customer_id
     assert Customer.objects.get(pk=personas.visitor.customer_id).external_id is None
@@ -114,14 +114,14 @@ def test_the_same_user_id_in_two_workspaces_is_two_customers(personas):
     ours = identified(personas.inbox_a).json()
     theirs = identified(personas.other_inbox).json()
     assert ours["customer_id"] != theirs["customer_id"]
-    assert Customer.objects.get(pk=theirs["customer_id"]).workspace_id == personas.other_workspace.pk
+    assert Customer.objects.get(public_id=theirs["customer_id"]).workspace_id == personas.other_workspace.pk
 
 
 def test_verified_attributes_are_stored_and_routing_reads_them(personas):
     attributes = {"name": "Ann", "level": "vip3", "tags": ["VIP", "wholesale", "VIP"], "phone": "+86 138-0000-0000",
                   "email": "ann@example.com", "region": "浙江/杭州", "orders": 12, "newsletter": True}
     body = identified(personas.inbox_a, attributes=attributes).json()
-    customer = Customer.objects.get(pk=body["customer_id"])
+    customer = Customer.objects.get(public_id=body["customer_id"])
     assert body["customer"] == {"name": "Ann", "identified": True}
     assert customer.name == "Ann"
     assert customer.attributes == {"level": "vip3", "phone": "+86 138-0000-0000", "email": "ann@example.com",
@@ -187,7 +187,7 @@ def test_markup_in_a_name_is_stored_as_plain_text(personas):
     name = "<script>alert(1)</script>\x07\x1b Bob"
     body = session(personas.inbox_a, attributes={"name": name}).json()
     assert body["customer"]["name"] == "<script>alert(1)</script> Bob"  # control characters gone, nothing else touched
-    assert Customer.objects.get(pk=body["customer_id"]).name == "<script>alert(1)</script> Bob"
+    assert Customer.objects.get(public_id=body["customer_id"]).name == "<script>alert(1)</script> Bob"
 
 
 def test_forged_and_expired_tokens(personas):
@@ -197,7 +197,7 @@ def test_forged_and_expired_tokens(personas):
         expired = identity.make_customer_token(Customer.objects.get(pk=personas.visitor.customer_id), personas.inbox_a)
     for token in (forged, expired):
         renewed = session(personas.inbox_a, token=token).json()
-        assert renewed["customer_id"] != personas.visitor.customer_id  # a fresh identity, never the token's
+        assert renewed["customer_id"] != public_id(personas.visitor)  # a fresh identity, never the token's
         for method, path, body in (("get", "inbox", None), ("post", "visits", {"url": "https://shop.example/"}),
                                    ("post", "profile", {}), ("get", "conversations/1/rating", None)):
             client = customer_client(token)
@@ -209,7 +209,7 @@ def test_forged_and_expired_tokens(personas):
 def test_a_token_from_another_workspace_gets_a_fresh_identity_here(personas, sender):
     sender(personas.other_visitor, "over there")
     body = session(personas.inbox_a, token=personas.other_visitor_token).json()
-    customer = Customer.objects.get(pk=body["customer_id"])
+    customer = Customer.objects.get(public_id=body["customer_id"])
     assert customer.pk != personas.other_visitor.customer_id and customer.workspace_id == personas.workspace.pk
     assert body["conversation"] is None and body["inbox_id"] == personas.inbox_a.pk
 
@@ -259,7 +259,7 @@ def test_session_and_inbox_endpoint_describe_the_inbox(personas):
         "help_center": False,  # no published article yet: the widget shows no search box
     }
     body = session(personas.inbox_a, token=personas.visitor_token).json()
-    assert body["inbox"] == expected and body["customer_id"] == personas.visitor.customer_id
+    assert body["inbox"] == expected and body["customer_id"] == public_id(personas.visitor)
     assert customer_client(personas.visitor_token).get("/api/v1/customer/inbox").json() == {"inbox": expected}
     agent = Client()
     agent.force_login(personas.agent_a_user)
@@ -530,3 +530,8 @@ def test_vip_level_from_a_signed_identity_jumps_the_queue(personas):
     # An anonymous visitor cannot claim one.
     anonymous = session(personas.inbox_a, attributes={"vip_level": 9})
     assert anonymous.status_code == 400
+
+
+def public_id(actor):
+    """What the session answer calls the customer: the opaque id, never the sequential pk."""
+    return Customer.objects.get(pk=actor.customer_id).public_id

@@ -32,7 +32,8 @@ def session_cookie(user, verified=True):
 
 async def connect_agent(user, origin="http://localhost"):
     cookie = await session_cookie(user)
-    headers = [(b"cookie", f"sessionid={cookie}".encode()), (b"origin", origin.encode())]
+    # A browser's Host and Origin: the agent socket accepts only its own origin (helpdesk/asgi.py).
+    headers = [(b"cookie", f"sessionid={cookie}".encode()), (b"origin", origin.encode()), (b"host", origin.split("://", 1)[1].encode())]
     comm = WebsocketCommunicator(application, "/ws/agent/", headers=headers)
     connected, _ = await comm.connect()
     assert connected

@@ -35,7 +35,7 @@ def server(tmp_path, name, **env):
     port = processes.free_port()
     base = {"DATABASE_URL": database_url(), "REDIS_URL": settings.REDIS_URL or "", "DB_CONN_MAX_AGE": "0",
             "CHANNEL_PREFIX": f"t{uuid.uuid4().hex[:8]}", "NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost",
-            "SCHEDULER_INTERVAL_SECONDS": "0.2"}
+            "SCHEDULER_INTERVAL_SECONDS": "0.2", "WEB_PUSH_ALLOW_INSECURE_ENDPOINTS": "true"}  # the local push service
     proc = processes.start_uvicorn(port, {**base, **env}, tmp_path / f"{name}.log")
     return proc, port
 

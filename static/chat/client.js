@@ -23,6 +23,7 @@ export class ChatClient {
   constructor({ wsUrl, apiRoot, role, storageKey, authHeader = null, csrfToken = null, onEvent = () => {}, onStatus = () => {}, trackedOnly = false, storage = globalThis.localStorage }) {
     Object.assign(this, { wsUrl, apiRoot, role, storageKey, authHeader, csrfToken, onEvent, onStatus, trackedOnly, storage });
     this.calls = new Map();
+    this.throttled = null; // timer while the server asks us to wait (rate_limited): the outbox is held until then
     this.refSeq = 0;
     this.lastSeq = new Map(JSON.parse(storage.getItem(`${storageKey}:seq`) || "[]"));
     this.outbox = JSON.parse(storage.getItem(`${storageKey}:outbox`) || "[]");
@@ -175,8 +176,10 @@ export class ChatClient {
         this.noteConversation(frame.conversation);
         break;
       case "error":
-        // A rejected send will never succeed as is: drop it from the outbox and tell the UI.
-        if (frame.client_msg_id && frame.code !== "internal") this.settle(frame.client_msg_id);
+        // Throttled (rate_limited): nothing was stored; the send stays in the outbox and goes again
+        // after retry_after seconds. Any other rejected send will never succeed as is: drop it.
+        if (frame.client_msg_id && frame.code === "rate_limited") this.holdOutbox(frame.retry_after);
+        else if (frame.client_msg_id && frame.code !== "internal") this.settle(frame.client_msg_id);
         break;
     }
     this.onEvent(frame);
@@ -214,12 +217,22 @@ export class ChatClient {
     this.save();
   }
 
+  // The whole outbox waits (not just the refused item) so that messages still go out in order.
+  holdOutbox(seconds) {
+    clearTimeout(this.throttled);
+    this.throttled = setTimeout(() => {
+      this.throttled = null;
+      for (const item of this.outbox) this.flushOne(item);
+    }, Math.max(1, Number(seconds) || 1) * 1000);
+  }
+
   save() {
     this.storage.setItem(`${this.storageKey}:seq`, JSON.stringify([...this.lastSeq]));
     this.storage.setItem(`${this.storageKey}:outbox`, JSON.stringify(this.outbox));
   }
 
   flushOne(item) {
+    if (this.throttled) return; // sent when the wait is over (holdOutbox)
     if (this.isOpen()) this.ws.send(JSON.stringify({ type: "send", ...item }));
     else if (this.mode === "http") this.httpSend(item);
   }
@@ -236,7 +249,7 @@ export class ChatClient {
         for (const c of (data && data.conversations) || []) this.noteConversation(c);
       }
       for (const [id, seq] of this.lastSeq) this.httpFetch(id, seq);
-      for (const item of this.outbox) this.httpSend(item);
+      if (!this.throttled) for (const item of this.outbox) this.httpSend(item);
       setTimeout(poll, HTTP_POLL_MS);
     };
     poll();

@@ -8,7 +8,10 @@ from helpdesk.errors import DomainError
 def exception_handler(exc, context):
     """DomainError and DRF errors share one shape: {"error": {"code", "message", ...}}."""
     if isinstance(exc, DomainError):
-        return Response({"error": exc.as_dict()}, status=exc.status)
+        response = Response({"error": exc.as_dict()}, status=exc.status)
+        if getattr(exc, "retry_after", None):
+            response["Retry-After"] = str(exc.retry_after)  # rate_limited (helpdesk.ratelimit)
+        return response
     response = drf_exception_handler(exc, context)
     if response is not None:
         detail = response.data

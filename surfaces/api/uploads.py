@@ -12,6 +12,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from chat import uploads
+from helpdesk import ratelimit
+from surfaces import throttle
 from surfaces.api.views import actor_for
 
 MULTIPART_OVERHEAD_BYTES = 64 * 1024  # boundaries and part headers around the file
@@ -43,6 +45,7 @@ class UploadView(APIView):
     )
     def post(self, request):
         actor = actor_for(request)
+        throttle.upload(actor, ratelimit.request_ip(request))  # customers only; before the body is parsed
         try:
             length = int(request.META.get("CONTENT_LENGTH") or 0)
         except ValueError:

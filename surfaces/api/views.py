@@ -12,6 +12,8 @@ from chat import messages as chat_messages
 from chat.access import Actor, acting_agent
 from chat.models import Conversation, Message
 from chat.payloads import conversation_payload, message_payload
+from helpdesk import ratelimit
+from surfaces import throttle
 from surfaces.widget import session as widget_session
 
 
@@ -79,9 +81,10 @@ def _validated(serializer_class, data):
     return serializer.validated_data
 
 
-def _send(actor, data, conversation_id=None):
-    message, created = chat_messages.send_message(
+def _send(actor, data, conversation_id=None, ip=None):
+    message, created = throttle.send_message(
         actor,
+        ip=ip,
         client_msg_id=data["client_msg_id"],
         body=data.get("body", ""),
         msg_type=data["type"],
@@ -103,7 +106,7 @@ class CustomerSessionView(APIView):
             "Session",
             {
                 "token": serializers.CharField(),
-                "customer_id": serializers.IntegerField(),
+                "customer_id": serializers.CharField(),
                 "inbox_id": serializers.IntegerField(),
                 "customer": serializers.DictField(),
                 "inbox": serializers.DictField(),
@@ -117,6 +120,7 @@ class CustomerSessionView(APIView):
         customer, inbox, token = identity.open_customer_session(
             data["inbox_key"], token=data.get("token"), name=data.get("name", ""), user_id=data.get("user_id"),
             user_hash=data.get("user_hash"), attributes=data.get("attributes"), page=data.get("page"),
+            client_ip=ratelimit.ip_key(ratelimit.request_ip(request)),
         )
         return Response(widget_session.widget_session(customer, inbox, token))
 
@@ -124,7 +128,7 @@ class CustomerSessionView(APIView):
 class CustomerMessagesView(APIView):
     @extend_schema(request=SendIn, responses={200: AckOut, 201: AckOut}, summary="Customer send (opens a conversation if none is open)")
     def post(self, request):
-        return _send(actor_for(request), _validated(SendIn, request.data))
+        return _send(actor_for(request), _validated(SendIn, request.data), ip=ratelimit.request_ip(request))
 
 
 class ConversationListView(APIView):
@@ -162,7 +166,7 @@ class ConversationMessagesView(APIView):
 
     @extend_schema(request=SendIn, responses={200: AckOut, 201: AckOut}, summary="Send into a conversation (idempotent by client_msg_id)")
     def post(self, request, conversation_id):
-        return _send(actor_for(request), _validated(SendIn, request.data), conversation_id=conversation_id)
+        return _send(actor_for(request), _validated(SendIn, request.data), conversation_id=conversation_id, ip=ratelimit.request_ip(request))
 
 
 class ConversationReadView(APIView):

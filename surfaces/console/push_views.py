@@ -2,7 +2,7 @@
 /console/), its web app manifest, the push subscription endpoint the console posts a
 device's PushSubscription to, and a page to enable and test notifications.
 
-Writes go through chat.push; CSRF is enforced as on every session-authenticated write
+Writes go through lifecycle.push (which also decides which endpoints are acceptable); CSRF is enforced as on every session-authenticated write
 (the console's JavaScript sends X-CSRFToken from the csrftoken cookie)."""
 
 import hashlib
@@ -55,7 +55,7 @@ def _member(request):
 def _json_body(request):
     try:
         return json.loads(request.body or b"null")
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, RecursionError):  # RecursionError: nested too deep for the parser
         raise invalid("malformed_json", gettext_lazy("The request body must be JSON.")) from None
 
 

@@ -12,6 +12,7 @@ from accounts.models import Membership
 from chat import access
 from chat.models import Conversation, Customer, CustomerVisit, Inbox, InboxUserPermission, Message, ReadState, SenderKind, Tag
 from helpdesk.errors import invalid
+from helpdesk.validation import id_param
 from orders.models import Voucher
 from routing.models import AgentGroup, AgentPresence
 
@@ -39,16 +40,17 @@ class ListFilter:
     def from_params(cls, params):
         """Validate at the edge: an unknown view, state or id is a clear error, not an empty list."""
         view = params.get("view") or "mine"
-        if view not in {key for key, _label in VIEWS} and not (view.startswith("group:") and view[6:].isdigit()):
+        # Ids as bounded ASCII digits: a 40-digit id was a 500 on SQLite (OverflowError), "²" a ValueError.
+        if view not in {key for key, _label in VIEWS} and not (view.startswith("group:") and id_param(view[6:]) is not None):
             raise invalid("invalid_view", _("Unknown list."))
         state = params.get("state") or ""
         if state and state not in Conversation.State.values:
             raise invalid("invalid_state", _("Unknown state."))
         inbox = params.get("inbox") or ""
-        if inbox and not inbox.isdigit():
+        if inbox and id_param(inbox) is None:
             raise invalid("invalid_inbox", _("Unknown inbox."))
         tag = (params.get("tag") or "")[:40]
-        return cls(view=view, inbox_id=int(inbox) if inbox else None, state=state, tag=tag, before=params.get("before") or "")
+        return cls(view=view, inbox_id=id_param(inbox), state=state, tag=tag, before=params.get("before") or "")
 
     @property
     def group_id(self):
@@ -113,10 +115,10 @@ def page(actor, flt):
     if flt.before:
         stamp, _sep, pk = flt.before.partition("|")
         when = parse_datetime(stamp)
-        if when is None or not pk.isdigit():
+        if when is None or id_param(pk) is None:
             raise invalid("invalid_cursor", _("Invalid page cursor."))
         # The redundant <= bound lets the index scan start at the cursor instead of filtering every newer row.
-        qs = qs.filter(Q(last_message_at__lt=when) | Q(last_message_at=when, pk__lt=int(pk)), last_message_at__lte=when)
+        qs = qs.filter(Q(last_message_at__lt=when) | Q(last_message_at=when, pk__lt=id_param(pk)), last_message_at__lte=when)
     rows = list(with_row_data(qs, actor).order_by(F("last_message_at").desc(nulls_last=True), "-pk")[: PAGE_SIZE + 1])
     more = len(rows) > PAGE_SIZE
     rows = rows[:PAGE_SIZE]

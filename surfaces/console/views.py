@@ -24,7 +24,7 @@ from chat import messages as chat_messages
 from chat import tags as customer_tags
 from chat.models import Conversation
 from helpdesk.errors import DomainError, invalid
-from helpdesk.validation import int_or_none
+from helpdesk.validation import id_param, int_or_none, loads_json
 from routing import actions as routing
 
 from . import queries as console
@@ -181,10 +181,7 @@ def message_fragment(request, actor, conversation_id):
 
 def _body(request):
     if request.content_type == "application/json":
-        try:
-            data = json.loads(request.body or b"{}")
-        except ValueError:
-            raise invalid("malformed_body", _("The request body is not valid JSON.")) from None
+        data = loads_json(request.body or b"{}")  # deep nesting too: a 400, not a RecursionError
         if not isinstance(data, dict):
             raise invalid("malformed_body", _("The request body must be a JSON object."))
         return data
@@ -255,7 +252,7 @@ def set_status(request, actor):
     capacity = data.get("capacity")
     if capacity in (None, ""):
         capacity = None
-    elif isinstance(capacity, str) and capacity.isdigit():
-        capacity = int(capacity)  # form posts send text; anything else is refused by the action
+    elif isinstance(capacity, str) and id_param(capacity) is not None:
+        capacity = id_param(capacity)  # form posts send text ("²" passes isdigit() but not int()); the action refuses the rest
     presence = routing.set_status(actor, data.get("status"), capacity)
     return JsonResponse({"status": presence.status, "capacity": presence.capacity})

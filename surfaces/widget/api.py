@@ -9,6 +9,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from chat import identity, profile, ratings, states
+from helpdesk import ratelimit
 from helpdesk.errors import forbidden, invalid
 from knowledge.widget import widget_search
 from surfaces.api.views import actor_for
@@ -99,4 +100,5 @@ class HelpSearchView(APIView):
         actor = actor_for(request)
         if not actor.is_customer:
             raise forbidden()
+        ratelimit.hit("search_ip", ratelimit.ip_key(ratelimit.request_ip(request)))
         return Response({"results": widget_search(actor, request.query_params.get("q", ""), request.query_params.get("locale", ""))})

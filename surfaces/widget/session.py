@@ -32,7 +32,7 @@ def widget_session(customer, inbox, token):
     )
     return {
         "token": token,
-        "customer_id": customer.pk,
+        "customer_id": customer.public_id,  # opaque: the pk is sequential
         "inbox_id": inbox.pk,
         "customer": {"name": customer.name, "identified": customer.external_id is not None},
         "inbox": widget_inbox(inbox),

@@ -9,6 +9,7 @@ from django.views.decorators.clickjacking import xframe_options_exempt
 from django.views.decorators.http import require_GET
 
 from chat.models import Inbox
+from surfaces.demo import demo_page
 
 # The frame talks only to us: no third-party requests, no inline script.
 FRAME_CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
@@ -58,6 +59,7 @@ def full_page(request):
 
 
 @require_GET
+@demo_page
 def demo_host(request):
     """A merchant page with the one-line snippet, under a strict CSP (the widget must cope)."""
     inbox = _inbox(request) if request.GET.get("inbox") else Inbox.objects.filter(kind=Inbox.Kind.WEB).order_by("pk").first()

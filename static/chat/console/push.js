@@ -73,7 +73,14 @@ export async function enablePush({ publicKey, subscribeUrl, csrfToken }) {
     if (!subscription) {
       subscription = await registration.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: base64UrlToBytes(publicKey) });
     }
-    const response = await send(subscribeUrl, "POST", subscription.toJSON(), csrfToken);
+    let response = await send(subscribeUrl, "POST", subscription.toJSON(), csrfToken);
+    if (response.status === 409) {
+      // The server keeps this browser's subscription for another account (never moves it):
+      // this browser changed hands, so it takes a fresh subscription of its own.
+      await subscription.unsubscribe();
+      subscription = await registration.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: base64UrlToBytes(publicKey) });
+      response = await send(subscribeUrl, "POST", subscription.toJSON(), csrfToken);
+    }
     return response.ok ? "subscribed" : "failed";
   } catch (error) {
     return "failed";

@@ -44,7 +44,7 @@ async function api(method, path, body, isForm = false) {
   if (body && !isForm) headers["Content-Type"] = "application/json";
   const r = await fetch(`/api/v1/${path}`, { method, headers, body: body ? (isForm ? body : JSON.stringify(body)) : undefined });
   const data = r.status === 204 ? {} : await r.json().catch(() => ({}));
-  if (!r.ok) throw Object.assign(new Error(data.error?.message || r.statusText), { status: r.status, code: data.error?.code });
+  if (!r.ok) throw Object.assign(new Error(data.error?.message || r.statusText), { status: r.status, code: data.error?.code, retryAfter: data.error?.retry_after });
   return data;
 }
 
@@ -260,7 +260,8 @@ function onEvent(f) {
     case "error":
       if (f.client_msg_id) {
         const li = list.querySelector(`.w-msg--pending[data-client="${CSS.escape(f.client_msg_id)}"] .w-state`);
-        if (li) li.textContent = `${texts.failed}: ${f.message}`;
+        // rate_limited: a polite line from the server; the client sends it again after retry_after.
+        if (li) li.textContent = f.code === "rate_limited" ? f.message : `${texts.failed}: ${f.message}`;
       }
       $("w-error").textContent = f.client_msg_id ? "" : f.message || "";
       break;
@@ -422,6 +423,8 @@ async function boot(identity) {
     if (!embedded || session.conversation) connect();
   } catch (err) {
     $("w-status").textContent = err.message;
+    // Too many new visitors from this network just now (rate_limited): open the chat once the wait is over.
+    if (err.code === "rate_limited") setTimeout(() => boot(identity), Math.max(1, err.retryAfter || 1) * 1000);
   }
 }
 

@@ -1,7 +1,12 @@
 """Demo data for the embedded default: one workspace, two inboxes, three agents.
 
-Idempotent: running it again resets the demo passwords and prints the logins."""
+Idempotent: running it again resets the demo passwords and prints the logins. The password is
+DEMO_PASSWORD from the environment, else a new random one on every run, printed once and stored
+nowhere else (only its hash): `HOST=0.0.0.0 make run` must not open the founder's account, which
+has no second factor yet, to anyone who has read the README."""
 
+import os
+import secrets
 from datetime import time
 
 from django.contrib.auth import get_user_model
@@ -17,7 +22,11 @@ from orders.models import Voucher
 from replies.models import AutoReplyRule, QuickPhrase, ReplySettings, SensitiveWordList
 from routing.models import AgentGroup
 
-DEMO_PASSWORD = "demo-pass-123"
+
+
+def demo_password():
+    return os.environ.get("DEMO_PASSWORD") or secrets.token_urlsafe(12)
+
 AGENTS = [
     ("founder", "Fang 方", Role.FOUNDER),
     ("agent1", "Li 李", Role.AGENT),
@@ -54,13 +63,14 @@ class Command(BaseCommand):
     @transaction.atomic
     def handle(self, *args, **options):
         User = get_user_model()
+        password = demo_password()
         workspace, _ = Workspace.objects.get_or_create(slug="demo", defaults={"name": "Demo Shop 演示店铺"})
         AgentGroup.objects.get_or_create(workspace=workspace, name="Reception", defaults={"is_default": True})
         web, _ = Inbox.objects.get_or_create(workspace=workspace, name="Website", defaults={"kind": Inbox.Kind.WEB})
         app, _ = Inbox.objects.get_or_create(workspace=workspace, name="App", defaults={"kind": Inbox.Kind.APP})
         for username, display_name, role in AGENTS:
             user, _ = User.objects.get_or_create(username=username)
-            user.set_password(DEMO_PASSWORD)
+            user.set_password(password)
             user.is_staff = user.is_superuser = role == Role.FOUNDER
             user.save()
             Membership.objects.update_or_create(workspace=workspace, user=user, defaults={"role": role, "display_name": display_name})
@@ -83,7 +93,9 @@ class Command(BaseCommand):
         self.stdout.write("  Agent console: /console/   Verifier page: /verify/ (codes DEMO-0001..3)   Admin: /admin/")
         self.stdout.write("  Auto-replies, hosting (22:00–08:00) and sensitive words: /admin/replies/")
         for username, display_name, role in AGENTS:
-            self.stdout.write(f"  login {username:8} password {DEMO_PASSWORD}  ({role})")
+            self.stdout.write(f"  login {username:8} password {password}  ({role})")
+        if not os.environ.get("DEMO_PASSWORD"):
+            self.stdout.write("  (Random, new on every run: note it now. DEMO_PASSWORD=... chooses one.)")
 
     def _replies(self, workspace):
         ReplySettings.objects.get_or_create(workspace=workspace, inbox=None, defaults={
