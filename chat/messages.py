@@ -170,7 +170,7 @@ def send_message(actor, *, client_msg_id, body="", msg_type="text", conversation
         with transaction.atomic():
             # Looked up before the target is chosen: a retry whose ack was lost may arrive after the
             # conversation was resolved, and must find the original rather than open a new one.
-            existing = _sent_before(actor, client_msg_id)
+            existing = sent_before(actor, client_msg_id)
             if existing is not None:
                 return existing, False
             if actor.is_customer:
@@ -188,13 +188,13 @@ def send_message(actor, *, client_msg_id, body="", msg_type="text", conversation
             return message, True
     except IntegrityError:
         # A concurrent retry of the same send won the race: return what it stored.
-        existing = _sent_before(actor, client_msg_id)
+        existing = sent_before(actor, client_msg_id)
         if existing is None:
             raise
         return existing, False
 
 
-def _sent_before(actor, client_msg_id):
+def sent_before(actor, client_msg_id):
     """This sender's message with this client id, in any conversation (unique per sender)."""
     existing = Message.objects.filter(sender_key=actor.key, client_msg_id=client_msg_id).select_related("conversation").first()
     if existing is not None and existing.conversation.workspace_id != actor.workspace_id:

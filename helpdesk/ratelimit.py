@@ -15,13 +15,15 @@ import math
 import time
 
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import cache, caches
+from django.core.cache.backends.redis import RedisCache
 from django.utils.translation import gettext_lazy as _
 
 from helpdesk.errors import DomainError
 
 log = logging.getLogger(__name__)
 
+_DEFAULT_CACHE = cache
 # The time source: tests replace it to move between windows without sleeping.
 clock = time.time
 # Added to every key; tests call reset() so one test's counts never reach the next.
@@ -46,24 +48,61 @@ def reset():
 def hit(scope, key):
     """Count one request of `key` in `scope`; RateLimited when that is over the limit.
     No limit configured (or no key to count by): nothing happens."""
-    limit = settings.RATE_LIMITS.get(scope)
-    if not limit or key in (None, ""):
-        return
-    count, seconds = limit
+    hit_all((scope, key))
+
+
+def hit_all(*pairs):
+    """Count each (scope, key) pair, narrowest first; RateLimited at the first one over its limit.
+    Requests a narrow limit refuses (one visitor flooding) never use up a broad one (the inbox
+    everyone shares). On Redis all counters move in one round trip (a pipeline of INCR and
+    EXPIRE NX) and the broader ones are given back only when a narrower one refuses."""
     now = clock()
-    window = int(now // seconds)
-    cache_key = f"rl:{_namespace}{scope}:{key}:{window}"
-    try:
-        used = _count(cache_key, seconds)
-    except Exception:  # the cache (Redis) is away: serve rather than refuse everyone
-        log.warning("rate limit %s not counted: cache unavailable", scope, exc_info=True)
+    windows = []
+    for scope, key in pairs:
+        limit = settings.RATE_LIMITS.get(scope)
+        if limit and key not in (None, ""):
+            count, seconds = limit
+            window = int(now // seconds)
+            windows.append((f"rl:{_namespace}{scope}:{key}:{window}", count, seconds, window))
+    if not windows:
         return
-    if used > count:
-        raise RateLimited(max(1, math.ceil((window + 1) * seconds - now)))
+    try:
+        used = _count_many([(cache_key, seconds) for cache_key, _count, seconds, _window in windows])
+    except Exception:  # the cache (Redis) is away: serve rather than refuse everyone
+        log.warning("rate limits %s not counted: cache unavailable", [p[0] for p in pairs], exc_info=True)
+        return
+    for index, (cache_key, count, seconds, window) in enumerate(windows):
+        if used[index] > count:
+            _give_back([w[0] for w in windows[index + 1:]])
+            raise RateLimited(max(1, math.ceil((window + 1) * seconds - now)))
 
 
-def _count(cache_key, seconds):
-    # Lives a little past its window (the clock of another process may lag), then expires.
+def _backend():
+    """The cache the counters live in (tests may replace `cache` with another client)."""
+    return caches["default"] if cache is _DEFAULT_CACHE else cache
+
+
+def _redis_client():
+    """The redis-py client behind Django's Redis cache, or None for any other cache."""
+    backend = _backend()
+    return backend._cache.get_client(None, write=True) if isinstance(backend, RedisCache) else None
+
+
+def _count_many(keys):
+    """Add one to each (key, seconds) counter; its value after. A counter lives a little past its
+    window (another process's clock may lag), then expires."""
+    client = _redis_client()
+    if client is not None:
+        pipe = client.pipeline(transaction=False)
+        for cache_key, seconds in keys:
+            stored_key = _backend().make_key(cache_key)  # the cache's prefix and version, as cache.decr expects
+            pipe.incr(stored_key)
+            pipe.expire(stored_key, seconds + 5, nx=True)
+        return pipe.execute()[0::2]
+    return [_count_one(cache_key, seconds) for cache_key, seconds in keys]
+
+
+def _count_one(cache_key, seconds):
     if cache.add(cache_key, 1, timeout=seconds + 5):
         return 1
     try:
@@ -73,11 +112,12 @@ def _count(cache_key, seconds):
         return 1
 
 
-def hit_all(*pairs):
-    """hit() each (scope, key) pair in order, narrowest first, up to the first refusal: requests a
-    narrow limit refuses (one visitor flooding) never use up a broad one (the inbox everyone shares)."""
-    for scope, key in pairs:
-        hit(scope, key)
+def _give_back(cache_keys):
+    for cache_key in cache_keys:
+        try:
+            cache.decr(cache_key)
+        except ValueError:
+            pass
 
 
 # --- the client's address --------------------------------------------------------------------

@@ -288,14 +288,17 @@ def env_rate(name, default):
 
 # Fixed windows, shared by all processes through Redis when REDIS_URL is set. Far above what a
 # person does: they stop floods from one visitor, one address or against one inbox.
+# Per-address limits are loose on purpose: mobile carriers' NAT (common in China) and offices put
+# many real customers behind one address; the per-visitor limit is the tight one. Per inbox: a
+# ceiling a flash sale stays under (100 messages/s) that still stops one public key's flood.
 RATE_LIMITS = {
     "send_visitor": env_rate("RATE_LIMIT_SEND_VISITOR", "20/10"),  # customer messages, per visitor
-    "send_ip": env_rate("RATE_LIMIT_SEND_IP", "120/60"),  # customer messages, per client address
-    "send_inbox": env_rate("RATE_LIMIT_SEND_INBOX", "300/60"),  # customer messages, per inbox
-    "new_customer_ip": env_rate("RATE_LIMIT_NEW_CUSTOMER_IP", "20/60"),  # new anonymous visitors, per address
+    "send_ip": env_rate("RATE_LIMIT_SEND_IP", "600/60"),  # customer messages, per client address
+    "send_inbox": env_rate("RATE_LIMIT_SEND_INBOX", "6000/60"),  # customer messages, per inbox
+    "new_customer_ip": env_rate("RATE_LIMIT_NEW_CUSTOMER_IP", "60/60"),  # new anonymous visitors, per address
     "upload_visitor": env_rate("RATE_LIMIT_UPLOAD_VISITOR", "20/600"),  # customer uploads, per visitor
-    "upload_ip": env_rate("RATE_LIMIT_UPLOAD_IP", "60/600"),  # customer uploads, per address
-    "search_ip": env_rate("RATE_LIMIT_SEARCH_IP", "60/60"),  # help-center and widget searches, per address
+    "upload_ip": env_rate("RATE_LIMIT_UPLOAD_IP", "200/600"),  # customer uploads, per address
+    "search_ip": env_rate("RATE_LIMIT_SEARCH_IP", "300/60"),  # help-center and widget searches, per address
 }
 # How many reverse proxies in front of the app append to X-Forwarded-For; 0: the header is ignored.
 TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)

@@ -271,8 +271,11 @@ def run_config(config, args):
     settings = {**DEFAULTS[config], **{k: v for k, v in vars(args).items() if k in DEFAULTS[config] and v is not None}}
     args = argparse.Namespace(**{**vars(args), **settings})
     with tempfile.TemporaryDirectory(prefix=f"bench-{config}-") as workdir:
-        env = {**prepare_database(config, workdir), "DB_CONN_MAX_AGE": "600", "LOG_LEVEL": "ERROR",
-               "RATE_LIMITS_ENABLED": "false"}  # simulated visitors all come from 127.0.0.1
+        env = {**prepare_database(config, workdir), "DB_CONN_MAX_AGE": "600", "LOG_LEVEL": "ERROR"}
+        if args.rate_limits:  # the per-visitor and per-inbox counters on; per address off (every simulated visitor is 127.0.0.1)
+            env.update(RATE_LIMIT_SEND_IP="off", RATE_LIMIT_NEW_CUSTOMER_IP="off")
+        else:
+            env["RATE_LIMITS_ENABLED"] = "false"
         if config == "embedded":
             env["REDIS_URL"] = ""
         manage(env, "migrate", "--noinput")
@@ -308,6 +311,7 @@ def main():
     parser.add_argument("--processes", type=int)
     parser.add_argument("--duration", type=float, default=30)
     parser.add_argument("--json", action="store_true", help="print one JSON object per configuration")
+    parser.add_argument("--rate-limits", action="store_true", help="count sends against the per-visitor and per-inbox limits (their cost)")
     parser.add_argument("--keep-logs", action="store_true", help="print the tail of each server log")
     args = parser.parse_args()
     try:

@@ -3,7 +3,6 @@ counters, settings.RATE_LIMITS for the numbers). Agents are members of the works
 throttled here."""
 
 from chat import messages as chat_messages
-from chat.models import Message
 from helpdesk import ratelimit
 
 
@@ -16,18 +15,12 @@ def send_message(actor, *, ip=None, **send):
         try:
             ratelimit.hit_all(("send_visitor", actor.customer_id), ("send_ip", ratelimit.ip_key(ip)), ("send_inbox", actor.inbox_id))
         except ratelimit.RateLimited:
-            stored = _stored(actor, send.get("client_msg_id"))
+            client_msg_id = send.get("client_msg_id")
+            stored = chat_messages.sent_before(actor, client_msg_id) if isinstance(client_msg_id, str) and client_msg_id else None
             if stored is None:
                 raise
             return stored, False
     return chat_messages.send_message(actor, **send)
-
-
-def _stored(actor, client_msg_id):
-    if not isinstance(client_msg_id, str) or not client_msg_id:
-        return None
-    return (Message.objects.filter(sender_key=actor.key, client_msg_id=client_msg_id, conversation__workspace_id=actor.workspace_id)
-            .select_related("conversation").first())
 
 
 def upload(actor, ip):

@@ -22,6 +22,7 @@ def refused(scope, key):
     return info.value
 
 
+@pytest.mark.engine_db  # also on Redis in pass 2 (one pipeline per hit_all there)
 def test_a_window_allows_count_then_refuses_with_the_wait_until_it_ends(settings, clock):
     settings.RATE_LIMITS = {"demo": (3, 10)}
     clock[0] = START + 4
@@ -45,6 +46,7 @@ def test_no_limit_or_no_key_counts_nothing(settings, clock):
     assert refused("other", "a").retry_after == 60
 
 
+@pytest.mark.engine_db  # also on Redis in pass 2 (one pipeline per hit_all there)
 def test_hit_all_stops_at_the_first_refusal_so_a_flood_never_uses_up_the_broad_limit(settings, clock):
     settings.RATE_LIMITS = {"visitor": (1, 10), "inbox": (2, 60)}
     ratelimit.hit_all(("visitor", 1), ("inbox", 9))
