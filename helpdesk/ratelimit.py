@@ -82,10 +82,21 @@ def _backend():
     return caches["default"] if cache is _DEFAULT_CACHE else cache
 
 
+# One redis-py client (thread-safe, pooled) per Redis server and process. Django hands each async
+# context its own cache object, and with it a new connection pool: asked per send, every socket's
+# first message would open a new Redis connection (ack p99 115-170 ms instead of 15-17 ms).
+_redis_clients = {}
+
+
 def _redis_client():
     """The redis-py client behind Django's Redis cache, or None for any other cache."""
     backend = _backend()
-    return backend._cache.get_client(None, write=True) if isinstance(backend, RedisCache) else None
+    if not isinstance(backend, RedisCache):
+        return None
+    servers = tuple(backend._servers)
+    if servers not in _redis_clients:
+        _redis_clients[servers] = backend._cache.get_client(None, write=True)
+    return _redis_clients[servers]
 
 
 def _count_many(keys):

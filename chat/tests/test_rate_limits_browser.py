@@ -26,10 +26,10 @@ def stored_bodies():
     return list(Message.objects.filter(body__in=TEXTS).order_by("seq").values_list("body", flat=True))
 
 
-def test_a_throttled_send_waits_politely_and_goes_out_once(one_send_per_3_seconds, personas, live_server_url, browser):
+def test_a_throttled_send_waits_politely_and_goes_out_once(one_send_per_3_seconds, personas, live_server_url, browser, artifacts):
     from playwright.sync_api import expect
 
-    page = browser.new_context(locale="en-US", viewport={"width": 375, "height": 700}).new_page()
+    page = browser.new_context(locale="zh-CN", viewport={"width": 375, "height": 700}).new_page()
     errors = []
     page.on("pageerror", lambda e: errors.append(str(e)))
     page.goto(f"{live_server_url}/widget/chat/?inbox={personas.inbox_a.public_key}")
@@ -40,8 +40,9 @@ def test_a_throttled_send_waits_politely_and_goes_out_once(one_send_per_3_second
         page.click("#w-composer button[type=submit]")
     # A refused send is still pending, with the server's line (not "failed"), until it goes again.
     expect(page.locator(".w-msg--pending .w-state").first).to_have_text(re.compile("^(?!Not sent|未发送).*(too fast|太快)"), timeout=BROWSER_WAIT_MS)
+    page.screenshot(path=str(artifacts / "widget-rate-limited-phone.png"))
     expect(page.locator(".w-msg--pending")).to_have_count(0, timeout=30_000)
     stored = outside_the_browser_loop(stored_bodies)
-    assert sorted(stored) == sorted(TEXTS)  # each exactly once
+    assert stored == TEXTS  # each exactly once, in the order typed
     expect(page.locator("#w-messages .w-body")).to_have_count(3)
     assert errors == []
