@@ -13,6 +13,13 @@ class Hooks:
         a DomainError to refuse it (nothing is stored, not even a conversation it would open)."""
         return body, None
 
+    def quiet_for(self, workspace_id, sender_kind):
+        """True when a plain message (no state change) from this kind of sender in this workspace
+        needs nothing beyond being stored and published: no screening, nothing in message_stored.
+        The engine may then store it in one statement outside a transaction (chat.fast_send), so
+        a listener must answer False whenever screen_message or message_stored could act."""
+        return True
+
     def conversation_started(self, conversation):
         """A customer's first message opened a conversation (state bot or queued)."""
 

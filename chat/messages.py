@@ -25,7 +25,7 @@ from helpdesk import realtime
 from helpdesk.errors import DomainError, forbidden, invalid
 from helpdesk.validation import is_int
 
-from . import access, hooks, uploads
+from . import access, fast_send, hooks, uploads
 from .models import Conversation, ConversationEvent, Customer, Inbox, Message, Participant, ReadState, SenderKind
 from .notify import history_scope, notify_conversation, notify_message
 from .states import wake
@@ -165,7 +165,11 @@ def send_message(actor, *, client_msg_id, body="", msg_type="text", conversation
         entry_page = ""
     if actor.is_agent and conversation_id is None:
         raise invalid("conversation_required", _("conversation_id is required."))
-
+    message = fast_send.send(actor, client_msg_id=client_msg_id, body=body, msg_type=msg_type, conversation_id=conversation_id,
+                             attachments=attachments)
+    if message is not None:
+        notify_message(message)  # committed already: published at once
+        return message, True
     try:
         with transaction.atomic():
             # Looked up before the target is chosen: a retry whose ack was lost may arrive after the

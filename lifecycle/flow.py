@@ -34,6 +34,14 @@ class Flow(hooks.Hooks):
         verdict = sensitive.check(conversation.workspace_id, actor.is_customer, body)
         return verdict.body, verdict
 
+    def quiet_for(self, workspace_id, sender_kind):
+        """Nothing follows a plain customer message here: no word lists (screen_message), no rules
+        or settings (follow-up jobs, hosting), no push devices (message_stored). Per-process caches: no query."""
+        if sender_kind != SenderKind.CUSTOMER:
+            return False
+        configured = config.for_workspace(workspace_id)
+        return not (configured.word_lists or configured.has_rules or configured.has_settings or push.may_push(workspace_id))
+
     def conversation_started(self, conversation):
         timers.conversation_started(conversation)
         if conversation.state == Conversation.State.QUEUED:

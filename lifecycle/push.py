@@ -305,6 +305,11 @@ def send_test(user):
 # --- jobs (follow-up rows) --------------------------------------------------------------
 
 
+def may_push(workspace_id):
+    """Whether a customer message in this workspace may queue a push job (per-process cache, no query)."""
+    return _config()["ENABLED"] and workspace_has_devices(workspace_id)
+
+
 def _job(conversation, kind, **data):
     """A push job in the caller's transaction, unless the workspace has no device at all (cached)."""
     if workspace_has_devices(conversation.workspace_id):

@@ -1,0 +1,86 @@
+"""A customer's plain message in one statement (PostgreSQL).
+
+The common send — a customer writing into their open conversation (queued, assigned, or pending
+and not snoozed) in a workspace where nothing follows a message (chat.hooks `quiet_for`) — is one
+autocommitted statement: a CTE advances the conversation's last_seq under its row lock, the
+INSERT takes that seq, and the conversation comes back for the fan-out. The guarantees are the
+general path's: the row lock orders concurrent senders (seq without gaps or duplicates); the
+sender's (sender_key, client_msg_id) must not exist (a repeat answers nothing here and the general
+path returns the original; two racing repeats: the unique constraint fails the second statement
+whole, its seq increment included); the statement has committed when it returns, so the ack
+follows the commit. Anything else — the first message, a reopen, a snoozed or bot conversation,
+sensitive words, rules, devices — answers None and the caller takes the general path."""
+
+import json
+
+from django.db import IntegrityError, connection
+from django.utils import timezone
+
+from helpdesk.validation import int_or_none
+
+from . import hooks
+from .models import Conversation, Message
+
+# States where a customer's message changes nothing but last_seq/last_message_at (see messages._append).
+PLAIN_STATES = (Conversation.State.QUEUED, Conversation.State.ASSIGNED, Conversation.State.PENDING)
+
+_CONVERSATION_FIELDS = [f for f in Conversation._meta.concrete_fields]
+
+
+def _sql():
+    conv, msg = Conversation._meta.db_table, Message._meta.db_table
+    returned = ", ".join(f'"{f.column}"' for f in _CONVERSATION_FIELDS)
+    target = ", ".join(f'target."{f.column}"' for f in _CONVERSATION_FIELDS)
+    return f"""
+        WITH target AS (
+            UPDATE "{conv}" SET "last_seq" = "last_seq" + 1, "last_message_at" = %(now)s
+            WHERE "id" = COALESCE(%(conversation_id)s, (
+                    SELECT "id" FROM "{conv}" WHERE "customer_id" = %(customer_id)s AND "inbox_id" = %(inbox_id)s
+                    AND "state" = ANY(%(open_states)s) ORDER BY "id" DESC LIMIT 1))
+              AND "customer_id" = %(customer_id)s AND "workspace_id" = %(workspace_id)s
+              AND ("state" = ANY(%(plain_states)s) AND ("state" <> 'pending' OR "snoozed_until" IS NULL))
+              AND NOT EXISTS (SELECT 1 FROM "{msg}" WHERE "sender_key" = %(sender_key)s AND "client_msg_id" = %(client_msg_id)s)
+            RETURNING {returned}
+        ), stored AS (
+            INSERT INTO "{msg}" ("conversation_id", "seq", "sender_kind", "sender_user_id", "sender_customer_id", "sender_key",
+                                 "sender_name", "client_msg_id", "msg_type", "body", "attachments", "is_private", "created_at")
+            SELECT "id", "last_seq", %(sender_kind)s, NULL, %(customer_id)s, %(sender_key)s, %(sender_name)s, %(client_msg_id)s,
+                   %(msg_type)s, %(body)s, %(attachments)s::jsonb, false, %(now)s FROM target
+            RETURNING "id", "conversation_id"
+        )
+        SELECT stored."id", {target} FROM stored JOIN target ON target."id" = stored."conversation_id"
+    """
+
+
+def send(actor, *, client_msg_id, body, msg_type, conversation_id, attachments):
+    """The stored message (its .conversation set), or None when this send needs the general path."""
+    if (connection.vendor != "postgresql" or connection.in_atomic_block or not actor.is_customer
+            or not hooks.listener().quiet_for(actor.workspace_id, actor.kind)):
+        return None
+    if conversation_id is not None:
+        conversation_id = int_or_none(conversation_id)
+        if conversation_id is None:
+            return None  # the general path answers not_found
+    now = timezone.now()
+    params = {
+        "now": now, "conversation_id": conversation_id, "customer_id": actor.customer_id, "inbox_id": actor.inbox_id,
+        "workspace_id": actor.workspace_id, "open_states": [str(s) for s in Conversation.OPEN_STATES], "plain_states": [str(s) for s in PLAIN_STATES],
+        "sender_key": actor.key, "client_msg_id": client_msg_id, "sender_kind": actor.kind, "sender_name": actor.name[:120],
+        "msg_type": msg_type, "body": body, "attachments": json.dumps(list(attachments)),
+    }
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(_sql(), params)
+            row = cursor.fetchone()
+    except IntegrityError:  # a concurrent repeat of this send won: the general path returns it
+        return None
+    if row is None:
+        return None
+    conversation = Conversation.from_db(connection.alias, [f.attname for f in _CONVERSATION_FIELDS], row[1:])
+    message = Message(
+        pk=row[0], conversation=conversation, seq=conversation.last_seq, sender_kind=actor.kind, sender_customer_id=actor.customer_id,
+        sender_key=actor.key, sender_name=actor.name[:120], client_msg_id=client_msg_id, msg_type=msg_type, body=body,
+        attachments=list(attachments), is_private=False, created_at=now,
+    )
+    message._state.adding, message._state.db = False, connection.alias
+    return message

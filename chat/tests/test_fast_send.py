@@ -1,0 +1,115 @@
+"""A customer's plain message is one statement on PostgreSQL (chat.fast_send), with the general
+path's guarantees; anything that needs more takes the general path. Marked engine_db: on SQLite
+every send takes the general path (asserted too), on PostgreSQL the fast one."""
+
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from chat import states
+from chat.models import Conversation, Message, PushSubscription
+from conftest import make_visitor, run_threads, send
+from lifecycle import push
+from replies import config
+from replies.models import AutoReplyRule, ReplySettings, SensitiveWordList
+
+pytestmark = [pytest.mark.engine_db, pytest.mark.django_db(transaction=True)]
+
+
+def postgres():
+    return connection.vendor == "postgresql"
+
+
+def statements(actor, body, **kwargs):
+    with CaptureQueriesContext(connection) as queries:
+        message, created = send(actor, body, **kwargs)
+    return message, created, len(queries)
+
+
+@pytest.fixture
+def open_chat(personas):
+    first, _ = send(personas.visitor, "hello")  # the first message opens the conversation: general path
+    return first.conversation_id
+
+
+def test_a_plain_customer_message_is_one_statement(personas, open_chat):
+    message, created, count = statements(personas.visitor, "second")
+    assert created and message.seq == 2 and message.conversation_id == open_chat
+    assert (count == 1) if postgres() else (count > 1)
+    stored = Message.objects.get(pk=message.pk)
+    assert (stored.seq, stored.body, stored.sender_key, stored.client_msg_id) == (2, "second", message.sender_key, message.client_msg_id)
+    conversation = Conversation.objects.get(pk=open_chat)
+    assert conversation.last_seq == 2 and abs(conversation.last_message_at - stored.created_at) < timedelta(seconds=1)
+    named, _created, count = statements(personas.visitor, "third", conversation_id=open_chat)
+    assert named.seq == 3 and ((count == 1) if postgres() else (count > 1))
+
+
+def test_a_repeat_returns_the_original_and_stores_nothing(personas, open_chat):
+    message, _created, _count = statements(personas.visitor, "once", client_msg_id="fast-1")
+    again, created, _count = statements(personas.visitor, "once", client_msg_id="fast-1")
+    assert not created and again.pk == message.pk
+    assert Conversation.objects.get(pk=open_chat).last_seq == 2  # no seq taken by the repeat
+
+
+def test_another_customers_conversation_is_not_reachable(personas, open_chat):
+    other_actor, _token = make_visitor(personas.inbox_a)
+    with pytest.raises(Exception) as refused:
+        send(other_actor, "sneaky", conversation_id=open_chat)
+    assert getattr(refused.value, "code", "") == "not_found"
+    assert not Message.objects.filter(body="sneaky").exists()
+
+
+def test_racing_senders_and_repeats_keep_seq_gap_free(personas, open_chat):
+    visitors = [personas.visitor] + [make_visitor(personas.inbox_a)[0] for _ in range(2)]
+    for visitor in visitors[1:]:
+        send(visitor, "first")
+
+    def burst(i):
+        visitor = visitors[i % len(visitors)]
+        for n in range(10):
+            send(visitor, f"m{n}", client_msg_id=f"race-{i % len(visitors)}-{n}")  # two threads per visitor repeat each send
+
+    run_threads(6, burst)
+    for conversation in Conversation.objects.filter(workspace=personas.workspace):
+        seqs = list(Message.objects.filter(conversation=conversation).order_by("seq").values_list("seq", flat=True))
+        assert seqs == list(range(1, conversation.last_seq + 1))
+    assert Message.objects.filter(client_msg_id__startswith="race-").count() == 30
+
+
+@pytest.mark.parametrize("setup", ["word_list", "keyword_rule", "reply_settings", "push_device", "snoozed", "resolved", "bot"])
+def test_anything_more_than_a_plain_message_takes_the_general_path(personas, open_chat, setup):
+    conversation = Conversation.objects.get(pk=open_chat)
+    if setup == "word_list":
+        SensitiveWordList.objects.create(workspace=personas.workspace, name="w", words="refund", action="mask")
+        config.invalidate(personas.workspace.pk)
+    elif setup == "keyword_rule":
+        AutoReplyRule.objects.create(workspace=personas.workspace, name="refund", keywords="refund", reply_text="See our refund policy.")
+        config.invalidate(personas.workspace.pk)
+    elif setup == "reply_settings":
+        ReplySettings.objects.create(workspace=personas.workspace, welcome_message="hi")
+        config.invalidate(personas.workspace.pk)
+    elif setup == "push_device":
+        PushSubscription.objects.create(user=personas.agent_a_user, workspace=personas.workspace,
+                                        endpoint="https://fcm.googleapis.com/fcm/send/x", p256dh="p", auth="a")
+        push.forget_devices_cache(personas.workspace.pk)
+    elif setup == "snoozed":
+        Conversation.objects.filter(pk=open_chat).update(state="pending", snoozed_until=timezone.now() + timedelta(hours=1))
+    elif setup == "resolved":
+        states.change_state(personas.owner, open_chat, Conversation.State.RESOLVED)
+    elif setup == "bot":
+        Conversation.objects.filter(pk=open_chat).update(state="bot")
+    message, created, count = statements(personas.visitor, "a refund please", conversation_id=open_chat)
+    assert created and count > 1  # the general path: a transaction and its side effects
+    after = Conversation.objects.get(pk=open_chat)
+    if setup == "word_list":
+        assert Message.objects.get(pk=message.pk).body == "a ＊＊＊＊＊＊ please"
+    if setup == "keyword_rule":
+        assert Message.objects.filter(conversation_id=open_chat, body="See our refund policy.").exists()  # the rule answered
+    if setup == "snoozed":
+        assert after.snoozed_until is None  # the customer's message woke it
+    if setup == "resolved":
+        assert after.state == Conversation.State.QUEUED  # reopened
+    assert message.conversation_id == open_chat and message.seq == conversation.last_seq + 1
