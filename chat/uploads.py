@@ -4,8 +4,9 @@ What a file is gets decided from its first bytes (magic numbers), never from the
 content type or file name the client sends. Those are used only to refuse more:
 a file named or labelled as an image that is not one, or a text file named like
 a page or a script, is refused. Everything is stored under a random name with the
-extension of the type we found, through `default_storage` (a local folder by
-default; an S3-like storage later only needs a different storage backend).
+extension of the type we found, through `default_storage` only (a local folder by
+default, an S3-compatible bucket when UPLOADS_S3_BUCKET is set: helpdesk/settings.py), so
+several app hosts serve the same files. Sniffing reads the upload in hand, never a stored path.
 """
 
 import os
@@ -308,7 +309,14 @@ def store_upload(actor, uploaded_file):
         raise
     if stored != path:
         StoredUpload.objects.filter(pk=record.pk).update(path=stored)
-    return {"url": default_storage.url(stored), **attachment}
+    # Our own url, not the storage's (a bucket address): serve_media keeps the access rules and
+    # safety headers, and messages keep working whichever storage holds the file.
+    return {"url": stored_url(stored), **attachment}
+
+
+def stored_url(name):
+    """The attachment url of a storage name: /media/uploads/<ws>/<yyyy>/<mm>/<hex>.<ext>."""
+    return f"{settings.MEDIA_URL}{name}"
 
 
 def quota_exceeded():

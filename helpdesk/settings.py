@@ -109,6 +109,21 @@ DATABASES = {
         conn_health_checks=True,
     )
 }
+DB_POOL_MAX_SIZE = env_int("DB_POOL_MAX_SIZE", 10)
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # Names this installation's backends in pg_stat_activity (and the pool test counts them by it).
+    DATABASES["default"].setdefault("OPTIONS", {})["application_name"] = os.environ.get("DB_APPLICATION_NAME", "helpdesk")
+    if DB_POOL_MAX_SIZE > 0:
+        # Under ASGI every request runs on a thread of its own, so persistent connections
+        # (CONN_MAX_AGE > 0) meant one server connection per request thread until GC: 10,000
+        # calls exhausted max_connections. A pool caps them per process; a request past the cap
+        # waits up to DB_POOL_TIMEOUT s. Django refuses persistent connections with a pool.
+        DATABASES["default"]["CONN_MAX_AGE"] = 0
+        DATABASES["default"]["OPTIONS"]["pool"] = {
+            "min_size": min(env_int("DB_POOL_MIN_SIZE", 2), DB_POOL_MAX_SIZE),
+            "max_size": DB_POOL_MAX_SIZE,
+            "timeout": float(os.environ.get("DB_POOL_TIMEOUT", "10")),
+        }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL lets readers proceed during a write; IMMEDIATE takes the write lock at
     # BEGIN so two writers queue on busy_timeout instead of dead-locking on upgrade.
@@ -230,6 +245,41 @@ SERVE_STATIC = env_bool("SERVE_STATIC", True)
 # Chat uploads (chat/uploads.py) are stored here and served by surfaces.api.uploads.serve_media.
 MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT") or BASE_DIR / "var" / "media")
 MEDIA_URL = "/media/"
+# Several app hosts share uploads through an S3-compatible bucket (AWS, MinIO, Ceph…). Files stay
+# private (no public ACL, no signed links): serve_media streams them with our own safety headers,
+# and every attachment url keeps the /media/uploads/... form whichever storage holds it.
+
+
+def uploads_storage(environ):
+    """STORAGES["default"] from the environment: an S3 bucket when UPLOADS_S3_BUCKET is set, else
+    the local folder MEDIA_ROOT (the embedded default). A function so the tests build the same."""
+    bucket = environ.get("UPLOADS_S3_BUCKET", "")
+    if not bucket:
+        return {"BACKEND": "django.core.files.storage.FileSystemStorage"}
+    return {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": bucket,
+            "location": environ.get("UPLOADS_S3_PREFIX", "").strip("/"),
+            "endpoint_url": environ.get("UPLOADS_S3_ENDPOINT_URL") or None,
+            "region_name": environ.get("UPLOADS_S3_REGION") or None,
+            # None: boto3's own chain (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, instance role…).
+            "access_key": environ.get("UPLOADS_S3_ACCESS_KEY_ID") or None,
+            "secret_key": environ.get("UPLOADS_S3_SECRET_ACCESS_KEY") or None,
+            # Path-style works on every S3-compatible server; AWS accepts it too.
+            "addressing_style": environ.get("UPLOADS_S3_ADDRESSING_STYLE") or "path",
+            "default_acl": "private",
+            "querystring_auth": False,  # its urls are never handed out (serve_media streams)
+            "file_overwrite": True,  # names are random uuids: skip the HEAD that looks for a free name
+            "max_memory_size": 2 * 1024 * 1024,  # a larger download spills to a temporary file
+        },
+    }
+
+
+STORAGES = {
+    "default": uploads_storage(os.environ),
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
 
 # --- REST API -------------------------------------------------------------
 REST_FRAMEWORK = {

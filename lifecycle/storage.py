@@ -1,6 +1,8 @@
 """The sweep of uploads nobody used: a file stored by POST /api/v1/uploads that no message and no
-quick phrase refers to UPLOADS["UNATTACHED_HOURS"] after it was stored is deleted from storage,
-which gives its bytes back to the workspace's quota. Run by the worker loop with the hourly pruning.
+quick phrase refers to UPLOADS["UNATTACHED_HOURS"] after it was stored is deleted from storage
+(default_storage: the local folder or the S3 bucket; rows keep storage names, to which attachment
+urls map with chat.uploads.url_path), which gives its bytes back to the workspace's quota. Run by
+the worker loop with the hourly pruning.
 
 A file found referenced is marked `attached` and kept for good; only rows the sweep has never
 seen referenced are candidates, so a file is never deleted while something shows it."""

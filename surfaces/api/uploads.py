@@ -3,6 +3,7 @@
 from pathlib import Path
 
 from django.conf import settings
+from django.core.files.storage import default_storage
 from django.http import FileResponse, Http404
 from django.views.decorators.http import require_safe
 from drf_spectacular.utils import extend_schema, inline_serializer
@@ -60,26 +61,41 @@ class UploadView(APIView):
 YEAR = 365 * 24 * 3600
 
 
+def _inside_uploads(name):
+    """False for a local file that is a link out of the uploads folder. Remote storages (S3) have
+    keys, not paths (Storage.path raises NotImplementedError): nothing there can point elsewhere."""
+    try:
+        local, root = default_storage.path(name), default_storage.path(uploads.UPLOAD_DIR)
+    except NotImplementedError:
+        return True
+    return Path(local).resolve().is_relative_to(Path(root).resolve())
+
+
 @require_safe
 def serve_media(request, path):
-    """Serve an uploaded file from MEDIA_ROOT/uploads, and nothing else there.
+    """Serve an uploaded file from the uploads storage (default_storage), and nothing else there.
 
     Access is by unguessable name (uuid4) only: anyone holding the url can fetch the file,
     like a message link. Checking that the caller may see a conversation holding the url
     could be added here later (look the url up in Message.attachments for the actor).
     Files are immutable (a new upload gets a new name), hence the long cache lifetime.
     The headers keep a browser from running anything in them: no sniffing, a sandboxing
-    CSP, and a download (not a page) for anything but images."""
-    if not uploads.STORED_NAME_RE.match(path):
+    CSP, and a download (not a page) for anything but images. With an S3 bucket the file is
+    streamed through here rather than redirected to a signed bucket link: the bucket would
+    send its own headers (and run on its own origin), and a link would outlive access rules."""
+    if not uploads.STORED_NAME_RE.match(path):  # also rules out "..", absolute and odd names
         raise Http404
-    root = (Path(settings.MEDIA_ROOT) / uploads.UPLOAD_DIR).resolve()
-    target = (root.parent / path).resolve()
-    if not target.is_relative_to(root) or not target.is_file():
+    if not _inside_uploads(path):
         raise Http404
-    content_type, kind = uploads.TYPES[target.suffix.lstrip(".")]
+    try:
+        handle = default_storage.open(path, "rb")  # one lookup: no exists() round trip first
+    except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+        raise Http404 from None
+    name = path.rsplit("/", 1)[-1]
+    content_type, kind = uploads.TYPES[name.rsplit(".", 1)[-1]]
     if content_type == "text/plain":
         content_type = "text/plain; charset=utf-8"
-    response = FileResponse(target.open("rb"), content_type=content_type, as_attachment=kind != "image", filename=target.name)
+    response = FileResponse(handle, content_type=content_type, as_attachment=kind != "image", filename=name)
     response["X-Content-Type-Options"] = "nosniff"
     response["Content-Security-Policy"] = "default-src 'none'; img-src 'self'; sandbox"
     response["Cache-Control"] = f"private, max-age={YEAR}, immutable"
