@@ -29,10 +29,12 @@ run: install
 test: install
 	scripts/test.sh
 
-## Messaging benchmark: embedded default and scale-out; prints figures.
+## Messaging benchmark: embedded default and scale-out; prints figures. Then the product against
+## the bare stack (scripts/bare_stack) in one run: sustained msg/s, CPU per message, the ratio.
 ## (Console list with 100,000 conversations on PostgreSQL: `make bench-console`.)
 bench: install
 	$(PY) scripts/bench.py $(BENCH_ARGS)
+	$(PY) scripts/bench_ratio.py $(RATIO_ARGS)
 
 ## Agent console list benchmark (PostgreSQL, 100,000 conversations): docs/benchmarks.md.
 bench-console: install
