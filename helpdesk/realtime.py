@@ -10,6 +10,7 @@ import logging
 
 from asgiref.sync import SyncToAsync, async_to_sync
 from channels.layers import get_channel_layer
+from channels_redis.pubsub import RedisPubSubChannelLayer, RedisPubSubLoopLayer, RedisSingleShardConnection
 from django.db import transaction
 
 log = logging.getLogger(__name__)
@@ -88,17 +89,51 @@ def _enqueue(loop, frames):
 
 async def _drain(outbox):
     while True:
-        frames = await outbox.get()
+        frames = list(await outbox.get())
+        # Everything queued meanwhile (this loop turn's commits, or those that landed while the
+        # last batch was on the wire) goes out in the same round trip, still in commit order.
+        while not outbox.empty():
+            frames.extend(outbox.get_nowait())
         try:
             await _publish_all(frames)
         except Exception:  # the layer may drop; clients resume from the database
             log.warning("publish failed for %d frame(s)", len(frames), exc_info=True)
 
 
+# channels_redis 4.3 (pinned) internals the pipelined path relies on; checked here so that an
+# upgrade that renames them falls back to group_send instead of failing every publish.
+_PIPELINE = (
+    all(hasattr(RedisPubSubLoopLayer, name) for name in ("_get_shard", "_get_group_channel_name"))
+    and hasattr(RedisSingleShardConnection, "_ensure_redis")
+    and hasattr(RedisPubSubChannelLayer, "_get_layer")
+)
+
+
 async def _publish_all(frames):
     layer = get_channel_layer()
-    for group, frame in frames:
+    if _PIPELINE and isinstance(layer, RedisPubSubChannelLayer):
+        await _publish_pipelined(layer, frames)
+        return
+    for group, frame in frames:  # other layers (in-memory): one send each, in order
         await layer.group_send(group, frame)
+
+
+async def _publish_pipelined(layer, frames):
+    """The pub/sub layer's group_send is one PUBLISH, one awaited round trip, per frame. Here each
+    Redis shard gets all the frames for it in one pipeline, serialised as group_send does. A group
+    always maps to one shard and a pipeline runs in order, so each group keeps its commit order."""
+    loop_layer = layer._get_layer()
+    per_shard = {}
+    for group, frame in frames:
+        channel = loop_layer._get_group_channel_name(group)
+        per_shard.setdefault(loop_layer._get_shard(channel), []).append((channel, layer.serialize(frame)))
+    for shard, messages in per_shard.items():
+        async with shard._lock:  # as the shard's own publish: one user of its client at a time
+            shard._ensure_redis()
+            async with shard._redis.pipeline(transaction=False) as pipe:
+                for channel, data in messages:
+                    pipe.publish(channel, data)
+                await pipe.execute()
 
 
 async def signal_now(group, event, *, scope=None):

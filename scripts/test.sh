@@ -22,8 +22,12 @@ scripts/run-pytest.sh $PY -m pytest -m "not scaleout" -n "$WORKERS" "$@" || stat
 
 if $PY scripts/services_up.py "$PG_URL" "$REDIS"; then
   echo "== pass 2: PostgreSQL + Redis (engine_db with $WORKERS workers, then scaleout alone)"
-  DATABASE_URL=$PG_URL REDIS_URL=$REDIS DB_CONN_MAX_AGE=0 scripts/run-pytest.sh $PY -m pytest -m "engine_db and not scaleout" -n "$WORKERS" "$@" || status=1
-  DATABASE_URL=$PG_URL REDIS_URL=$REDIS DB_CONN_MAX_AGE=0 scripts/run-pytest.sh $PY -m pytest -m "scaleout" "$@" || status=1
+  # The test process is a server and hundreds of clients in one, with a new event loop (and new
+  # executor threads) per test: connections pooled there are not all handed back between tests,
+  # so it connects per use (no pool). Servers the tests start get their own settings, and
+  # chat/tests/test_db_connections.py checks the pool where it matters: a real server process.
+  DATABASE_URL=$PG_URL REDIS_URL=$REDIS DB_CONN_MAX_AGE=0 DB_POOL_MAX_SIZE=0 scripts/run-pytest.sh $PY -m pytest -m "engine_db and not scaleout" -n "$WORKERS" "$@" || status=1
+  DATABASE_URL=$PG_URL REDIS_URL=$REDIS DB_CONN_MAX_AGE=0 DB_POOL_MAX_SIZE=0 scripts/run-pytest.sh $PY -m pytest -m "scaleout" "$@" || status=1
 elif [ "${CI:-}" = "true" ]; then
   echo "FAILED: PostgreSQL ($PG_URL) or Redis ($REDIS) is not reachable; CI requires the scale-out suites." >&2
   status=1

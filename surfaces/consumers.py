@@ -8,6 +8,7 @@ import logging
 import time
 from urllib.parse import parse_qs
 
+from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async as _database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
@@ -50,6 +51,18 @@ class ChatConsumer(AsyncWebsocketConsumer):
     # once, at connect; agents: see AgentConsumer).
     SESSION_RECHECK_SECONDS = None
     checked_at = 0.0
+
+    async def dispatch(self, message):
+        """channels' AsyncConsumer.dispatch without its `aclose_old_connections()`: that is a
+        sync_to_async hop onto the one thread-sensitive thread before every handler, i.e. for every
+        incoming frame and every relayed group event (20% of the CPU-holding samples under load).
+        Safe to skip: no handler here touches the database on the event loop; all database work goes
+        through database_sync_to_async, which closes stale connections itself before and after, in
+        the thread that holds them (the skipped call only reached that one thread's connection)."""
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
 
     async def connect(self):
         self.actor = None
