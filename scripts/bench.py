@@ -35,6 +35,8 @@ from helpdesk import processes  # noqa: E402
 REPLY_EVERY = 10  # agents answer one customer message in ten
 PG_ADMIN_URL = os.environ.get("BENCH_PG_ADMIN_URL", "postgres://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/2")
+# Dropped and created afresh on every scale-out run: two people benchmarking at once need two names.
+BENCH_DB_NAME = os.environ.get("BENCH_DB_NAME", "helpdesk_bench")
 
 DEFAULTS = {
     "embedded": {"customers": 980, "agents": 20, "inboxes": 10, "rate": 50, "processes": 1},
@@ -67,10 +69,10 @@ def prepare_database(config, workdir):
     import psycopg
 
     with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-        conn.execute("DROP DATABASE IF EXISTS helpdesk_bench WITH (FORCE)")
-        conn.execute("CREATE DATABASE helpdesk_bench")
+        conn.execute(f'DROP DATABASE IF EXISTS "{BENCH_DB_NAME}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{BENCH_DB_NAME}"')
     base = PG_ADMIN_URL.rsplit("/", 1)[0]
-    return {"DATABASE_URL": f"{base}/helpdesk_bench", "REDIS_URL": REDIS_URL, "CHANNEL_PREFIX": f"bench{uuid.uuid4().hex[:6]}"}
+    return {"DATABASE_URL": f"{base}/{BENCH_DB_NAME}", "REDIS_URL": REDIS_URL, "CHANNEL_PREFIX": f"bench{uuid.uuid4().hex[:6]}"}
 
 
 class Connection:
