@@ -11,6 +11,7 @@ whole, its seq increment included); the statement has committed when it returns,
 follows the commit. Anything else — the first message, a reopen, a snoozed or bot conversation,
 sensitive words, rules, devices — answers None and the caller takes the general path."""
 
+import functools
 import json
 
 from django.db import IntegrityError, connection
@@ -25,8 +26,10 @@ from .models import Conversation, Message
 PLAIN_STATES = (Conversation.State.QUEUED, Conversation.State.ASSIGNED, Conversation.State.PENDING)
 
 _CONVERSATION_FIELDS = [f for f in Conversation._meta.concrete_fields]
+_CONVERSATION_ATTNAMES = [f.attname for f in _CONVERSATION_FIELDS]
 
 
+@functools.cache  # built once per process, not per send
 def _sql():
     conv, msg = Conversation._meta.db_table, Message._meta.db_table
     returned = ", ".join(f'"{f.column}"' for f in _CONVERSATION_FIELDS)
@@ -76,7 +79,7 @@ def send(actor, *, client_msg_id, body, msg_type, conversation_id, attachments):
         return None
     if row is None:
         return None
-    conversation = Conversation.from_db(connection.alias, [f.attname for f in _CONVERSATION_FIELDS], row[1:])
+    conversation = Conversation.from_db(connection.alias, _CONVERSATION_ATTNAMES, row[1:])
     message = Message(
         pk=row[0], conversation=conversation, seq=conversation.last_seq, sender_kind=actor.kind, sender_customer_id=actor.customer_id,
         sender_key=actor.key, sender_name=actor.name[:120], client_msg_id=client_msg_id, msg_type=msg_type, body=body,

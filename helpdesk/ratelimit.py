@@ -104,9 +104,10 @@ def _count_many(keys):
     window (another process's clock may lag), then expires."""
     client = _redis_client()
     if client is not None:
+        backend = _backend()
         pipe = client.pipeline(transaction=False)
         for cache_key, seconds in keys:
-            stored_key = _backend().make_key(cache_key)  # the cache's prefix and version, as cache.decr expects
+            stored_key = backend.make_key(cache_key)  # the cache's prefix and version, as cache.decr expects
             pipe.incr(stored_key)
             pipe.expire(stored_key, seconds + 5, nx=True)
         return pipe.execute()[0::2]
