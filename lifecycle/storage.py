@@ -13,8 +13,7 @@ from django.conf import settings
 from django.core.files.storage import default_storage
 from django.utils import timezone
 
-from chat.models import StoredUpload
-from chat.models import Message
+from chat.models import Message, StoredUpload
 from chat.uploads import url_path
 from replies.models import QuickPhrase
 

@@ -12,8 +12,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.utils import timezone
 
-from chat.models import StoredUpload
-from chat.models import Customer, Message
+from chat.models import Customer, Message, StoredUpload
 from chat.tests.wsutil import connect_customer, frames_until, send_json, sync_to_async
 from conftest import make_visitor, send, verified_client
 from helpdesk import ratelimit
