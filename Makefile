@@ -6,7 +6,7 @@ PORT ?= 8000
 DEMO_PAGES ?= 1
 STAMP := $(VENV)/.installed
 
-.PHONY: run test bench bench-console bench-search bench-scheduler bench-followups install messages clean
+.PHONY: run test bench bench-faults bench-console bench-search bench-scheduler bench-followups install messages clean
 
 $(STAMP): requirements.txt requirements-dev.txt constraints.txt
 	test -x $(PY) || $$(scripts/python312.sh) -m venv $(VENV)
@@ -31,10 +31,16 @@ test: install
 
 ## Messaging benchmark: embedded default and scale-out; prints figures. Then the product against
 ## the bare stack (scripts/bare_stack) in one run: sustained msg/s, CPU per message, the ratio.
-## (Console list with 100,000 conversations on PostgreSQL: `make bench-console`.)
+## Last, the fault run (`make bench-faults`). (Console list with 100,000 conversations on PostgreSQL: `make bench-console`.)
 bench: install
 	$(PY) scripts/bench.py $(BENCH_ARGS)
 	$(PY) scripts/bench_ratio.py $(RATIO_ARGS)
+	$(PY) scripts/bench_faults.py $(FAULT_ARGS)
+
+## Fault run of the messaging benchmark (2 processes, PostgreSQL, its own redis-server): one app
+## process SIGKILLed and restarted, Redis restarted, sockets cut; checks nothing acked is lost: docs/benchmarks.md.
+bench-faults: install
+	$(PY) scripts/bench_faults.py $(FAULT_ARGS)
 
 ## Agent console list benchmark (PostgreSQL, 100,000 conversations): docs/benchmarks.md.
 bench-console: install

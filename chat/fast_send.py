@@ -7,19 +7,21 @@ INSERT takes that seq, and the conversation comes back for the fan-out. The guar
 general path's: the row lock orders concurrent senders (seq without gaps or duplicates); the
 sender's (sender_key, client_msg_id) must not exist (a repeat answers nothing here and the general
 path returns the original; two racing repeats: the unique constraint fails the second statement
-whole, its seq increment included); the statement has committed when it returns, so the ack
-follows the commit. Anything else — the first message, a reopen, a snoozed or bot conversation,
+whole, its seq increment included); the statement has committed when it returns (in a group commit,
+chat.group_commit: the group commits before anyone is answered), so the ack follows the commit.
+Anything else — the first message, a reopen, a snoozed or bot conversation,
 sensitive words, rules, devices — answers None and the caller takes the general path."""
 
 import functools
 import json
 
+import psycopg
 from django.db import IntegrityError, connection
 from django.utils import timezone
 
 from helpdesk.validation import int_or_none
 
-from . import hooks
+from . import group_commit, hooks
 from .models import Conversation, Message
 
 # States where a customer's message changes nothing but last_seq/last_message_at (see messages._append).
@@ -55,9 +57,19 @@ def _sql():
     """
 
 
+def _server_bound_cursor():
+    """Django's cursors bind parameters client-side, so PostgreSQL plans this CTE on every send (its
+    planning took longer than its execution). A server-bound cursor lets psycopg prepare it after a
+    few executions on a connection (pooled connections keep it), behind Django's wrapper (query log,
+    execute wrappers, error translation)."""
+    connection.ensure_connection()
+    raw = psycopg.Cursor(connection.connection)
+    return connection.make_debug_cursor(raw) if connection.queries_logged else connection.make_cursor(raw)
+
+
 def send(actor, *, client_msg_id, body, msg_type, conversation_id, attachments):
     """The stored message (its .conversation set), or None when this send needs the general path."""
-    if (connection.vendor != "postgresql" or connection.in_atomic_block or not actor.is_customer
+    if (connection.vendor != "postgresql" or (connection.in_atomic_block and not group_commit.grouped()) or not actor.is_customer
             or not hooks.listener().quiet_for(actor.workspace_id, actor.kind)):
         return None
     if conversation_id is not None:
@@ -72,10 +84,12 @@ def send(actor, *, client_msg_id, body, msg_type, conversation_id, attachments):
         "msg_type": msg_type, "body": body, "attachments": json.dumps(list(attachments)),
     }
     try:
-        with connection.cursor() as cursor:
+        with _server_bound_cursor() as cursor:
             cursor.execute(_sql(), params)
             row = cursor.fetchone()
     except IntegrityError:  # a concurrent repeat of this send won: the general path returns it
+        if group_commit.grouped():
+            raise  # the group's transaction is aborted: it runs its sends one by one (chat.group_commit)
         return None
     if row is None:
         return None

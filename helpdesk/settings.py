@@ -110,15 +110,21 @@ DATABASES = {
     )
 }
 DB_POOL_MAX_SIZE = env_int("DB_POOL_MAX_SIZE", 10)
+# A pooled connection checked out again within this many seconds skips the health-check round trip.
+DB_POOL_RECHECK_SECONDS = float(os.environ.get("DB_POOL_RECHECK_SECONDS", "2"))
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # Names this installation's backends in pg_stat_activity (and the pool test counts them by it).
     DATABASES["default"].setdefault("OPTIONS", {})["application_name"] = os.environ.get("DB_APPLICATION_NAME", "helpdesk")
+    # Server-bound cursors (chat.fast_send's) prepare a statement after this many runs on a connection;
+    # Django's own cursors bind client-side and never prepare. 0: never (a pooler without prepared statements).
+    DATABASES["default"]["OPTIONS"]["prepare_threshold"] = env_int("DB_PREPARE_THRESHOLD", 5) or None
     if DB_POOL_MAX_SIZE > 0:
         # Under ASGI every request runs on a thread of its own, so persistent connections
         # (CONN_MAX_AGE > 0) meant one server connection per request thread until GC: 10,000
         # calls exhausted max_connections. A pool caps them per process; a request past the cap
         # waits up to DB_POOL_TIMEOUT s. Django refuses persistent connections with a pool.
         DATABASES["default"]["CONN_MAX_AGE"] = 0
+        DATABASES["default"]["ENGINE"] = "helpdesk.postgresql"  # the pool's checkout check skips just-used connections
         DATABASES["default"]["OPTIONS"]["pool"] = {
             "min_size": min(env_int("DB_POOL_MIN_SIZE", 2), DB_POOL_MAX_SIZE),
             "max_size": DB_POOL_MAX_SIZE,
@@ -148,8 +154,9 @@ if REDIS_URL:
             # which the design tolerates (database + seq + resume).
             "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
             "CONFIG": {
-                # socket_timeout=None: redis-py 8 otherwise closes idle consumers after ~5 s.
-                "hosts": [{"address": REDIS_URL, "socket_timeout": None}],
+                # socket_timeout=None: redis-py 8 otherwise closes idle consumers after ~5 s. A connect
+                # timeout: a Redis that stops answering must not hang a reconnect (and its shard's publishes).
+                "hosts": [{"address": REDIS_URL, "socket_timeout": None, "socket_connect_timeout": 5}],
                 "prefix": os.environ.get("CHANNEL_PREFIX", "helpdesk"),
             },
         }
@@ -322,6 +329,11 @@ CHAT = {
     "ATTACHMENT_HOSTS": [h.strip().lower() for h in os.environ.get("CHAT_ATTACHMENT_HOSTS", "").split(",") if h.strip()],
     # One database thread per process on SQLite (a single writer anyway); a pool of them otherwise.
     "DB_THREAD_SENSITIVE": DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3",
+    # Group commit (chat.group_commit): sends that arrive while this many groups are being stored wait
+    # for the next group, which stores up to SEND_GROUP_MAX of them in one transaction. A large number
+    # of groups in flight means every send alone.
+    "SEND_GROUPS_IN_FLIGHT": env_int("CHAT_SEND_GROUPS_IN_FLIGHT", 1 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3" else 2),
+    "SEND_GROUP_MAX": env_int("CHAT_SEND_GROUP_MAX", 32),
     # The rating request line goes out this long after a conversation is resolved (chat.timers).
     "CSAT_PROMPT_DELAY_SECONDS": env_int("CHAT_CSAT_PROMPT_DELAY_SECONDS", 60),
 }

@@ -63,16 +63,19 @@ def percentile(values, p):
     return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
 
 
-def prepare_database(config, workdir):
+def prepare_database(config, workdir, db_name=None, redis_url=None):
+    """Server environment for a configuration; scale-out drops and recreates its PostgreSQL database
+    (db_name, default BENCH_DB_NAME) and uses redis_url (default REDIS_URL). Also scripts/bench_faults.py."""
     if config == "embedded":
         return {"DATABASE_URL": f"sqlite:///{workdir}/bench.sqlite3"}
     import psycopg
 
+    db_name = db_name or BENCH_DB_NAME
     with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{BENCH_DB_NAME}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{BENCH_DB_NAME}"')
+        conn.execute(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{db_name}"')
     base = PG_ADMIN_URL.rsplit("/", 1)[0]
-    return {"DATABASE_URL": f"{base}/{BENCH_DB_NAME}", "REDIS_URL": REDIS_URL, "CHANNEL_PREFIX": f"bench{uuid.uuid4().hex[:6]}"}
+    return {"DATABASE_URL": f"{base}/{db_name}", "REDIS_URL": redis_url or REDIS_URL, "CHANNEL_PREFIX": f"bench{uuid.uuid4().hex[:6]}"}
 
 
 class Connection:

@@ -4,6 +4,7 @@ Frames are JSON objects with a "type"; docs/protocol.md lists every one.
 A bad frame gets an error frame and the connection stays open; only a bad
 credential closes it (after an error frame saying why)."""
 
+import functools
 import logging
 import time
 from urllib.parse import parse_qs
@@ -23,7 +24,7 @@ from helpdesk import ratelimit, realtime
 from helpdesk.errors import DomainError, not_found
 from helpdesk.validation import loads_json
 from routing import actions as routing
-from surfaces import throttle
+from surfaces import group_commit, throttle
 
 log = logging.getLogger(__name__)
 
@@ -74,16 +75,26 @@ class ChatConsumer(AsyncWebsocketConsumer):
             await self.send_frame({"type": "error", **exc.as_dict()})
             await self.close(code=CLOSE_UNAUTHENTICATED)
             return
-        for group in groups:
-            await self.channel_layer.group_add(group, self.channel_name)
-        self.groups_joined = groups
+        try:
+            for group in groups:
+                await self.channel_layer.group_add(group, self.channel_name)
+                self.groups_joined.append(group)  # what disconnect must leave, even if a later add fails
+        except Exception:
+            # The channel layer is down (e.g. Redis restarting): without live events the socket is no
+            # use; refuse it (1011) and the client reconnects with backoff, then resumes by seq.
+            log.warning("channel layer unavailable at connect", exc_info=True)
+            await self.close(code=1011)
+            return
         await self.accept()
         await self.send_frame({"type": "hello", "role": self.role, "heartbeat_interval": settings.CHAT["HEARTBEAT_INTERVAL_SECONDS"], **hello})
 
     async def disconnect(self, code):
         self.closed = True
         for group in self.groups_joined:
-            await self.channel_layer.group_discard(group, self.channel_name)
+            try:  # each on its own: one failing (layer down) must not keep the others subscribed
+                await self.channel_layer.group_discard(group, self.channel_name)
+            except Exception:
+                log.warning("channel layer unavailable at disconnect: %s not left", group, exc_info=True)
 
     async def send_frame(self, frame):
         await self.send(text_data=realtime.encode(frame))
@@ -205,7 +216,9 @@ class ChatConsumer(AsyncWebsocketConsumer):
         await self.send_frame({"type": "pong", "ref": frame.get("ref")})
 
     async def on_send(self, frame):
-        message, created = await database_sync_to_async(throttle.send_message)(
+        # Stored with the other sockets' sends of the moment, in one transaction (surfaces.group_commit).
+        message, created = await group_commit.store(functools.partial(
+            throttle.send_message,
             self.actor,
             ip=ratelimit.scope_ip(self.scope),  # customers are throttled (surfaces.throttle), agents not
             client_msg_id=frame.get("client_msg_id"),
@@ -215,7 +228,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
             attachments=frame.get("attachments"),
             is_private=frame.get("is_private", False),
             entry_page=frame.get("entry_page", ""),
-        )
+        ))
         # The action returned: the message is committed. Only now is it acknowledged.
         await self.send_frame(
             {"type": "ack", "client_msg_id": message.client_msg_id, "duplicate": not created, "message": message_payload(message, for_customer=self.for_customer)}

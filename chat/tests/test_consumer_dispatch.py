@@ -8,9 +8,9 @@ import pytest
 from asgiref.sync import SyncToAsync
 from channels.layers import get_channel_layer
 
+from chat import group_commit
 from chat.tests.wsutil import connect_agent, connect_customer, frame, send_json
 from helpdesk import realtime
-from surfaces import throttle
 
 pytestmark = [pytest.mark.engine_db, pytest.mark.django_db(transaction=True)]
 
@@ -77,9 +77,9 @@ async def test_a_send_hops_once_for_its_database_work_and_its_fan_out_none(perso
     relayed = await frames_until_all(agent, {"message"})
     assert relayed["message"]["message"]["seq"] == seen["ack"]["message"]["seq"]
 
-    # One thread for the send action (throttle + store + commit); the publish after the commit
-    # and the relays to both sockets stay on the event loop.
-    assert ran == [throttle.send_message.__qualname__]
+    # One thread for the send's group (throttle + store + commit, surfaces.group_commit); the publish
+    # after the commit and the relays to both sockets stay on the event loop.
+    assert ran == [group_commit.store_together.__qualname__]
     assert closes == []
     await customer.disconnect()
     await agent.disconnect()

@@ -8,6 +8,7 @@ import threading
 
 import pytest
 from channels.db import database_sync_to_async as sync_to_async  # closes its DB connection after use
+from channels.layers import InMemoryChannelLayer, get_channel_layer
 from channels.testing import WebsocketCommunicator
 from uvicorn.protocols.utils import ClientDisconnected
 
@@ -157,3 +158,43 @@ async def test_deep_nesting_is_a_malformed_frame_and_the_socket_stays(personas, 
         assert (await frames_until(comm, "pong"))[0]["ref"] == "still-here"
         await comm.disconnect()
 
+
+
+
+class LayerFailingOnOneGroup(InMemoryChannelLayer):
+    """The in-memory layer, refusing group_add/group_discard for the inbox groups as Redis does while
+    it restarts (the connection error a real pub/sub layer raises)."""
+
+    failing = "inbox"
+
+    async def group_add(self, group, channel):
+        if self.failing in group and getattr(self, "fail_add", False):
+            raise ConnectionError("layer down")
+        return await super().group_add(group, channel)
+
+    async def group_discard(self, group, channel):
+        if self.failing in group:
+            raise ConnectionError("layer down")
+        return await super().group_discard(group, channel)
+
+
+async def test_leaving_groups_goes_on_past_a_layer_failure(personas, settings, caplog):
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": f"{__name__}.LayerFailingOnOneGroup"}}
+    agent = await connect_agent(personas.agent_a_user)
+    layer = get_channel_layer()
+    joined = {group for group, channels in layer.groups.items() if channels}
+    assert any("inbox" in g for g in joined) and any("inbox" not in g for g in joined)
+    with caplog.at_level(logging.WARNING, logger="surfaces.consumers"):
+        await agent.disconnect()
+    still = {group for group, channels in layer.groups.items() if channels}
+    assert still and all("inbox" in g for g in still)  # only the groups the layer refused to leave
+    assert any("not left" in r.getMessage() for r in caplog.records)
+
+
+async def test_a_socket_is_refused_with_1011_when_joining_its_groups_fails(personas, settings):
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": f"{__name__}.LayerFailingOnOneGroup"}}
+    layer = get_channel_layer()
+    layer.fail_add, layer.failing = True, ""  # every group refused
+    comm = WebsocketCommunicator(application, f"/ws/customer/?token={personas.visitor_token}")
+    connected, code = await comm.connect(timeout=10)
+    assert connected is False and code == 1011

@@ -175,3 +175,59 @@ def test_two_hundred_websocket_customers_return_their_connections(personas, pool
     assert max(probe.samples) <= POOL_MAX, f"backends seen: max {max(probe.samples)}"
     assert final <= POOL_MAX
     assert max(probe.samples) >= 1
+
+
+def test_pool_checkout_check_skips_only_a_connection_used_moments_ago(settings):
+    """helpdesk.postgresql: the health-check round trip is skipped for a connection checked out within
+    DB_POOL_RECHECK_SECONDS, and made for one idle longer (which is how a dead one is found)."""
+    from helpdesk.postgresql.base import check_unless_recent
+
+    db = connection.settings_dict
+    conn = psycopg.connect(host=db["HOST"] or "127.0.0.1", port=db["PORT"] or 5432, user=db["USER"], dbname=db["NAME"], autocommit=True)
+    try:
+        settings.DB_POOL_RECHECK_SECONDS = 3600
+        check_unless_recent(conn)  # first checkout: checked (alive)
+        with psycopg.connect(host=db["HOST"] or "127.0.0.1", port=db["PORT"] or 5432, user=db["USER"], dbname=db["NAME"], autocommit=True) as admin:
+            assert admin.execute("SELECT pg_terminate_backend(%s)", [conn.info.backend_pid]).fetchone()[0] is True
+        check_unless_recent(conn)  # within the window: no round trip, so the death is not seen yet
+        settings.DB_POOL_RECHECK_SECONDS = 0
+        with pytest.raises(psycopg.OperationalError):
+            check_unless_recent(conn)  # idle past the window: checked, found dead (the pool then replaces it)
+    finally:
+        conn.close()
+
+
+def test_server_answers_every_call_after_its_database_connections_are_killed(personas, tmp_path, monkeypatch):
+    """Every pooled connection terminated behind the server's back (as by a database restart): the
+    checkout check finds them dead and the pool replaces them, so no call fails."""
+    monkeypatch.delenv("DB_CONN_MAX_AGE", raising=False)
+    app_name = f"pool-test-{uuid.uuid4().hex[:8]}"
+    env = {"DATABASE_URL": database_url(), "REDIS_URL": settings.REDIS_URL, "CHANNEL_PREFIX": f"t{uuid.uuid4().hex[:8]}",
+           "DB_APPLICATION_NAME": app_name, "DB_POOL_MAX_SIZE": "3", "DB_POOL_RECHECK_SECONDS": "0", "RATE_LIMITS_ENABLED": "false"}
+    port = processes.free_port()
+    proc = processes.start_uvicorn(port, env, tmp_path / "uvicorn.log")
+    key = personas.inbox_a.public_key
+
+    def calls(n):
+        statuses = []
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        for _ in range(n):
+            conn.request("POST", "/api/v1/customer/session", body=json.dumps({"inbox_key": key}), headers={"Content-Type": "application/json"})
+            response = conn.getresponse()
+            response.read()
+            statuses.append(response.status)
+        conn.close()
+        return statuses
+
+    try:
+        assert calls(10) == [200] * 10
+        with Probe(app_name) as probe:
+            assert probe.count() >= 1
+            killed = probe.conn.execute("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = %s",
+                                        [app_name]).fetchone()[0]
+            assert killed >= 1
+            wait_for(lambda: probe.count() == 0, timeout=10)
+            assert calls(20) == [200] * 20
+            assert 1 <= probe.count() <= 3
+    finally:
+        processes.stop(proc)

@@ -41,6 +41,7 @@ HELPDESK_BASICS = {
     "helpdesk.middleware",  # NUL refusal and the default CSP: Django only
     "helpdesk.processes",  # starts uvicorn processes for tests and benchmarks: standard library only
     "helpdesk.secret_key", "helpdesk.checks",  # SECRET_KEY source and its deployment check
+    "helpdesk.postgresql", "helpdesk.postgresql.base",  # the database backend (Django and psycopg only)
 }
 HELPDESK_TOP = {"helpdesk.urls", "helpdesk.asgi"}
 
