@@ -29,8 +29,9 @@ def workspace_ids_where(user, capability):
 
 def member_ids_with(workspace_id, capability, among=None):
     """Ids of the workspace's members holding `capability` (role or custom role): one query of
-    plain tuples. among: restrict to these user ids (an iterable or a values() subquery)."""
-    rows = Membership.objects.filter(workspace_id=workspace_id)
+    plain tuples. among: restrict to these user ids (an iterable or a values() subquery).
+    A deactivated user holds nothing (routing must not hand them chats)."""
+    rows = Membership.objects.filter(workspace_id=workspace_id, user__is_active=True)
     if among is not None:
         rows = rows.filter(user_id__in=among)
     return {user_id for user_id, role, custom in rows.values_list("user_id", "role", "custom_role__capabilities")

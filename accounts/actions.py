@@ -25,7 +25,7 @@ from helpdesk.errors import DomainError
 from helpdesk.validation import int_or_none
 
 from . import roles
-from .models import AuditLog, CustomRole, Invite, Membership, ObjectPermissionRow, Role, UserPreferences, Workspace
+from .models import AuditLog, CustomRole, Invite, Membership, ObjectPermissionRow, Role, RoutingVersion, UserPreferences, Workspace
 
 VIEW_ALL_HISTORY_PERM = "accounts.view_all_history"
 
@@ -212,6 +212,7 @@ def set_object_permission(actor, *, action, capability, perm, obj, membership_id
             assign_perm(perm, user, obj)
         elif not granted and had:
             remove_perm(perm, user, obj)
+            RoutingVersion.bump(target.workspace_id)  # a queryset delete: ObjectPermissionRow.delete() is not called
         audit(actor, action, target=obj, before={"user": user.get_username(), "granted": had}, after={"user": user.get_username(), "granted": granted})
         notify_access_changed(user.pk)
     return target

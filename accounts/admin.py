@@ -18,7 +18,7 @@ from . import actions, roles
 from . import admin_auth  # noqa: F401 (re-registers the user and TOTP device pages)
 from .admin_scope import WorkspaceScopedAdmin, acting
 from .invite_views import invite_url
-from .models import AuditLog, CustomRole, Invite, Membership, Role, Workspace
+from .models import AuditLog, CustomRole, Invite, Membership, Role, RoutingVersion, Workspace
 
 
 @admin.register(Workspace)
@@ -251,6 +251,12 @@ class CustomRoleAdmin(WorkspaceScopedAdmin):
             obj.pk = role.pk
         except DomainError as exc:
             messages.error(request, exc.message)
+
+    def delete_queryset(self, request, queryset):
+        workspace_ids = set(queryset.values_list("workspace_id", flat=True))
+        super().delete_queryset(request, queryset)  # a queryset delete: CustomRole.delete() is not called
+        for workspace_id in workspace_ids:
+            RoutingVersion.bump(workspace_id)
 
 
 @admin.register(AuditLog)

@@ -11,6 +11,7 @@ from django_otp.plugins.otp_totp.admin import TOTPDeviceAdmin
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from . import actions
+from .models import Membership, RoutingVersion
 
 # A device's fields that change which codes verify the person (editing its name changes nothing).
 SECOND_FACTOR_FIELDS = {"user", "key", "confirmed", "step", "t0", "digits"}
@@ -31,17 +32,32 @@ class SignInUserAdmin(UserAdmin):
         super().save_model(request, obj, form, change)
         if change and "is_active" in form.changed_data:
             actions.sign_in_changed(obj.pk)  # a deactivated user's sessions no longer hold
+            RoutingVersion.bump_for_user(obj.pk)  # routing ignores is_active today: stays right if it counts
 
     def delete_model(self, request, obj):
-        user_id = obj.pk
+        user_id, workspace_ids = obj.pk, _workspaces_of([obj.pk])
         super().delete_model(request, obj)
+        _bump_routing(workspace_ids)
         actions.sign_in_changed(user_id)
 
     def delete_queryset(self, request, queryset):
         user_ids = list(queryset.values_list("pk", flat=True))
+        workspace_ids = _workspaces_of(user_ids)
         super().delete_queryset(request, queryset)
+        _bump_routing(workspace_ids)
         for user_id in user_ids:
             actions.sign_in_changed(user_id)
+
+
+# A user's deletion cascades to memberships, inbox access and group members without a save() or
+# delete() of theirs: their workspaces' routing structure is bumped here, after the delete.
+def _workspaces_of(user_ids):
+    return set(Membership.objects.filter(user_id__in=user_ids).values_list("workspace_id", flat=True))
+
+
+def _bump_routing(workspace_ids):
+    for workspace_id in workspace_ids:
+        RoutingVersion.bump(workspace_id)
 
 
 class SignInTOTPDeviceAdmin(TOTPDeviceAdmin):

@@ -1,3 +1,4 @@
+import secrets
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.conf import settings
@@ -50,6 +51,22 @@ class ObjectPermissionRow(UserObjectPermissionBase):
     def __str__(self):
         return f"{self.user} · {self.content_object}"
 
+    # Inbox access decides who serves an inbox (routing's cached structure). guardian's
+    # remove_perm deletes through a queryset: accounts.actions bumps for that path.
+    def save(self, *args, **kwargs):
+        super().save(*args, **kwargs)
+        RoutingVersion.bump(self._workspace_id())
+
+    def delete(self, *args, **kwargs):
+        workspace_id = self._workspace_id()
+        result = super().delete(*args, **kwargs)
+        RoutingVersion.bump(workspace_id)
+        return result
+
+    def _workspace_id(self):
+        target = self.content_object
+        return target.pk if isinstance(target, Workspace) else target.workspace_id
+
 
 class WorkspaceUserPermission(ObjectPermissionRow):
     """Guardian object permissions on a workspace (direct foreign key: cheap joins)."""
@@ -76,6 +93,15 @@ class CustomRole(models.Model):
     def __str__(self):
         return self.name
 
+    def save(self, *args, **kwargs):
+        super().save(*args, **kwargs)
+        RoutingVersion.bump(self.workspace_id)  # capabilities decide who serves chats
+
+    def delete(self, *args, **kwargs):
+        result = super().delete(*args, **kwargs)
+        RoutingVersion.bump(self.workspace_id)
+        return result
+
 
 class Membership(models.Model):
     """A user's place in a workspace: a base role, optionally a custom role on top."""
@@ -94,6 +120,53 @@ class Membership(models.Model):
 
     def __str__(self):
         return f"{self.user} @ {self.workspace} ({self.role})"
+
+    ROUTING_FIELDS = {"workspace", "workspace_id", "user", "user_id", "role", "custom_role", "custom_role_id"}
+
+    def save(self, *args, **kwargs):
+        super().save(*args, **kwargs)
+        update_fields = kwargs.get("update_fields")
+        if update_fields is None or self.ROUTING_FIELDS & set(update_fields):
+            RoutingVersion.bump(self.workspace_id)  # who serves chats (a display name does not change it)
+
+    def delete(self, *args, **kwargs):
+        result = super().delete(*args, **kwargs)
+        RoutingVersion.bump(self.workspace_id)
+        return result
+
+
+class RoutingVersion(models.Model):
+    """Changes with every change to who serves what in a workspace (memberships, roles, custom
+    roles, inbox access, agent groups and their members). Per-process caches of that structure
+    (routing.actions) compare it on each read, so every process sees a change at once.
+
+    Written after the change, in its transaction: a reader then never pairs the new value with
+    the old structure. A fresh random value rather than a counter, so a rolled-back change or a
+    test's rolled-back workspace cannot bring back a value a cache already holds."""
+
+    workspace = models.OneToOneField(Workspace, on_delete=models.CASCADE, primary_key=True, related_name="+")
+    version = models.BigIntegerField(default=0)
+
+    @classmethod
+    def bump(cls, workspace_id):
+        if workspace_id is None:
+            return
+        value = secrets.randbits(62) + 1
+        if not cls.objects.filter(workspace_id=workspace_id).update(version=value):
+            _row, created = cls.objects.get_or_create(workspace_id=workspace_id, defaults={"version": value})
+            if not created:  # a concurrent first bump created it: ours must still change it
+                cls.objects.filter(workspace_id=workspace_id).update(version=value)
+
+    @classmethod
+    def bump_for_user(cls, user_id):
+        """Every workspace the user is a member of (their account changed)."""
+        for workspace_id in Membership.objects.filter(user_id=user_id).values_list("workspace_id", flat=True):
+            cls.bump(workspace_id)
+
+    @classmethod
+    def current(cls, workspace_id):
+        """The value, or None before the workspace's first change (then nothing may be cached)."""
+        return cls.objects.filter(workspace_id=workspace_id).values_list("version", flat=True).first()
 
 
 class UserPreferences(models.Model):

@@ -6,7 +6,7 @@ conversation row, then the chosen agent's presence row, recounting that agent's
 open chats under the lock. Two processes therefore never assign one conversation
 twice and never push an agent over capacity; a loser of the race re-decides."""
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from functools import partial
 
@@ -19,7 +19,7 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts import roles
 from accounts.access import member_ids_with
-from accounts.models import Membership
+from accounts.models import Membership, RoutingVersion
 from chat import access, hooks, hours
 from chat.messages import post_system_message, send_message
 from chat.models import Conversation, ConversationEvent, Inbox, InboxUserPermission, Participant
@@ -43,12 +43,62 @@ def default_group(workspace_id):
 
 
 # --- snapshot -------------------------------------------------------------------------------
+# Who serves an inbox and the enabled groups with their members (the structure) change rarely;
+# presences change all the time. The structure is cached per process and per inbox, and used
+# while the workspace's RoutingVersion is the one it was read under: every writer of the
+# structure changes that value in its own transaction, so every process sees a change at its
+# next decision, for one primary-key read per decision. Presences are always read afresh.
+
+_STRUCTURES = {}  # (workspace id, inbox id) -> (RoutingVersion value, Structure)
+STRUCTURES_MAX = 10_000
 
 
-def serving_user_ids(workspace_id, inbox_id):
-    """Members with reception rights (serve chats) who serve this inbox: one query, plain tuples."""
+@dataclass(frozen=True)
+class Structure:
+    serving: frozenset  # members with reception rights who serve the inbox
+    groups: tuple  # enabled GroupSpecs, members already limited to `serving`
+
+
+def _load_structure(workspace_id, inbox_id):
+    """Three queries returning plain tuples, whatever the number of agents (model instances for
+    hundreds of agents cost more than the queries)."""
     inbox_users = InboxUserPermission.objects.filter(content_object_id=inbox_id, permission__codename="reply_in_inbox").values("user_id")
-    return member_ids_with(workspace_id, roles.SERVE_CHATS, among=inbox_users)
+    serving = frozenset(member_ids_with(workspace_id, roles.SERVE_CHATS, among=inbox_users))
+    rows = list(AgentGroup.objects.filter(workspace_id=workspace_id, enabled=True).values_list("pk", "priority", "rules", "strategy", "is_default"))
+    if not any(row[4] for row in rows):
+        group = default_group(workspace_id)  # every workspace has one, created on first need
+        rows.append((group.pk, group.priority, group.rules, group.strategy, True))
+    members = {}
+    for group_id, user_id in AgentGroup.members.through.objects.filter(agentgroup__workspace_id=workspace_id).values_list("agentgroup_id", "user_id"):
+        members.setdefault(group_id, set()).add(user_id)
+    groups = tuple(
+        GroupSpec(pk, priority, _rules(rules), Strategy(strategy), is_default, True,
+                  serving if is_default else frozenset(members.get(pk, set()) & serving))
+        for pk, priority, rules, strategy, is_default in rows
+    )
+    return Structure(serving, groups)
+
+
+def structure(workspace_id, inbox_id, version=None):
+    """The inbox's Structure: this process's copy while the workspace's RoutingVersion is
+    unchanged (`version`: that value, when the caller has just read it), else read afresh."""
+    if version is None:
+        version = RoutingVersion.current(workspace_id)
+    key = (workspace_id, inbox_id)
+    hit = _STRUCTURES.get(key)
+    if version is not None and hit is not None and hit[0] == version:
+        return hit[1]
+    loaded = _load_structure(workspace_id, inbox_id)
+    if version is not None:  # no value yet (never changed since the upgrade): nothing to check a copy against
+        if len(_STRUCTURES) >= STRUCTURES_MAX:
+            _STRUCTURES.clear()
+        _STRUCTURES[key] = (version, loaded)
+    return loaded
+
+
+def serving_user_ids(workspace_id, inbox_id, version=None):
+    """Members with reception rights (serve chats) who serve this inbox (a frozenset)."""
+    return structure(workspace_id, inbox_id, version).serving
 
 
 def _rules(raw_rules):
@@ -62,22 +112,15 @@ def _rules(raw_rules):
 
 
 def snapshot(workspace_id, inbox_id, exclude=()):
-    """(groups, agents) for the decision: four queries returning plain tuples, whatever the
-    number of agents (model instances for hundreds of agents cost more than the queries).
-    Loads come from the presence counters; capacity itself is re-checked exactly under lock."""
-    serving = serving_user_ids(workspace_id, inbox_id) - set(exclude)
-    rows = list(AgentGroup.objects.filter(workspace_id=workspace_id, enabled=True).values_list("pk", "priority", "rules", "strategy", "is_default"))
-    if not any(row[4] for row in rows):
-        group = default_group(workspace_id)  # every workspace has one, created on first need
-        rows.append((group.pk, group.priority, group.rules, group.strategy, True))
-    members = {}
-    for group_id, user_id in AgentGroup.members.through.objects.filter(agentgroup__workspace_id=workspace_id).values_list("agentgroup_id", "user_id"):
-        members.setdefault(group_id, set()).add(user_id)
-    groups = [
-        GroupSpec(pk, priority, _rules(rules), Strategy(strategy), is_default, True,
-                  frozenset(serving if is_default else members.get(pk, set()) & serving))
-        for pk, priority, rules, strategy, is_default in rows
-    ]
+    """(groups, agents) for the decision: the cached structure (one query when unchanged) and the
+    presences (one query). Loads come from the presence counters; capacity itself is re-checked
+    exactly under lock."""
+    cached = structure(workspace_id, inbox_id)
+    serving, groups = cached.serving, list(cached.groups)
+    if exclude:
+        excluded = frozenset(exclude)
+        serving = serving - excluded
+        groups = [replace(g, member_ids=g.member_ids - excluded) for g in groups]
     agents = {
         user_id: AgentState(user_id, AgentStatus(status), open_chats, capacity, last_assigned_at)
         for user_id, status, capacity, open_chats, last_assigned_at in AgentPresence.objects.filter(workspace_id=workspace_id)
@@ -286,7 +329,8 @@ def drain(workspace_id, limit=500):
     movable_anyway = {pk for pk, inbox in inboxes.items()
                       if not hours.is_open(inbox.business_hours, now) or (not on_duty and inbox.leave_message_when_nobody_online)}
     free = _free_agents(workspace_id) if on_duty else set()
-    serving = {pk: serving_user_ids(workspace_id, pk) if free else set() for pk in inboxes}
+    version = RoutingVersion.current(workspace_id) if free else None
+    serving = {pk: serving_user_ids(workspace_id, pk, version) if free else set() for pk in inboxes}
     decisions = []
     for conversation_id, inbox_id in waiting:
         if inbox_id not in movable_anyway and not serving[inbox_id] & free:

@@ -3,6 +3,7 @@ from django.db import transaction
 from django.utils.translation import gettext_lazy as _
 
 from accounts.admin_scope import WorkspaceScopedAdmin
+from accounts.models import RoutingVersion
 from chat.admin import ObjectAccessInline, save_access_formset
 
 from .actions import drain
@@ -29,6 +30,16 @@ class AgentGroupAdmin(WorkspaceScopedAdmin):
 
     def save_formset(self, request, form, formset, change):
         save_access_formset(request, formset, form.instance, set_group_supervision)
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        RoutingVersion.bump(form.instance.workspace_id)  # members are saved by the M2M manager: no save() sees them
+
+    def delete_queryset(self, request, queryset):
+        workspace_ids = set(queryset.values_list("workspace_id", flat=True))
+        super().delete_queryset(request, queryset)  # a queryset delete: AgentGroup.delete() is not called
+        for workspace_id in workspace_ids:
+            RoutingVersion.bump(workspace_id)
 
 
 @admin.register(AgentPresence)

@@ -3,7 +3,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from accounts.models import ObjectPermissionRow
+from accounts.models import ObjectPermissionRow, RoutingVersion
 
 from .selection import AgentStatus, Strategy
 
@@ -35,6 +35,17 @@ class AgentGroup(models.Model):
 
     def __str__(self):
         return self.name
+
+    # The routing structure each process caches (routing.actions). Member changes go through the
+    # M2M manager, which no save() sees: their writers (the admin's save_related) bump themselves.
+    def save(self, *args, **kwargs):
+        super().save(*args, **kwargs)
+        RoutingVersion.bump(self.workspace_id)
+
+    def delete(self, *args, **kwargs):
+        result = super().delete(*args, **kwargs)
+        RoutingVersion.bump(self.workspace_id)
+        return result
 
 
 class AgentGroupUserPermission(ObjectPermissionRow):
