@@ -57,6 +57,7 @@ INSTALLED_APPS = [
     "knowledge",
     "orders",
     "replies",
+    "connectors",
     "lifecycle",
     "surfaces",
 ]
@@ -495,3 +496,10 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "WARNING")},
 }
+
+# --- Outside channels (connectors/, docs/channels.md) -------------------------------------------
+# Encrypts channel secrets at rest (connectors.secrets); empty: derived from SECRET_KEY.
+CHANNEL_SECRETS_KEY = os.environ.get("CHANNEL_SECRETS_KEY", "")
+# WeChat's API hosts; the tests and the demo point them at the local simulator (connectors/wechat/simulator.py).
+WECHAT_API_BASE = os.environ.get("WECHAT_API_BASE", "https://api.weixin.qq.com").rstrip("/")
+WECOM_API_BASE = os.environ.get("WECOM_API_BASE", "https://qyapi.weixin.qq.com").rstrip("/")

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-PACKAGES = ("accounts", "chat", "routing", "knowledge", "orders", "replies", "lifecycle", "surfaces", "helpdesk")
+PACKAGES = ("accounts", "chat", "routing", "knowledge", "orders", "replies", "connectors", "lifecycle", "surfaces", "helpdesk")
 SKIPPED_DIRS = {"tests", "migrations", "scripts", "__pycache__"}
 MAX_LINES = 600
 
@@ -56,9 +56,11 @@ ALLOWED = {
     "routing": _BELOW_APPS | {"routing", "orders"},
     "knowledge": _BELOW_APPS | {"knowledge", "orders"},
     "replies": _DOMAIN | {"replies"},
-    "lifecycle": _DOMAIN | {"replies", "lifecycle"},
-    "surfaces": _DOMAIN | {"replies", "lifecycle", "surfaces"},
-    "top": _DOMAIN | {"replies", "lifecycle", "surfaces", "top"},
+    # Outside channels: inbound into the engine, outbound as durable jobs; lifecycle says when.
+    "connectors": _DOMAIN | {"replies", "connectors"},
+    "lifecycle": _DOMAIN | {"replies", "connectors", "lifecycle"},
+    "surfaces": _DOMAIN | {"replies", "connectors", "lifecycle", "surfaces"},
+    "top": _DOMAIN | {"replies", "connectors", "lifecycle", "surfaces", "top"},
 }
 SURFACE_FILE_ALLOWED = ALLOWED["lifecycle"]
 SURFACE_FILE_PATTERNS = ("admin.py", "admin_*.py", "views.py", "*_views.py", "urls.py", "api.py", "api_urls.py", "forms.py",
