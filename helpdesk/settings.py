@@ -331,9 +331,10 @@ CHAT = {
     # One database thread per process on SQLite (a single writer anyway); a pool of them otherwise.
     "DB_THREAD_SENSITIVE": DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3",
     # Group commit (chat.group_commit): sends that arrive while this many groups are being stored wait
-    # for the next group, which stores up to SEND_GROUP_MAX of them in one transaction. A large number
-    # of groups in flight means every send alone.
-    "SEND_GROUPS_IN_FLIGHT": env_int("CHAT_SEND_GROUPS_IN_FLIGHT", 1 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3" else 2),
+    # for the next group, which stores up to SEND_GROUP_MAX of them in one transaction. 0: every send
+    # alone. On by default where it pays: SQLite (one writer, one database thread). On PostgreSQL the
+    # one-statement send is cheaper alone (docs/benchmarks.md: group commit lowered the sustained rate).
+    "SEND_GROUPS_IN_FLIGHT": env_int("CHAT_SEND_GROUPS_IN_FLIGHT", 1 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3" else 0),
     "SEND_GROUP_MAX": env_int("CHAT_SEND_GROUP_MAX", 32),
     # The rating request line goes out this long after a conversation is resolved (chat.timers).
     "CSAT_PROMPT_DELAY_SECONDS": env_int("CHAT_CSAT_PROMPT_DELAY_SECONDS", 60),

@@ -1,7 +1,7 @@
 """Collects the sends of all sockets of a process into groups for chat.group_commit.
 
 A send goes to the database at once when fewer than CHAT["SEND_GROUPS_IN_FLIGHT"] groups are
-being stored; otherwise it waits for the next group, which takes everything that arrived meanwhile
+being stored (0: no grouping at all); otherwise it waits for the next group, which takes everything that arrived meanwhile
 (up to CHAT["SEND_GROUP_MAX"]). So an idle server adds no delay, and a busy one stores many sends
 per transaction and per database call instead of one. Each caller gets its own send's result or
 exception, after the group's commit."""
@@ -37,8 +37,7 @@ class _Collector:
 
     async def _store(self, group):
         try:
-            store = database_sync_to_async(group_commit.store_together, thread_sensitive=settings.CHAT["DB_THREAD_SENSITIVE"])
-            results = await store([send for send, _future in group])
+            results = await _store_together()([send for send, _future in group])
         except Exception as exc:  # e.g. no database thread left: every caller hears it, none is acked
             results = [exc] * len(group)
         finally:
@@ -54,8 +53,17 @@ class _Collector:
                 future.set_result(result)
 
 
+def _store_together():
+    return database_sync_to_async(group_commit.store_together, thread_sensitive=settings.CHAT["DB_THREAD_SENSITIVE"])
+
+
 async def store(send):
     """Run send() (storing one message) in the next group; its result, or raises its exception."""
+    if not settings.CHAT["SEND_GROUPS_IN_FLIGHT"]:  # no grouping: straight to a database thread
+        (result,) = await _store_together()([send])
+        if isinstance(result, BaseException):
+            raise result
+        return result
     loop = asyncio.get_running_loop()
     collector = _collectors.get(loop)
     if collector is None:
