@@ -89,6 +89,8 @@ def _clean_attachments(attachments, msg_type, actor):
         # (POST /api/v1/uploads) or hosts the installation allows. Customers attach uploads only.
         # Cards and articles are links a person chooses to open: http(s) or a path on this site.
         stored_type = uploads.type_for_url(url, actor.workspace_id)
+        if stored_type is None and actor.is_customer and url.startswith(uploads.CHANNEL_MEDIA_PREFIX):
+            stored_type = uploads.channel_media_type(url, Inbox.objects.filter(pk=actor.inbox_id).first(), name if isinstance(name, str) else "")
         if stored_type is None:
             if actor.is_customer:
                 raise invalid("invalid_attachments", _("Only files uploaded to this chat can be attached, not links."))

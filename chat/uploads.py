@@ -278,6 +278,25 @@ def type_for_url(url, workspace_id):
     return TYPES[match.group(2)]
 
 
+# A channel's media (WeChat image/voice/video) is fetched on first view by the product's own endpoint
+# (connectors' media view) at /channels/media/<inbox public key>/<platform media id>.
+CHANNEL_MEDIA_PREFIX = "/channels/media/"
+CHANNEL_MEDIA_RE = re.compile(r"^/channels/media/([A-Za-z0-9_-]{1,40})/([A-Za-z0-9_.=-]{1,200})$")
+CHANNEL_MEDIA_TYPES = {"jpg": ("image/jpeg", "image"), "png": ("image/png", "image"), "gif": ("image/gif", "image"),
+                       "amr": ("audio/amr", "file"), "silk": ("audio/silk", "file"), "speex": ("audio/speex", "file"),
+                       "mp3": ("audio/mpeg", "file"), "mp4": ("video/mp4", "file")}
+
+
+def channel_media_type(url, inbox, name=""):
+    """(content_type, kind) when `url` is this inbox's channel media address, else None. Only the
+    channel's customer attaches these (connectors.inbound); the name's extension says what it is."""
+    match = CHANNEL_MEDIA_RE.match(url) if isinstance(url, str) else None
+    if match is None or inbox is None or match.group(1) != inbox.public_key:
+        return None
+    ext = os.path.splitext(name)[1].lower().lstrip(".")
+    return CHANNEL_MEDIA_TYPES.get(ext, ("application/octet-stream", "file"))
+
+
 def store_upload(actor, uploaded_file):
     """Validate and store one uploaded file for the actor's workspace; returns the attachment dict
     {url, name, size, content_type, kind[, width, height]} to send as a message attachment."""
@@ -300,7 +319,7 @@ def store_upload(actor, uploaded_file):
             attachment["width"], attachment["height"] = int(dims[0]), int(dims[1])
     now = timezone.now()
     path = f"{UPLOAD_DIR}/{int(actor.workspace_id)}/{now:%Y}/{now:%m}/{uuid.uuid4().hex}.{ext}"
-    record = _reserve(actor.workspace_id, path, size)
+    record = reserve(actor.workspace_id, path, size)
     uploaded_file.seek(0)
     try:
         stored = default_storage.save(path, uploaded_file if isinstance(uploaded_file, File) else File(uploaded_file))
@@ -323,9 +342,10 @@ def quota_exceeded():
     return DomainError("quota_exceeded", _("This workspace has no storage space left for files. Please contact the site owner."), status=413)
 
 
-def _reserve(workspace_id, path, size):
+def reserve(workspace_id, path, size, attached=False):
     """The row that counts this file against the workspace's quota, written before the file (the
-    workspace row lock makes concurrent uploads take turns, so the quota is never overshot)."""
+    workspace row lock makes concurrent uploads take turns, so the quota is never overshot).
+    attached: already part of a message (the storage sweep leaves it alone)."""
     quota = settings.UPLOADS["WORKSPACE_QUOTA_BYTES"]
     with transaction.atomic():
         if quota:
@@ -333,7 +353,7 @@ def _reserve(workspace_id, path, size):
             used = StoredUpload.objects.filter(workspace_id=workspace_id).aggregate(total=Sum("size"))["total"] or 0
             if used + size > quota:
                 raise quota_exceeded()
-        return StoredUpload.objects.create(workspace_id=workspace_id, path=path, size=size)
+        return StoredUpload.objects.create(workspace_id=workspace_id, path=path, size=size, attached=attached)
 
 
 def url_path(url):

@@ -105,6 +105,9 @@ class OutboundMessage(models.Model):
     channel_user = models.ForeignKey(ChannelUser, on_delete=models.CASCADE, related_name="outbound")
     state = models.CharField(_("state"), max_length=8, choices=State.choices, default=State.QUEUED)
     attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    # One agent message can take several WeChat sends (an image, then its caption): a retry
+    # resumes after the parts already delivered instead of sending them again.
+    parts_sent = models.PositiveSmallIntegerField(_("parts sent"), default=0)
     errcode = models.IntegerField(_("WeChat error code"), null=True, blank=True)
     error = models.CharField(_("error"), max_length=300, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -19,5 +19,6 @@ urlpatterns = [
     path("", include("orders.urls")),
     path("console/", include("surfaces.console.urls")),
     path("help/", include("knowledge.urls")),  # the public help center (knowledge/views.py)
+    path("channels/", include("connectors.urls")),  # WeChat callbacks and channel media (connectors/views.py)
     path("", include("surfaces.urls")),
 ]

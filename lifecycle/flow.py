@@ -9,6 +9,7 @@ has the table of events and what follows them."""
 
 from datetime import timedelta
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -16,6 +17,9 @@ from django.utils.translation import gettext_lazy as _
 from chat import hooks, scheduler
 from chat.messages import post_system_message
 from chat.models import Conversation, Deadline, Message, SenderKind
+from connectors import outbound
+from connectors.wechat import oa  # noqa: F401 - registers the Official Account / Mini Program Sender
+from connectors.wechat import kf
 from knowledge import bot
 from replies import auto, config, hosting, sensitive
 from routing import actions as routing
@@ -44,6 +48,7 @@ class Flow(hooks.Hooks):
 
     def conversation_started(self, conversation):
         timers.conversation_started(conversation)
+        _wecom_kf_state(conversation)
         if conversation.state == Conversation.State.QUEUED:
             _route_after_commit(conversation.pk)
 
@@ -51,6 +56,8 @@ class Flow(hooks.Hooks):
         if findings is not None and findings.alerts:
             supervisors = auto.flag_sensitive(conversation, message, findings.alerts)
             push.notify_alert(conversation, supervisors, "、".join(w for _name, words in findings.alerts for w in words))
+        # WeChat inboxes: the agent's or bot's line goes out as a delivery job (refused outside WeChat's reply rules).
+        outbound.enqueue(conversation, message)
         if message.is_private or message.sender_kind in (SenderKind.BOT, SenderKind.SYSTEM):
             return
         configured = config.for_workspace(conversation.workspace_id)
@@ -73,6 +80,7 @@ class Flow(hooks.Hooks):
             timers.conversation_resolved(conversation)
         elif is_open and not was_open:
             timers.conversation_reopened(conversation)  # a fresh inactivity deadline
+        _wecom_kf_state(conversation, from_state)
         if to_state == Conversation.State.QUEUED:
             _route_after_commit(conversation.pk)
         elif was_open and not is_open:
@@ -98,6 +106,20 @@ FLOW = Flow()
 
 def _route_after_commit(conversation_id):
     transaction.on_commit(lambda: routing.route(conversation_id))
+
+
+# --- WeCom 微信客服: its session state follows the conversation (a follow-up job) ----------------
+
+KF_STATE_JOB = "wecom_kf_state"
+
+
+def _wecom_kf_state(conversation, from_state=None):
+    """WeCom's session (new, API, ended) follows the conversation; the HTTP call waits for the commit."""
+    if kf.follows_state(conversation, from_state):  # cached per process: no query for other inboxes
+        followups.enqueue(conversation, KF_STATE_JOB)
+
+
+followups.register(KF_STATE_JOB, followups.Handler(apply=lambda job, _prepared: kf.service_state_job(job.conversation_id), leased=True))
 
 
 # --- answering a customer message (a follow-up job) ---------------------------------------------
@@ -142,5 +164,19 @@ def _apply_answer(job, prepared):
                            data={"after_seq": message.seq}, keep_earlier=True)
 
 
+# --- delivering to an outside channel (a leased follow-up job: it calls WeChat) ---------------------
+
+
+def _schedule_channel_send(conversation, message_out):
+    followups.enqueue(conversation, FollowUp.Kind.CHANNEL_SEND, outbound=message_out.pk)
+
+
+def _channel_send(job, _prepared):
+    """Transient failures raise (the runner retries with backoff); on the last attempt they mark the message failed."""
+    outbound.deliver(job.data["outbound"], final=job.attempts + 1 >= settings.FOLLOWUPS["MAX_ATTEMPTS"])
+
+
 followups.register(FollowUp.Kind.CUSTOMER_MESSAGE, followups.Handler(apply=_apply_answer, prepare=_prepare_answer))
+followups.register(FollowUp.Kind.CHANNEL_SEND, followups.Handler(apply=_channel_send, leased=True))
+outbound.install_scheduler(_schedule_channel_send)
 push.register_jobs()

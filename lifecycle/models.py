@@ -15,6 +15,8 @@ class FollowUp(models.Model):
         PUSH_MESSAGE = "push_message", _("Web Push: a customer message")
         PUSH_CONVERSATION = "push_conversation", _("Web Push: a conversation waiting or assigned")
         PUSH_ALERT = "push_alert", _("Web Push: a sensitive-word alert")
+        CHANNEL_SEND = "channel_send", _("Deliver a message to WeChat")
+        WECOM_KF_STATE = "wecom_kf_state", _("WeCom customer service: session state")
 
     class State(models.TextChoices):
         PENDING = "pending", _("Pending")

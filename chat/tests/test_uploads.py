@@ -333,3 +333,22 @@ def test_a_large_upload_spooled_to_disk_is_sniffed_and_stored(personas, media):
     assert r.json()["kind"] == "file" and r.json()["content_type"] == "application/zip" and r.json()["size"] == len(data)
     [stored] = stored_files(media)
     assert stored.suffix == ".zip" and stored.read_bytes() == data
+
+
+def test_a_channel_customer_attaches_only_its_own_inbox_media_address(personas):
+    """WeChat media arrive as /channels/media/<inbox key>/<media id> (fetched on first view): the
+    channel's customer may attach their own inbox's address, never another inbox's."""
+    from chat import messages as chat_messages
+    from helpdesk.errors import DomainError
+
+    own = f"/channels/media/{personas.inbox_a.public_key}/MEDIA_id-1"
+    message, _created = chat_messages.send_message(personas.visitor, client_msg_id="wx:1", msg_type="image",
+                                                   attachments=[{"url": own, "name": "图片.jpg"}])
+    assert message.attachments[0]["kind"] == "image" and message.attachments[0]["content_type"] == "image/jpeg"
+    voice, _created = chat_messages.send_message(personas.visitor, client_msg_id="wx:2", msg_type="file",
+                                                 attachments=[{"url": f"/channels/media/{personas.inbox_a.public_key}/v1", "name": "voice.amr"}])
+    assert voice.attachments[0]["content_type"] == "audio/amr"
+    for n, url in enumerate((f"/channels/media/{personas.inbox_b.public_key}/MEDIA_id-1", "/channels/media/../etc/passwd", "/channels/media/x")):
+        with pytest.raises(DomainError) as refused:
+            chat_messages.send_message(personas.visitor, client_msg_id=f"wx:bad-{n}", msg_type="image", attachments=[{"url": url, "name": "a.jpg"}])
+        assert refused.value.code == "invalid_attachments"

@@ -39,13 +39,14 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from accounts import tokens
 from accounts.admin_scope import WorkspaceScopedAdmin
 from accounts.models import AuditLog, CustomRole, Invite, Membership, Role
-from chat.models import Conversation, Customer, SatisfactionRating
+from chat.models import Conversation, Customer, Inbox, Message, SatisfactionRating
 from chat.tests.wsutil import connect_agent, connect_customer, frame, frames_until, send_json, session_cookie
 from conftest import make_agent, send, verified_client
 from helpdesk.asgi import application
 from knowledge import search as knowledge_search
 from knowledge.models import Article, ArticleVersion, Category
 from knowledge.rendering import render_markdown
+from connectors.models import ChannelAccount, ChannelUser, OutboundMessage
 from lifecycle.models import FollowUp
 from orders.models import Voucher
 from replies.models import AutoReplyRule, QuickPhrase, ReplySettings, SensitiveWordList
@@ -64,12 +65,15 @@ MISSING_SLUG = "no-such-slug"
 CONVERSATION, CUSTOMER, MESSAGE, MEMBERSHIP, INBOX = "conversation", "customer", "message", "membership", "inbox"
 API_TOKEN, PHRASE, KB_CATEGORY, KB_ARTICLE = "api token", "quick phrase", "help-center category", "help-center article"
 AGENT_USER, AGENT_GROUP = "agent (user id)", "agent group"
+INBOX_KEY = "WeChat inbox (public key)"
+CHANNEL_MESSAGE = "message sent to a channel (failed delivery)"
 
 # Parameters that do not name a workspace's object: always workspace A's value, never varied.
 HELP_CENTER = "help center (workspace slug: public, the URL's own workspace)"
 LOCALE = "help-center locale"
 CONTENT_TYPE = "content type (installation-wide)"
-CONTEXT = {HELP_CENTER, LOCALE, CONTENT_TYPE}
+CHANNEL_MEDIA = "channel media id (the platform's, not a row)"
+CONTEXT = {HELP_CENTER, LOCALE, CONTENT_TYPE, CHANNEL_MEDIA}
 
 _HELP = {"workspace": HELP_CENTER, "locale": LOCALE}
 _CONSOLE_CONVERSATION = ("row", "conversation", "pane", "history", "messages", "state", "snooze")
@@ -99,6 +103,8 @@ URL_PARAMS = {
     "chat:api-customer-rating": {"conversation_id": CONVERSATION},
     "chat:api-customer-handoff": {"conversation_id": CONVERSATION},
     "admin:view_on_site": {"content_type_id": CONTENT_TYPE, "object_id": CONVERSATION},
+    "connectors:media": {"public_key": INBOX_KEY, "media_id": CHANNEL_MEDIA},
+    "connectors:outbound-retry": {"message_id": CHANNEL_MESSAGE},
 }
 
 # Parameterised URLs that name no workspace object, or where the value itself is the credential.
@@ -106,6 +112,7 @@ EXEMPT = {
     "accounts:invite-accept": "the link's secret is the credential (single use, expiring): any holder may open it",
     "chat:media": "uploads are served by unguessable name to whoever holds the link (surfaces/api/uploads.py)",
     "admin:app_list": "an app label, not a row",
+    "connectors:wechat-callback": "called by WeChat, signed with the inbox's Token (connectors/views.py); answers no workspace data",
     "admin/(?P<url>.*)$": "the admin's catch-all: the same answer for any path",
 }
 
@@ -292,6 +299,17 @@ def populate(workspace, inbox, founder_user, agent_user, visitor, mark):
     SensitiveWordList.objects.create(workspace=workspace, name=f"{mark} words", words=f"{low}-word", enabled=False)
     FollowUp.objects.create(workspace=workspace, conversation=s.conversation, kind=FollowUp.Kind.PUSH_MESSAGE, run_after=timezone.now(),
                             state=FollowUp.State.FAILED, last_error=f"{mark} error")
+    # A WeChat inbox with a conversation whose agent reply failed to reach WeChat
+    s.wechat_inbox = Inbox.objects.create(workspace=workspace, name=f"{mark} WeChat", kind=Inbox.Kind.WECHAT_OA)
+    ChannelAccount.objects.create(inbox=s.wechat_inbox, app_id=f"{mark}app", token="tok123")
+    wx_customer = Customer.objects.create(workspace=workspace, first_inbox=s.wechat_inbox, name=f"{mark} WeChat customer")
+    channel_user = ChannelUser.objects.create(inbox=s.wechat_inbox, customer=wx_customer, external_id=f"{low}-openid")
+    wx_conversation = Conversation.objects.create(workspace=workspace, inbox=s.wechat_inbox, customer=wx_customer, last_seq=1,
+                                                  state=Conversation.State.ASSIGNED, assignee=founder_user)
+    s.channel_message = Message.objects.create(conversation=wx_conversation, seq=1, sender_kind="agent", sender_user=founder_user,
+                                               sender_key=f"u{founder_user.pk}", client_msg_id=f"{low}-wx", body=f"{mark} WeChat reply")
+    OutboundMessage.objects.create(message=s.channel_message, inbox=s.wechat_inbox, channel_user=channel_user,
+                                   state=OutboundMessage.State.FAILED, error=f"{mark} delivery error")
     assert AuditLog.objects.filter(workspace=workspace).exists()  # issuing the token wrote one
     # installation-level rows that concern this workspace's people
     s.totp_device = TOTPDevice.objects.create(user=agent_user, name=f"{mark} device", confirmed=True)
@@ -326,6 +344,9 @@ class World:
             MESSAGE: lambda: [side.message.pk],
             MEMBERSHIP: lambda: [side.membership.pk],
             INBOX: lambda: [side.inbox.pk],
+            INBOX_KEY: lambda: [side.wechat_inbox.public_key],
+            CHANNEL_MESSAGE: lambda: [side.channel_message.pk],
+            CHANNEL_MEDIA: lambda: ["MEDIA_1"],
             API_TOKEN: lambda: [side.token.pk],
             PHRASE: lambda: [side.phrase.pk, side.personal_phrase.pk],
             KB_CATEGORY: lambda: [side.category.slug],
@@ -349,7 +370,8 @@ class World:
 
 
 @pytest.fixture
-def world(personas):
+def world(personas, settings):
+    settings.WECHAT_API_BASE = settings.WECOM_API_BASE = "http://127.0.0.1:1"  # WeChat unreachable at once: no call leaves this machine
     p = personas
     w = World()
     w.p = p

@@ -9,6 +9,7 @@ import { fragment, request } from "./http.js";
 import { initStatusSwitch, showStatus } from "./status.js";
 import { initComposer } from "./composer.js";
 import { registerServiceWorker } from "./push.js";
+import { deliveryChanged, retryOutbound } from "./channels.js";
 
 const texts = JSON.parse(document.getElementById("console-texts").textContent);
 const config = JSON.parse(document.getElementById("console-config").textContent);
@@ -281,6 +282,8 @@ document.addEventListener("click", async (e) => {
     else if (action === "close-dialog") el.closest("dialog").close();
     else if (action === "recall") {
       await client.call({ type: "recall", message_id: Number(el.closest("[data-message-id]").dataset.messageId) });
+    } else if (action === "retry-outbound") {
+      await retryOutbound(el);
     } else if (action === "remove-tag") {
       const customer = el.closest("[data-customer]").dataset.customer;
       const { html } = await request("POST", `/console/customers/${customer}/tags/remove/`, { name: el.dataset.tag }, { html: true });
@@ -394,6 +397,12 @@ function handleEvent(frame) {
     case "message.updated":
       if (frame.message.conversation_id === state.open) rerenderMessage(frame.message.seq);
       refreshRow(frame.message.conversation_id);
+      break;
+    case "outbound.state": // a WeChat delivery went out, failed or was retried: its line and the reply window
+      if (frame.conversation_id === state.open) {
+        deliveryChanged(frame, messagesEl(), rerenderMessage);
+        refreshHeader();
+      }
       break;
     case "ack":
       if (frame.message.conversation_id === state.open) pull();
