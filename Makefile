@@ -4,6 +4,8 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 DEMO_PAGES ?= 1
+SIM_PORT ?= 8765
+SIM := http://127.0.0.1:$(SIM_PORT)
 STAMP := $(VENV)/.installed
 
 .PHONY: run test bench bench-faults bench-console bench-search bench-scheduler bench-followups install messages clean
@@ -20,10 +22,14 @@ install: $(STAMP)
 ## Run the product on the embedded default (SQLite, in-memory layer) with demo data.
 run: install
 	$(PY) manage.py migrate --noinput
-	$(PY) manage.py seed_demo
+	WECHAT_API_BASE=$(SIM) $(PY) manage.py seed_demo
 	@echo "Open http://$(HOST):$(PORT)/widget/demo/ (customer) and http://$(HOST):$(PORT)/console/ (agent)"
 	@# The scheduler (deadlines + routing sweep) runs inside the server process on SQLite: docs/scheduler.md.
-	DEMO_PAGES=$(DEMO_PAGES) $(PY) -m uvicorn helpdesk.asgi:application --host $(HOST) --port $(PORT) --ws-max-size 1048576 --ws-per-message-deflate false
+	@# The WeChat simulator (connectors/wechat/simulator.py) stands in for WeChat's API in the demo: it runs
+	@# in the background and is stopped with the server (Ctrl-C), however the server ends.
+	$(PY) -m connectors.wechat.simulator --port $(SIM_PORT) & sim=$$!; \
+	trap 'kill $$sim 2>/dev/null' EXIT INT TERM; \
+	WECHAT_API_BASE=$(SIM) WECOM_API_BASE=$(SIM) DEMO_PAGES=$(DEMO_PAGES) $(PY) -m uvicorn helpdesk.asgi:application --host $(HOST) --port $(PORT) --ws-max-size 1048576 --ws-per-message-deflate false
 
 ## The whole test suite (SQLite pass, then PostgreSQL + Redis pass).
 test: install

@@ -25,7 +25,7 @@ from django.utils.translation import gettext as _
 
 from chat.access import customer_actor
 from chat.messages import send_message
-from chat.models import Customer
+from chat.models import Customer, Inbox
 from helpdesk.errors import DomainError
 
 from .models import ChannelUser, InboundEvent
@@ -41,12 +41,14 @@ ENTRY_TTL_SECONDS = 3600  # the enter-session event comes just before the first 
 MEDIA_ID_CHARS = set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-.=")
 
 
-def receive(inbox, item):
+def receive(inbox, item, passive=None):
     """Store what `item` says in `inbox`. Returns the stored (or previously stored) Message, or None
     for an event, a duplicate event, an empty or unsupported item. Raises DomainError when the
-    engine refuses the message (the caller logs it: a retry would be refused the same way)."""
+    engine refuses the message (the caller logs it: a retry would be refused the same way).
+    passive: a list the callback view passes; a text to answer in the callback response itself
+    (WeChat's passive reply) is appended to it: today the welcome of a new follower, once per event."""
     if item.kind == "event":
-        return _event(inbox, item)
+        return _event(inbox, item, passive)
     if item.kind not in MESSAGE_KINDS:
         log.info("wechat inbox %s: skipped a message of unsupported type %r", inbox.pk, item.extra.get("msg_type", item.kind))
         return None
@@ -120,7 +122,7 @@ def _entry_key(inbox, external_id):
 # --- events -------------------------------------------------------------------------------------
 
 
-def _event(inbox, item):
+def _event(inbox, item, passive=None):
     with transaction.atomic():
         try:
             with transaction.atomic():
@@ -137,9 +139,12 @@ def _event(inbox, item):
         # The conversation starts with the next message: that is when the entry page is recorded.
         cache.set(_entry_key(inbox, item.external_id), item.entry_page[:1000], ENTRY_TTL_SECONDS)
     if item.event == "subscribe" and _welcome_on_subscribe(inbox):
-        # No engine path posts a welcome without a conversation (replies.auto.welcome needs one, and
-        # a follow starts none): left to the outbound side (docs: Issue 16 report).
-        log.info("wechat inbox %s: new follower; welcome on subscribe is not sent yet", inbox.pk)
+        # A follow starts no conversation, so no engine message: the welcome line goes back in the
+        # callback response (a passive reply, free of the 48 h / 5-reply rules). Past the
+        # InboundEvent above, so a retried subscribe is answered "success", not welcomed twice.
+        welcome = (inbox.widget_greeting or "").strip()
+        if welcome and passive is not None:
+            passive.append(welcome)
     elif item.event not in WINDOW_EVENTS:
         log.info("wechat inbox %s: event %r recorded, nothing follows it", inbox.pk, item.event)
     return None
@@ -147,7 +152,7 @@ def _event(inbox, item):
 
 def _welcome_on_subscribe(inbox):
     account = getattr(inbox, "channel_account", None)
-    return bool(account and account.welcome_on_subscribe)
+    return bool(account and account.welcome_on_subscribe and inbox.kind == Inbox.Kind.WECHAT_OA)
 
 
 # --- how each kind is stored ------------------------------------------------------------------

@@ -10,9 +10,12 @@ accepts nothing else.
 Every request is refused, before anything is stored, when its timestamp is more than 5 minutes
 off or its (timestamp, nonce) pair was seen before (the Django cache: Redis, shared by every
 process, when REDIS_URL is set). The view stores and answers "success"; whatever must reach
-WeChat (replies, media) happens elsewhere, since WeChat gives up after 5 s and retries."""
+WeChat (replies, media) happens elsewhere, since WeChat gives up after 5 s and retries. The one
+exception is a passive reply in the response itself (a new follower's welcome, built from what
+is already loaded: no call out), encrypted when the push was."""
 
 import logging
+import secrets
 import time
 
 from django.core.cache import cache
@@ -101,12 +104,28 @@ def callback(request, public_key):
         except parse.Malformed:
             return _refuse("malformed", 400)
         try:
-            _receive(account.inbox, item)
+            passive = _receive(account.inbox, item)
         except Exception:
             # Not stored (database trouble): let WeChat's retry, with this pair, try again.
             cache.delete(_nonce_key(account, timestamp, nonce))
             raise
+        if passive:
+            return HttpResponse(_passive_text(account, params, fields, passive[0]), content_type="text/xml; charset=utf-8")
     return HttpResponse(answer, content_type="text/plain; charset=utf-8")
+
+
+def _passive_text(account, params, fields, text):
+    """WeChat's passive text reply to this push, encrypted as the push was (safe mode; compatible
+    mode when WeChat sent encrypt_type=aes): WeChat refuses a plain reply to an encrypted push."""
+    reply = (f"<xml><ToUserName>{crypto.cdata(_field(fields, 'FromUserName'))}</ToUserName>"
+             f"<FromUserName>{crypto.cdata(_field(fields, 'ToUserName'))}</FromUserName>"
+             f"<CreateTime>{int(time.time())}</CreateTime><MsgType>{crypto.cdata('text')}</MsgType>"
+             f"<Content>{crypto.cdata(text)}</Content></xml>")
+    if account.mode != ChannelAccount.Mode.SAFE and params.get("encrypt_type") != "aes":
+        return reply
+    # A fresh timestamp and nonce, as the SDK's EncryptMsg: the reply is signed on its own.
+    return crypto.encrypted_reply(_message_crypto(account), account.token, reply, str(int(time.time())),
+                                  str(secrets.randbelow(10**10)))
 
 
 def _handshake(account, params, timestamp, nonce):
@@ -150,12 +169,18 @@ def _is_kf_notice(account, fields):
 
 
 def _receive(inbox, item):
+    """Store the item; returns the passive replies inbound asked for (a list, usually empty)."""
+    passive = []
     try:
-        inbound.receive(inbox, item)
+        if item.kind == "event":  # only an event (a follow) is answered passively today
+            inbound.receive(inbox, item, passive=passive)
+        else:
+            inbound.receive(inbox, item)
     except DomainError as exc:
         # Refused by the engine (a closed chat, sensitive words, a bad attachment): WeChat's retry
         # would be refused alike, so the callback is answered and the refusal logged.
         log.warning("wechat inbox %s: %s message not stored: %s", inbox.pk, item.kind, exc.code)
+    return passive
 
 
 @require_GET

@@ -1,6 +1,7 @@
 """The worker loop: every INTERVAL_SECONDS it fires due deadlines (chat.scheduler, with the
 handlers named here) and runs pending follow-up jobs a process left behind (lifecycle.followups);
-every SWEEP_INTERVAL_SECONDS the routing sweep; hourly it prunes old rows and unused uploads. It runs inside the
+every SWEEP_INTERVAL_SECONDS the routing sweep; every WECOM_KF_SYNC_SECONDS a backstop pull of the
+WeCom kf accounts (connectors.wechat.kf.sync_all); hourly it prunes old rows and unused uploads. It runs inside the
 app process on the embedded default (start_embedded, from helpdesk.asgi's lifespan) and as
 `manage.py run_scheduler` at scale (any number of them: each deadline and job still runs once).
 See docs/scheduler.md."""
@@ -15,6 +16,7 @@ from django.db import close_old_connections, connection
 
 from chat import scheduler
 from chat.models import Deadline
+from connectors.wechat import kf
 from replies.auto import no_answer_due
 from routing.actions import sweep
 
@@ -49,15 +51,16 @@ def _guarded(stats, what, work):
         return 0
 
 
-def run_loop(stop, *, interval=None, sweep_interval=None, batch=None, once=False, stats=None):
-    """Run until `stop` (a threading.Event) is set; sweep_interval 0: never sweep. Returns counts.
+def run_loop(stop, *, interval=None, sweep_interval=None, batch=None, once=False, stats=None, kf_interval=None):
+    """Run until `stop` (a threading.Event) is set; sweep_interval / kf_interval 0: never. Returns counts.
     An idle turn is two indexed reads and no transaction."""
     conf = settings.SCHEDULER
     interval = conf["INTERVAL_SECONDS"] if interval is None else interval
     sweep_interval = conf["SWEEP_INTERVAL_SECONDS"] if sweep_interval is None else sweep_interval
     stats = stats if stats is not None else {}
-    stats.update(fired=0, followups=0, sweeps=0, errors=0, turns=0, pruned=0)
-    next_sweep = next_prune = time.monotonic()
+    kf_interval = kf.sync_interval() if kf_interval is None else kf_interval
+    stats.update(fired=0, followups=0, sweeps=0, errors=0, turns=0, pruned=0, kf_stored=0)
+    next_sweep = next_prune = next_kf = time.monotonic()  # kf at start too: a restart picks up what a dead sync left
     while True:
         close_old_connections()  # a connection the database dropped is replaced, not reused
         stats["fired"] += _guarded(stats, "firing deadlines", lambda: fire_all_due(batch, stop))
@@ -67,6 +70,9 @@ def run_loop(stop, *, interval=None, sweep_interval=None, batch=None, once=False
             next_sweep = time.monotonic() + sweep_interval
             if _guarded(stats, "routing sweep", lambda: sweep() or 1):
                 stats["sweeps"] += 1
+        if kf_interval and time.monotonic() >= next_kf and not stop.is_set():
+            next_kf = time.monotonic() + kf_interval
+            stats["kf_stored"] += _guarded(stats, "WeCom kf backstop sync", kf.sync_all)
         if time.monotonic() >= next_prune and not stop.is_set():
             next_prune = time.monotonic() + 3600
             stats["pruned"] += _guarded(stats, "pruning old rows", lambda: scheduler.prune() + followups.prune()

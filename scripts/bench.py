@@ -56,6 +56,13 @@ def rss_kib(pid):
     return 0
 
 
+def cpu_seconds(pid):
+    """utime + stime of a process so far (/proc/<pid>/stat fields 14 and 15)."""
+    with open(f"/proc/{pid}/stat") as fh:
+        fields = fh.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def percentile(values, p):
     if not values:
         return float("nan")
@@ -200,6 +207,7 @@ async def load(args, seed, ports, pids):
 
     # --- measured phase: customers send at a fixed aggregate rate ---
     stats.sending = True
+    cpu_start = sum(cpu_seconds(p) for p in pids)
     interval = 1.0 / args.rate
     start = time.perf_counter()
     n = 0
@@ -219,6 +227,7 @@ async def load(args, seed, ports, pids):
     deadline = time.perf_counter() + 15
     while sum(len(s) for s in stats.acked.values()) < stats.sent and time.perf_counter() < deadline:
         await asyncio.sleep(0.2)
+    server_cpu = sum(cpu_seconds(p) for p in pids) - cpu_start  # the sending and its drain, the 2 s below excluded
     await asyncio.sleep(2)
     held = sum(1 for c in agents + customers if c.ws.state == websockets.protocol.State.OPEN)
     rss_end = sum(rss_kib(p) for p in pids)
@@ -264,6 +273,7 @@ async def load(args, seed, ports, pids):
         "lost_after_resume": lost,
         "unacked": stats.sent - acked_total,
         "duplicates": sum(c.duplicates for c in agents + customers),
+        "server_cpu_ms_per_message": round(server_cpu * 1000 / max(acked_total, 1), 2),
         "errors": len(stats.errors),
         "server_rss_before_mib": round(rss_before / 1024, 1),
         "server_rss_idle_connected_mib": round(rss_idle / 1024, 1),

@@ -753,6 +753,7 @@ ZH_HANS = {
     "Change password": "修改密码", "Password changed": "密码已修改", "Back to the agent page": "返回客服页面",
     "Changing your password logs out your other sessions.": "修改密码后，你的其他会话将退出登录。",
     "Your password was changed. Your other sessions have been logged out.": "密码已修改，你的其他会话已退出登录。",
+    "Current chat": "当前会话",  # the phone console's bottom navigation (beside 会话 for the list)
     # Issue 16: WeChat channels (connectors/)
     'AppSecret / Secret': 'AppSecret / Secret',
     'Official account / mini program: the AppID (开发者ID). WeCom customer service: the CorpID (企业ID).': '公众号/小程序：填写 AppID（开发者ID）。企业微信客服：填写 CorpID（企业ID）。',

@@ -358,3 +358,80 @@ def test_on_callback_syncs_in_the_background(sim):
     assert (result.stored, result.welcomed) == (1, 1)
     assert stored_texts(account) == ["在吗"]
     assert kf.on_callback(account.inbox, "t", "wkSOMEONE_ELSE") is None
+
+
+# --- the worker's backstop sync (no callback needed) --------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)  # the loop closes its connection between turns: no test transaction around it
+def test_the_worker_backstop_stores_messages_queued_without_any_callback(sim, settings):
+    from lifecycle import worker
+
+    account = make_kf_inbox()
+    sim.queue("第一条")
+    sim.queue("第二条", user="wmCUSTOMER02")
+    stats = worker.run_loop(threading.Event(), once=True, sweep_interval=0, kf_interval=60)
+    assert (stats["kf_stored"], stats["errors"]) == (2, 0)
+    assert stored_texts(account) == ["第一条", "第二条"]
+    assert KfCursor.objects.get(account=account).cursor == "2"
+    assert kf.sync_all() == 0  # nothing new: the cursor moved with the batch
+
+    sim.queue("第三条")
+    assert worker.run_loop(threading.Event(), once=True, sweep_interval=0, kf_interval=0)["kf_stored"] == 0  # 0: off
+    assert stored_texts(account) == ["第一条", "第二条"]
+    settings.WECOM_KF_SYNC_SECONDS = 0
+    assert kf.sync_interval() == 0
+    settings.WECOM_KF_SYNC_SECONDS = 5
+    assert kf.sync_interval() == 5
+    assert kf.sync_all() == 1
+
+
+@pytest.mark.django_db
+def test_one_failing_account_does_not_starve_the_others(sim, caplog):
+    broken = make_channel_inbox(kind=Inbox.Kind.WECOM_KF, app_id="wwbroken", open_kfid="wkBROKEN").channel_account
+    broken.app_secret = "wrong"
+    broken.save()
+    sim.control("fail", {"code": 40125, "times": 1, "path": "kf/sync_msg"})  # the first account (lowest pk) is refused
+    account = make_kf_inbox()
+    sim.queue("在吗")
+    assert kf.sync_all() == 1
+    assert stored_texts(account) == ["在吗"]
+    assert "backstop sync of account" in caplog.text
+
+
+@pytest.mark.engine_db
+@pytest.mark.django_db(transaction=True)
+def test_the_backstop_skips_a_cursor_another_sync_holds_instead_of_waiting(sim):
+    from django.db import connection, transaction
+
+    if connection.vendor != "postgresql":
+        pytest.skip("SKIP LOCKED needs PostgreSQL; SQLite's write lock serializes whole transactions")
+    account = make_kf_inbox()
+    KfCursor.objects.get_or_create(account=account)
+    sim.queue("在吗")
+    locked, release = threading.Event(), threading.Event()
+
+    def running_sync():  # stands for a callback's sync in another process, holding the cursor
+        try:
+            with transaction.atomic():
+                KfCursor.objects.select_for_update().get(account=account)
+                locked.set()
+                release.wait(20)
+        finally:
+            connection.close()
+
+    holder = threading.Thread(target=running_sync)
+    holder.start()
+    try:
+        assert locked.wait(10)
+        started = time.monotonic()
+        result = kf.sync(ChannelAccount.objects.select_related("inbox").get(pk=account.pk), skip_locked=True)
+        assert kf.sync_all() == 0
+        assert time.monotonic() - started < 2  # skipped, not waited on (the holder waits 20 s)
+        assert (result.busy, result.stored, result.batches) == (True, 0, 0)
+        assert stored_texts(account) == [] and KfCursor.objects.get(account=account).cursor == ""
+    finally:
+        release.set()
+        holder.join(30)
+    assert kf.sync_all() == 1  # the lock gone, the next backstop turn pulls it
+    assert stored_texts(account) == ["在吗"]

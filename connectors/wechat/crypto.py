@@ -93,3 +93,16 @@ class MessageCrypto:
             return message.decode()
         except UnicodeDecodeError:
             raise CryptoError("message is not UTF-8") from None
+
+
+def cdata(text):
+    """`text` as XML character data: a "]]>" inside would end the section early, so it is split."""
+    return "<![CDATA[" + str(text).replace("]]>", "]]]]><![CDATA[>") + "]]>"
+
+
+def encrypted_reply(message_crypto, token, reply_xml, timestamp, nonce):
+    """A passive reply as WeChat takes it from an encrypted callback (the SDK's EncryptMsg): the reply
+    encrypted, signed over (token, timestamp, nonce, Encrypt) like an incoming push."""
+    encrypted = message_crypto.encrypt(reply_xml)
+    return (f"<xml><Encrypt>{cdata(encrypted)}</Encrypt><MsgSignature>{cdata(signature(token, timestamp, nonce, encrypted))}"
+            f"</MsgSignature><TimeStamp>{int(timestamp)}</TimeStamp><Nonce>{cdata(nonce)}</Nonce></xml>")

@@ -6,7 +6,9 @@ is one transaction: the account's KfCursor row is locked, the batch pulled, ever
 stored (connectors.inbound.receive, idempotent by msgid), the cursor advanced, commit. A second
 process waits on the lock and then pulls from the advanced cursor, so no batch is consumed twice or
 skipped. The pull runs while the lock is held (on SQLite: the database's write lock) because the
-lock IS the exactly-once guarantee; TIMEOUT bounds how long anyone waits on it.
+lock IS the exactly-once guarantee; TIMEOUT bounds how long anyone waits on it. The worker loop
+also pulls every account every WECOM_KF_SYNC_SECONDS (sync_all, SKIP LOCKED: never waiting on a
+running sync), so messages a dead process's sync left behind do not wait for the next callback.
 
 A welcome_code (enter_session) is valid 20 seconds and once: it is answered right after its
 batch commits, from the sync itself, never through a queue.
@@ -23,6 +25,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
+from django.conf import settings
 from django.db import InterfaceError, OperationalError, close_old_connections, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -100,6 +103,28 @@ class SyncResult:
     stored: int = 0
     welcomed: int = 0
     skipped: int = 0  # customer messages the engine refused (sensitive words...): logged, not retried
+    busy: bool = False  # skip_locked: another sync held the cursor, which pulls what this one would have
+
+
+def sync_interval():
+    """Seconds between the worker's backstop syncs (WECOM_KF_SYNC_SECONDS, default 60; 0: off)."""
+    return float(settings.WECOM_KF_SYNC_SECONDS)
+
+
+def sync_all():
+    """The worker's backstop (lifecycle.worker): pull every kf account. A callback's sync runs on an
+    in-memory pool; if its process dies mid-sync nothing is lost (the cursor did not move) but the
+    messages would wait for the customer's next callback. Without a callback token WeCom rate-limits
+    sync_msg harder, hence a slow period. An account whose cursor another sync holds is skipped,
+    never waited on: that sync pulls the same messages. Returns the number of messages stored."""
+    stored = 0
+    accounts = ChannelAccount.objects.select_related("inbox").filter(inbox__kind=Inbox.Kind.WECOM_KF).exclude(open_kfid="")
+    for account in accounts.order_by("pk"):
+        try:
+            stored += sync(account, skip_locked=True).stored
+        except Exception:  # one account's bad Secret or WeCom outage must not starve the others
+            log.exception("wecom kf: backstop sync of account %s failed", account.pk)
+    return stored
 
 
 @dataclass(frozen=True)
@@ -117,13 +142,17 @@ class _Batch:
     welcomes: list = field(default_factory=list)
 
 
-def sync(account, token=""):
+def sync(account, token="", skip_locked=False):
     """Pull every batch waiting for this account, one transaction per batch. Returns a SyncResult.
-    Raises WeChatError when WeCom refuses or cannot be reached: that batch is not consumed."""
+    Raises WeChatError when WeCom refuses or cannot be reached: that batch is not consumed.
+    skip_locked: stop (result.busy) instead of waiting when another sync holds the cursor."""
     KfCursor.objects.get_or_create(account=account)
     result = SyncResult()
     while True:
-        batch = _consume_batch(account, token)
+        batch = _consume_batch(account, token, skip_locked)
+        if batch is None:
+            result.busy = True
+            return result
         result.batches += 1
         result.stored += batch.stored
         result.skipped += batch.skipped
@@ -133,9 +162,13 @@ def sync(account, token=""):
             return result
 
 
-def _consume_batch(account, token):
+def _consume_batch(account, token, skip_locked=False):
+    """One batch consumed, or None (skip_locked) when another sync holds the cursor row."""
     with transaction.atomic():
-        row = KfCursor.objects.select_for_update().get(account=account)
+        # SKIP LOCKED on PostgreSQL; a no-op on SQLite, where the IMMEDIATE transaction's write lock serializes.
+        row = KfCursor.objects.select_for_update(skip_locked=skip_locked).filter(account=account).first()
+        if row is None:
+            return None
         # The HTTP call happens under the row lock on purpose (the lock makes the batch consumed
         # once); the client's timeouts bound it, so a slow WeCom holds others up for seconds, not forever.
         data = for_account(account).sync_msg(account.open_kfid, cursor=row.cursor, token=token, limit=BATCH_LIMIT)
@@ -347,5 +380,5 @@ def service_state_job(conversation_id):
     return target
 
 
-__all__ = ["on_callback", "sync", "to_item", "send_welcome", "welcome_text", "KfSender", "follows_state",
+__all__ = ["on_callback", "sync", "sync_all", "sync_interval", "to_item", "send_welcome", "welcome_text", "KfSender", "follows_state",
            "service_state_job", "KF_STATE_FOR", "CONNECT_TIMEOUT", "READ_TIMEOUT"]

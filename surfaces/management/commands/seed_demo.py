@@ -1,4 +1,5 @@
-"""Demo data for the embedded default: one workspace, two inboxes, three agents.
+"""Demo data for the embedded default: one workspace, three inboxes (website, app, a WeChat
+Official Account answered through the local WeChat simulator `make run` starts), four logins.
 
 Idempotent: running it again resets the demo passwords and prints the logins. The password is
 DEMO_PASSWORD from the environment, else a new random one on every run, printed once and stored
@@ -9,6 +10,7 @@ import os
 import secrets
 from datetime import time
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.db import transaction
@@ -16,6 +18,7 @@ from guardian.shortcuts import assign_perm
 
 from accounts.models import Membership, Role, Workspace
 from chat.models import Inbox, Tag
+from connectors.models import ChannelAccount
 from knowledge import actions as kb
 from knowledge.models import Article
 from orders.models import Voucher
@@ -34,6 +37,13 @@ AGENTS = [
     ("verifier", "Zhou 周", Role.VERIFIER),
 ]
 VOUCHERS = [("DEMO-0001", "双人下午茶套餐 Afternoon tea for two"), ("DEMO-0002", "满100减20 ¥20 off ¥100"), ("DEMO-0003", "订单 Order #10086")]
+
+
+# The demo's WeChat Official Account: `make run` points WECHAT_API_BASE at the local simulator
+# (connectors/wechat/simulator.py), which accepts any AppSecret. Compatible mode takes plain and
+# encrypted callbacks, so scripts/wechat_customer.py works with or without --safe.
+WECHAT_DEMO = {"name": "微信公众号（演示）", "app_id": "wxdemo0000000001", "app_secret": "demo-app-secret",
+               "token": "demotoken", "aes_key": "DemoEncodingAESKey0123456789abcdefghijklmno"}
 
 
 PHRASES = [
@@ -68,6 +78,7 @@ class Command(BaseCommand):
         AgentGroup.objects.get_or_create(workspace=workspace, name="Reception", defaults={"is_default": True})
         web, _ = Inbox.objects.get_or_create(workspace=workspace, name="Website", defaults={"kind": Inbox.Kind.WEB})
         app, _ = Inbox.objects.get_or_create(workspace=workspace, name="App", defaults={"kind": Inbox.Kind.APP})
+        wechat = self._wechat(workspace)
         for username, display_name, role in AGENTS:
             user, _ = User.objects.get_or_create(username=username)
             user.set_password(password)
@@ -75,7 +86,7 @@ class Command(BaseCommand):
             user.save()
             Membership.objects.update_or_create(workspace=workspace, user=user, defaults={"role": role, "display_name": display_name})
             if role != Role.VERIFIER:
-                for inbox in (web, app):
+                for inbox in (web, app, wechat):
                     assign_perm("chat.reply_in_inbox", user, inbox)
         for code, title in VOUCHERS:
             kind = Voucher.Kind.ORDER if code == "DEMO-0003" else Voucher.Kind.VOUCHER
@@ -92,10 +103,23 @@ class Command(BaseCommand):
         self.stdout.write(f"  Bare protocol demo page: /demo/?inbox={web.public_key}")
         self.stdout.write("  Agent console: /console/   Verifier page: /verify/ (codes DEMO-0001..3)   Admin: /admin/")
         self.stdout.write("  Auto-replies, hosting (22:00–08:00) and sensitive words: /admin/replies/")
+        self.stdout.write(f"  A WeChat customer (replies arrive at the simulator: curl {settings.WECHAT_API_BASE}/_sim/sent):\n"
+                          f"    .venv/bin/python scripts/wechat_customer.py --inbox {wechat.public_key} --token {WECHAT_DEMO['token']} --text 你好")
         for username, display_name, role in AGENTS:
             self.stdout.write(f"  login {username:8} password {password}  ({role})")
         if not os.environ.get("DEMO_PASSWORD"):
             self.stdout.write("  (Random, new on every run: note it now. DEMO_PASSWORD=... chooses one.)")
+
+    def _wechat(self, workspace):
+        """The WeChat Official Account inbox and its channel account (secrets written again on every
+        run: they are encrypted with a key derived from SECRET_KEY, which may have changed)."""
+        inbox, _ = Inbox.objects.get_or_create(workspace=workspace, name=WECHAT_DEMO["name"], defaults={"kind": Inbox.Kind.WECHAT_OA})
+        account = ChannelAccount.objects.filter(inbox=inbox).first() or ChannelAccount(inbox=inbox)
+        account.app_id, account.token, account.mode = WECHAT_DEMO["app_id"], WECHAT_DEMO["token"], ChannelAccount.Mode.COMPATIBLE
+        account.app_secret = WECHAT_DEMO["app_secret"]
+        account.aes_key = WECHAT_DEMO["aes_key"]
+        account.save()
+        return inbox
 
     def _replies(self, workspace):
         ReplySettings.objects.get_or_create(workspace=workspace, inbox=None, defaults={
