@@ -8,7 +8,7 @@ SIM_PORT ?= 8765
 SIM := http://127.0.0.1:$(SIM_PORT)
 STAMP := $(VENV)/.installed
 
-.PHONY: run test bench bench-faults bench-console bench-search bench-scheduler bench-followups install messages clean
+.PHONY: run test bench bench-faults bench-console bench-search bench-scheduler bench-followups eval-search install messages clean
 
 $(STAMP): requirements.txt requirements-dev.txt constraints.txt
 	test -x $(PY) || $$(scripts/python312.sh) -m venv $(VENV)
@@ -63,6 +63,11 @@ bench-scheduler: install
 ## Bot answer latency through follow-up jobs (a real server on the embedded default): docs/benchmarks.md.
 bench-followups: install
 	$(PY) scripts/bench_followups.py $(BENCH_ARGS)
+
+## Honest evaluation of the knowledge search and bot (issue 17): dev and frozen test halves of
+## customer questions, product vs plain BM25 baselines in one run: docs/benchmarks.md.
+eval-search: install
+	$(PY) scripts/eval_search.py $(EVAL_ARGS)
 
 ## Regenerate translation catalogues (needs gettext).
 messages: install

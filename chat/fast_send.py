@@ -1,4 +1,4 @@
-"""A customer's plain message in one statement (PostgreSQL).
+"""A customer's plain message in one statement (PostgreSQL; two in one short transaction on SQLite).
 
 The common send — a customer writing into their open conversation (queued, assigned, or pending
 and not snoozed) in a workspace where nothing follows a message (chat.hooks `quiet_for`) — is one
@@ -16,7 +16,7 @@ import functools
 import json
 
 import psycopg
-from django.db import IntegrityError, connection
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from helpdesk.validation import int_or_none
@@ -57,6 +57,68 @@ def _sql():
     """
 
 
+@functools.cache
+def _sqlite_sql():
+    """SQLite has no data-modifying CTE: the same two steps as two statements in one short (IMMEDIATE)
+    transaction; SQLite's single writer orders concurrent senders as PostgreSQL's row lock does."""
+    conv, msg = Conversation._meta.db_table, Message._meta.db_table
+    returned = ", ".join(f'"{f.column}"' for f in _CONVERSATION_FIELDS)
+    open_states = ", ".join(f"'{s}'" for s in Conversation.OPEN_STATES)  # code constants, not input
+    plain_states = ", ".join(f"'{s}'" for s in PLAIN_STATES)
+    advance = f"""
+        UPDATE "{conv}" SET "last_seq" = "last_seq" + 1, "last_message_at" = %(now)s
+        WHERE "id" = COALESCE(%(conversation_id)s, (
+                SELECT "id" FROM "{conv}" WHERE "customer_id" = %(customer_id)s AND "inbox_id" = %(inbox_id)s
+                AND "state" IN ({open_states}) ORDER BY "id" DESC LIMIT 1))
+          AND "customer_id" = %(customer_id)s AND "workspace_id" = %(workspace_id)s
+          AND "state" IN ({plain_states}) AND ("state" <> 'pending' OR "snoozed_until" IS NULL)
+          AND NOT EXISTS (SELECT 1 FROM "{msg}" WHERE "sender_key" = %(sender_key)s AND "client_msg_id" = %(client_msg_id)s)
+        RETURNING {returned}
+    """
+    store = f"""
+        INSERT INTO "{msg}" ("conversation_id", "seq", "sender_kind", "sender_user_id", "sender_customer_id", "sender_key",
+                             "sender_name", "client_msg_id", "msg_type", "body", "attachments", "is_private", "created_at")
+        VALUES (%(stored_conversation)s, %(seq)s, %(sender_kind)s, NULL, %(customer_id)s, %(sender_key)s, %(sender_name)s,
+                %(client_msg_id)s, %(msg_type)s, %(body)s, %(attachments)s, 0, %(now)s)
+    """
+    return advance, store
+
+
+@functools.cache
+def _converters(vendor):
+    """Per returned column, what the ORM would apply to the raw value (SQLite returns datetimes and
+    booleans as text and integers)."""
+    result = []
+    for field in _CONVERSATION_FIELDS:
+        column = field.get_col(Conversation._meta.db_table)
+        result.append((connection.ops.get_db_converters(column) + column.get_db_converters(connection), column))
+    return result
+
+
+def _conversation_from_row(values):
+    converted = []
+    for value, (converters, column) in zip(values, _converters(connection.vendor)):
+        for converter in converters:
+            value = converter(value, column, connection)
+        converted.append(value)
+    return Conversation.from_db(connection.alias, _CONVERSATION_ATTNAMES, converted)
+
+
+def _store_sqlite(params):
+    """(message id, conversation row) or None, committed when it returns."""
+    advance, store = _sqlite_sql()
+    params = {key: value for key, value in params.items() if key not in ("open_states", "plain_states")}  # literals here
+    params["now"] = connection.ops.adapt_datetimefield_value(params["now"])
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(advance, params)
+        row = cursor.fetchone()
+        if row is None:
+            return None  # nothing changed: the transaction commits nothing
+        by_column = dict(zip(_CONVERSATION_ATTNAMES, row))
+        cursor.execute(store, {**params, "stored_conversation": by_column["id"], "seq": by_column["last_seq"]})
+        return cursor.lastrowid, row
+
+
 def _server_bound_cursor():
     """Django's cursors bind parameters client-side, so PostgreSQL plans this CTE on every send (its
     planning took longer than its execution). A server-bound cursor lets psycopg prepare it after a
@@ -69,7 +131,7 @@ def _server_bound_cursor():
 
 def send(actor, *, client_msg_id, body, msg_type, conversation_id, attachments):
     """The stored message (its .conversation set), or None when this send needs the general path."""
-    if (connection.vendor != "postgresql" or (connection.in_atomic_block and not group_commit.grouped()) or not actor.is_customer
+    if (connection.vendor not in ("postgresql", "sqlite") or (connection.in_atomic_block and not group_commit.grouped()) or not actor.is_customer
             or not hooks.listener().quiet_for(actor.workspace_id, actor.kind)):
         return None
     if conversation_id is not None:
@@ -84,16 +146,20 @@ def send(actor, *, client_msg_id, body, msg_type, conversation_id, attachments):
         "msg_type": msg_type, "body": body, "attachments": json.dumps(list(attachments)),
     }
     try:
-        with _server_bound_cursor() as cursor:
-            cursor.execute(_sql(), params)
-            row = cursor.fetchone()
+        if connection.vendor == "sqlite":
+            stored = _store_sqlite(params)
+            row = (stored[0], *stored[1]) if stored else None
+        else:
+            with _server_bound_cursor() as cursor:
+                cursor.execute(_sql(), params)
+                row = cursor.fetchone()
     except IntegrityError:  # a concurrent repeat of this send won: the general path returns it
         if group_commit.grouped():
             raise  # the group's transaction is aborted: it runs its sends one by one (chat.group_commit)
         return None
     if row is None:
         return None
-    conversation = Conversation.from_db(connection.alias, _CONVERSATION_ATTNAMES, row[1:])
+    conversation = _conversation_from_row(row[1:])
     message = Message(
         pk=row[0], conversation=conversation, seq=conversation.last_seq, sender_kind=actor.kind, sender_customer_id=actor.customer_id,
         sender_key=actor.key, sender_name=actor.name[:120], client_msg_id=client_msg_id, msg_type=msg_type, body=body,

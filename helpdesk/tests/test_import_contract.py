@@ -42,6 +42,7 @@ HELPDESK_BASICS = {
     "helpdesk.processes",  # starts uvicorn processes for tests and benchmarks: standard library only
     "helpdesk.secret_key", "helpdesk.checks",  # SECRET_KEY source and its deployment check
     "helpdesk.postgresql", "helpdesk.postgresql.base",  # the database backend (Django and psycopg only)
+    "helpdesk.channel_layer",  # the embedded default's in-memory channel layer (channels only)
 }
 HELPDESK_TOP = {"helpdesk.urls", "helpdesk.asgi"}
 
