@@ -10,7 +10,7 @@ import pytest
 
 from chat.models import Conversation, Inbox, Message
 from conftest import make_agent, make_inbox, make_workspace, outside_the_browser_loop
-from connectors.models import ChannelAccount, OutboundMessage
+from connectors.models import ChannelAccount, ChannelUser, OutboundMessage
 from connectors.tests.simulator_fixture import simulator_process, wait_until, wechat_sim  # noqa: F401
 from helpdesk.processes import BASE_DIR
 from replies.models import QuickPhrase
@@ -126,4 +126,16 @@ def test_agent_answers_a_wechat_customer_on_a_phone(wechat_sim, server, browser,
     assert outside_the_browser_loop(lambda: Message.objects.filter(conversation_id=conversation_id, sender_kind="agent").count()) == 2
     page.screenshot(path=artifacts / "wechat-phone-conversation.png")
     page.locator("#conversation-header").screenshot(path=artifacts / "wechat-phone-header.png")
+
+    # WeChat's reply limit reached (as after five replies): the send is refused with the clear line,
+    # nothing is stored or sent, and the text comes back into the composer as a draft.
+    outside_the_browser_loop(lambda: ChannelUser.objects.filter(external_id=OPENID).update(replies_since_inbound=5))
+    page.fill("#composer-input", "还有别的问题吗？")
+    page.click("#composer button[type=submit]")
+    refused = page.locator("#messages .msg--failed", has_text="还有别的问题吗？")
+    expect(refused.locator(".msg__status")).to_contain_text("最多允许回复 5 条", timeout=20000)
+    expect(page.locator("#composer-input")).to_have_value("还有别的问题吗？")
+    assert outside_the_browser_loop(lambda: Message.objects.filter(conversation_id=conversation_id, sender_kind="agent").count()) == 2
+    assert len([b for b in wechat_sim.custom_sends() if b.get("msgtype") == "text"]) == 1
+    page.screenshot(path=artifacts / "wechat-phone-limit.png")
     context.close()

@@ -225,11 +225,17 @@ function showPending(item) {
   scrollToEnd(true);
 }
 
-function markFailed(clientMsgId, message) {
+// Refusals the agent can act on later (WeChat's reply window or limit): the text goes back into an
+// empty composer as a draft, besides staying in the failed bubble.
+const KEEP_AS_DRAFT = new Set(["reply_window_closed", "reply_limit_reached"]);
+
+function markFailed(clientMsgId, message, code) {
   const li = messagesEl()?.querySelector(`.msg--pending[data-client-id="${CSS.escape(clientMsgId)}"]`);
   if (!li) return;
   li.classList.add("msg--failed");
   li.querySelector(".msg__status").textContent = `${texts.failed}: ${message}`;
+  const input = $("#composer textarea");
+  if (KEEP_AS_DRAFT.has(code) && input && !input.value) input.value = li.querySelector(".msg__body p")?.textContent ?? "";
 }
 
 let readTimer;
@@ -411,7 +417,7 @@ function handleEvent(frame) {
       if (frame.item.conversation_id === state.open) showPending(frame.item);
       break;
     case "error":
-      if (frame.client_msg_id) markFailed(frame.client_msg_id, frame.message);
+      if (frame.client_msg_id) markFailed(frame.client_msg_id, frame.message, frame.code);
       break;
     case "conversation.created":
     case "conversation.updated":
