@@ -1,14 +1,20 @@
 from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
-from django.views.generic import RedirectView
+from django.shortcuts import redirect
 from drf_spectacular.views import SpectacularAPIView
 
 from accounts import views as account_views
 
+
+def home(request):
+    """The demo shop with the demo pages on (`make run`), else the login page (read per request, not
+    when the URLs are loaded)."""
+    return redirect("chat:widget-demo" if settings.DEMO_PAGES else "login")
+
+
 urlpatterns = [
-    # The demo shop with the demo pages on (`make run`), else the login page.
-    path("", RedirectView.as_view(pattern_name="chat:widget-demo" if settings.DEMO_PAGES else "login", permanent=False)),
+    path("", home),
     path("admin/", admin.site.urls),
     path("accounts/login/", account_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", account_views.LogoutView.as_view(), name="logout"),  # also closes that session's sockets

@@ -18,7 +18,7 @@ echo "== lint (ruff: undefined names, unused imports, syntax)"
 WORKERS=${TEST_WORKERS:-2}
 
 echo "== pass 1: SQLite + in-memory channel layer ($WORKERS workers)"
-scripts/run-pytest.sh $PY -m pytest -m "not scaleout" -n "$WORKERS" "$@" || status=1
+scripts/run-pytest.sh $PY -m pytest -m "not scaleout and not postgres_only" -n "$WORKERS" "$@" || status=1
 
 if $PY scripts/services_up.py "$PG_URL" "$REDIS"; then
   echo "== pass 2: PostgreSQL + Redis (engine_db with $WORKERS workers, then scaleout alone)"

@@ -2,14 +2,15 @@
 send (signed; with --safe, AES-encrypted) and POST it to an inbox's callback URL.
 
     # an Official Account text message (plain mode)
-    .venv/bin/python scripts/wechat_customer.py --inbox <public_key> --token <Token> --text "你好"
+    # (--inbox=KEY with "=": a public key may begin with "-", which argparse would take for an option)
+    .venv/bin/python scripts/wechat_customer.py --inbox=<public_key> --token <Token> --text "你好"
     # safe mode, a picture and a voice message the simulator holds (media/get serves them)
-    .venv/bin/python scripts/wechat_customer.py --inbox <key> --token T --app-id wx.. --aes-key <43 chars> --safe --image
-    .venv/bin/python scripts/wechat_customer.py --inbox <key> --token T --voice
+    .venv/bin/python scripts/wechat_customer.py --inbox=<key> --token T --app-id wx.. --aes-key <43 chars> --safe --image
+    .venv/bin/python scripts/wechat_customer.py --inbox=<key> --token T --voice
     # a mini program user entering the chat, then writing
-    .venv/bin/python scripts/wechat_customer.py --kind mp --inbox <key> --token T --event user_enter_tempsession --session-from pages/order
+    .venv/bin/python scripts/wechat_customer.py --kind mp --inbox=<key> --token T --event user_enter_tempsession --session-from pages/order
     # WeCom 微信客服: the message is queued at the simulator (kf/sync_msg), then WeCom's event callback is posted
-    .venv/bin/python scripts/wechat_customer.py --kind kf --inbox <key> --token T --app-id <corpid> --aes-key K \\
+    .venv/bin/python scripts/wechat_customer.py --kind kf --inbox=<key> --token T --app-id <corpid> --aes-key K \\
         --open-kfid wk.. --sim http://127.0.0.1:8765 --text "你好"
 
 Answers are printed; agents' replies appear at the simulator (GET <sim>/_sim/sent)."""

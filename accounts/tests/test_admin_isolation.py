@@ -12,9 +12,10 @@ from chat.models import Conversation
 from conftest import send, verified_client
 from lifecycle.models import FollowUp
 
+from .test_admin_relations import OUR_APPS
+
 pytestmark = pytest.mark.django_db
 
-OUR_APPS = {"accounts", "chat", "routing", "knowledge", "orders", "replies", "lifecycle"}
 
 
 @pytest.fixture

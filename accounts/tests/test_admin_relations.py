@@ -17,7 +17,8 @@ from guardian.shortcuts import assign_perm
 from accounts import roles
 from accounts.admin_scope import WorkspaceScopedAdmin
 from accounts.models import AuditLog, CustomRole, Invite, Membership, Role, Workspace
-from chat.models import Conversation, Customer, SatisfactionRating, Tag
+from chat.models import Conversation, Customer, Inbox, SatisfactionRating, Tag
+from connectors.models import ChannelAccount
 from conftest import send, verified_client
 from knowledge.models import Article, ArticleVersion, Category
 from lifecycle.models import FollowUp
@@ -27,7 +28,7 @@ from routing.models import AgentGroup, AgentPresence
 
 pytestmark = pytest.mark.django_db
 
-OUR_APPS = {"accounts", "chat", "routing", "knowledge", "orders", "replies", "lifecycle"}
+OUR_APPS = {"accounts", "chat", "routing", "knowledge", "orders", "replies", "connectors", "lifecycle"}  # the product's apps
 
 
 def fill(workspace, inbox, visitor, agent_user, name):
@@ -55,6 +56,8 @@ def fill(workspace, inbox, visitor, agent_user, name):
     SensitiveWordList.objects.create(workspace=workspace, name=f"{name} words", words="bad")
     QuickPhrase.objects.create(workspace=workspace, scope=QuickPhrase.Scope.GROUP, group=group, title=f"{name} phrase",
                                shortcut=f"{name.lower()}-hi", body="Hello")
+    wechat = Inbox.objects.create(workspace=workspace, name=f"{name} WeChat", kind=Inbox.Kind.WECHAT_OA)
+    ChannelAccount.objects.create(inbox=wechat, app_id=f"{name}app", token="tok123")
 
 
 @pytest.fixture

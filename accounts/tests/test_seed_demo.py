@@ -29,7 +29,7 @@ def test_seed_demo_is_idempotent_and_complete(capsys, monkeypatch):
     assert Inbox.objects.count() == 3
     wechat = Inbox.objects.get(kind=Inbox.Kind.WECHAT_OA)  # the demo's WeChat channel, answered through the simulator
     assert wechat.channel_account.token == "demotoken" and len(wechat.channel_account.aes_key) == 43
-    assert f"--inbox {wechat.public_key} --token demotoken" in out
+    assert f"--inbox={wechat.public_key} --token demotoken" in out
     roles = dict(Membership.objects.values_list("user__username", "role"))
     assert roles == {"founder": Role.FOUNDER, "agent1": Role.AGENT, "agent2": Role.AGENT, "verifier": Role.VERIFIER}
     assert Voucher.objects.count() == 3

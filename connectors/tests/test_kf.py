@@ -400,12 +400,12 @@ def test_one_failing_account_does_not_starve_the_others(sim, caplog):
 
 
 @pytest.mark.engine_db
+@pytest.mark.postgres_only  # SKIP LOCKED: SQLite's write lock serialises whole transactions instead
 @pytest.mark.django_db(transaction=True)
 def test_the_backstop_skips_a_cursor_another_sync_holds_instead_of_waiting(sim):
     from django.db import connection, transaction
 
-    if connection.vendor != "postgresql":
-        pytest.skip("SKIP LOCKED needs PostgreSQL; SQLite's write lock serializes whole transactions")
+    assert connection.vendor == "postgresql"
     account = make_kf_inbox()
     KfCursor.objects.get_or_create(account=account)
     sim.queue("在吗")

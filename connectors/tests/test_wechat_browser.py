@@ -42,7 +42,7 @@ def server(wechat_api, live_server_url):
 def wechat_customer(base_url, inbox_key, text):
     """scripts/wechat_customer.py as a customer uses it: a safe-mode (encrypted) text message."""
     run = subprocess.run(
-        [sys.executable, "scripts/wechat_customer.py", "--url", base_url, "--inbox", inbox_key, "--token", TOKEN,
+        [sys.executable, "scripts/wechat_customer.py", "--url", base_url, f"--inbox={inbox_key}", "--token", TOKEN,
          "--app-id", APP_ID, "--aes-key", AES_KEY, "--safe", "--openid", OPENID, "--text", text],
         cwd=BASE_DIR, capture_output=True, text=True, timeout=30)
     assert run.returncode == 0, run.stdout + run.stderr

@@ -104,7 +104,7 @@ class Command(BaseCommand):
         self.stdout.write("  Agent console: /console/   Verifier page: /verify/ (codes DEMO-0001..3)   Admin: /admin/")
         self.stdout.write("  Auto-replies, hosting (22:00–08:00) and sensitive words: /admin/replies/")
         self.stdout.write(f"  A WeChat customer (replies arrive at the simulator: curl {settings.WECHAT_API_BASE}/_sim/sent):\n"
-                          f"    .venv/bin/python scripts/wechat_customer.py --inbox {wechat.public_key} --token {WECHAT_DEMO['token']} --text 你好")
+                          f"    .venv/bin/python scripts/wechat_customer.py --inbox={wechat.public_key} --token {WECHAT_DEMO['token']} --text 你好")
         for username, display_name, role in AGENTS:
             self.stdout.write(f"  login {username:8} password {password}  ({role})")
         if not os.environ.get("DEMO_PASSWORD"):
