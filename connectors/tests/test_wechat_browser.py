@@ -124,8 +124,11 @@ def test_agent_answers_a_wechat_customer_on_a_phone(wechat_sim, server, browser,
     assert outside_the_browser_loop(states) == ["sent", "sent"]
     assert outside_the_browser_loop(lambda: QuickPhrase.objects.get(shortcut="ship").usage_count) == 1
     assert outside_the_browser_loop(lambda: Message.objects.filter(conversation_id=conversation_id, sender_kind="agent").count()) == 2
+    # Both replies counted and delivered: the header's last live re-render has happened (a header
+    # replaced mid-screenshot detaches the element).
+    expect(header.locator(".channel-window")).to_have_text("还可回复 47 小时 / 3 条", timeout=20000)
     page.screenshot(path=artifacts / "wechat-phone-conversation.png")
-    page.locator("#conversation-header").screenshot(path=artifacts / "wechat-phone-header.png")
+    page.screenshot(path=artifacts / "wechat-phone-header.png", clip=page.locator("#conversation-header").bounding_box())
 
     # WeChat's reply limit reached (as after five replies): the send is refused with the clear line,
     # nothing is stored or sent, and the text comes back into the composer as a draft.

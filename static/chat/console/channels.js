@@ -16,7 +16,10 @@ export async function retryOutbound(button) {
 }
 
 // The bubble of a message whose delivery changed is fetched again (the same partial as the page).
+// Returns false when that bubble is not on screen yet.
 export function deliveryChanged(frame, messagesEl, rerenderMessage) {
   const li = messagesEl?.querySelector(`[data-message-id="${Number(frame.message_id)}"]`);
-  if (li?.dataset.seq) return rerenderMessage(Number(li.dataset.seq));
+  if (!li?.dataset.seq) return false;
+  rerenderMessage(Number(li.dataset.seq));
+  return true;
 }

@@ -172,6 +172,9 @@ function scrollToEnd(force = false) {
 }
 
 // Render what the database has after the last rendered seq (one fetch at a time).
+// Messages whose delivery state changed before their bubble was rendered (message ids).
+const staleDelivery = new Set();
+
 async function pull() {
   if (!state.open) return;
   if (state.pulling) return void (state.pullAgain = true);
@@ -187,6 +190,7 @@ async function pull() {
       const pendingFirst = messagesEl().querySelector(".msg--pending");
       messagesEl().insertBefore(li, pendingFirst);
       state.lastRendered = seq;
+      if (staleDelivery.delete(Number(li.dataset.messageId))) rerenderMessage(seq);
     }
     scrollToEnd();
     markRead();
@@ -406,7 +410,8 @@ function handleEvent(frame) {
       break;
     case "outbound.state": // a WeChat delivery went out, failed or was retried: its line and the reply window
       if (frame.conversation_id === state.open) {
-        deliveryChanged(frame, messagesEl(), rerenderMessage);
+        // Not on screen yet (its pull is in flight or still to come): re-render it once it is.
+        if (!deliveryChanged(frame, messagesEl(), rerenderMessage)) staleDelivery.add(Number(frame.message_id));
         refreshHeader();
       }
       break;
