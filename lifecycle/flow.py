@@ -105,7 +105,10 @@ FLOW = Flow()
 
 
 def _route_after_commit(conversation_id):
-    transaction.on_commit(lambda: routing.route(conversation_id))
+    # robust: the message is committed; a routing error (a race with another process) is logged and
+    # the routing sweep tries again. Raised here, it would reach the sender's send after the commit,
+    # whose IntegrityError handling would then answer a first message as a duplicate.
+    transaction.on_commit(lambda: routing.route(conversation_id), robust=True)
 
 
 # --- WeCom 微信客服: its session state follows the conversation (a follow-up job) ----------------

@@ -43,7 +43,7 @@ def test_two_hundred_simultaneous_conversations(personas, two_servers):
 
     with ThreadPoolExecutor(40) as pool:
         results = list(pool.map(start, range(CUSTOMERS)))
-    assert all(status == 201 for status, _ in results)
+    assert [r for r in results if r[0] != 201] == []
     ids = [body["message"]["conversation_id"] for _, body in results]
     conversations = Conversation.objects.filter(pk__in=ids)
     assert conversations.count() == CUSTOMERS
