@@ -89,7 +89,10 @@ def structure(workspace_id, inbox_id, version=None):
     if version is not None and hit is not None and hit[0] == version:
         return hit[1]
     loaded = _load_structure(workspace_id, inbox_id)
-    if version is not None:  # no value yet (never changed since the upgrade): nothing to check a copy against
+    # Kept only if the version did not move while loading: loading may itself create the default group
+    # (which bumps the version in this transaction), and this transaction may still roll back, which
+    # would leave a copy naming a group that never existed under the version read before.
+    if version is not None and RoutingVersion.current(workspace_id) == version:  # None: nothing to check a copy against
         if len(_STRUCTURES) >= STRUCTURES_MAX:
             _STRUCTURES.clear()
         _STRUCTURES[key] = (version, loaded)

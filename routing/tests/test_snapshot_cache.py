@@ -65,8 +65,8 @@ def test_a_warm_snapshot_reads_the_version_and_the_presences_only(p, group):
     actions._STRUCTURES.clear()
     with CaptureQueriesContext(connection) as cold:
         first = actions.snapshot(p.workspace.pk, p.inbox_a.pk)
-    # version, who serves, groups, group members, presences
-    assert len(cold.captured_queries) == 5
+    # version, who serves, groups, group members, the version again (unchanged while loading), presences
+    assert len(cold.captured_queries) == 6
     with CaptureQueriesContext(connection) as warm:
         second = actions.snapshot(p.workspace.pk, p.inbox_a.pk)
     assert len(warm.captured_queries) == 2  # version, presences
@@ -304,3 +304,26 @@ def test_user_deactivated_in_the_admin_moves_the_version(p, superuser_client):
     assert superuser_client.post(url, data).status_code == 302
     assert RoutingVersion.current(p.workspace.pk) != before
     assert p.agent_a_user.pk not in serving(p)  # a deactivated user is handed no chats
+
+
+def test_a_structure_read_in_a_rolled_back_transaction_that_created_the_default_group_is_not_kept(p):
+    """route() loads the structure inside its transaction and may create the default group there; if
+    that transaction rolls back (a lost race, re-decided), the group never existed: no copy may name it."""
+    from django.db import transaction
+
+    AgentGroup.objects.filter(workspace=p.workspace, is_default=True).delete()
+    RoutingVersion.bump(p.workspace.pk)
+    actions._STRUCTURES.clear()
+
+    class RolledBack(Exception):
+        pass
+
+    with pytest.raises(RolledBack), transaction.atomic():
+        vanished = {g.id for g in actions.structure(p.workspace.pk, p.inbox_a.pk).groups if g.is_default}
+        assert vanished
+        raise RolledBack
+
+    assert not AgentGroup.objects.filter(pk__in=vanished).exists()
+    defaults = [g.id for g in actions.structure(p.workspace.pk, p.inbox_a.pk).groups if g.is_default]
+    assert defaults  # (SQLite may give the new group the rolled-back id again: compare with the table)
+    assert set(defaults) == set(AgentGroup.objects.filter(workspace=p.workspace, is_default=True).values_list("pk", flat=True))
