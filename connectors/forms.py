@@ -12,9 +12,8 @@ from django.utils.translation import gettext_lazy as _
 from chat.models import Inbox
 
 from . import secrets
-from .models import ChannelAccount
+from .models import CHANNEL_KINDS, ChannelAccount
 
-WECHAT_KINDS = (Inbox.Kind.WECHAT_OA, Inbox.Kind.WECHAT_MP, Inbox.Kind.WECOM_KF)
 
 # WeChat's own rules for these values (公众号后台 / 企业微信 show them in this form).
 APP_ID_RE = re.compile(r"^[A-Za-z0-9]{6,64}$")
@@ -46,7 +45,7 @@ class ChannelAccountForm(forms.ModelForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         if "inbox" in self.fields:
-            self.fields["inbox"].queryset = self.fields["inbox"].queryset.filter(kind__in=WECHAT_KINDS)
+            self.fields["inbox"].queryset = self.fields["inbox"].queryset.filter(kind__in=CHANNEL_KINDS)
             self.fields["inbox"].help_text = _("An inbox whose kind is a WeChat official account, mini program or WeCom customer service.")
         for name, stored in (("app_secret", self.instance.app_secret_encrypted), ("aes_key", self.instance.aes_key_encrypted)):
             value = secrets.decrypt(stored) if stored else ""

@@ -16,13 +16,13 @@ from chat.models import Inbox
 from helpdesk.errors import DomainError
 
 from . import media
+from .models import CHANNEL_KINDS
 
 YEAR = 365 * 24 * 3600
-WECHAT_KINDS = (Inbox.Kind.WECHAT_OA, Inbox.Kind.WECHAT_MP, Inbox.Kind.WECOM_KF)
 
 
 def _inbox_for(request, public_key):
-    inbox = Inbox.objects.filter(public_key=public_key, kind__in=WECHAT_KINDS).first()
+    inbox = Inbox.objects.filter(public_key=public_key, kind__in=CHANNEL_KINDS).first()
     if inbox is None or not Membership.objects.filter(user_id=request.user.pk, workspace_id=inbox.workspace_id).exists():
         raise Http404
     try:

@@ -5,7 +5,12 @@ the WeCom sync cursor. docs/channels.md describes the layer; connectors/base.py 
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from chat.models import Inbox
+
 from . import secrets
+
+# The inbox kinds this app serves (every inbox of these kinds needs a ChannelAccount).
+CHANNEL_KINDS = (Inbox.Kind.WECHAT_OA, Inbox.Kind.WECHAT_MP, Inbox.Kind.WECOM_KF)
 
 
 class ChannelAccount(models.Model):

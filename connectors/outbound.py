@@ -35,11 +35,10 @@ from helpdesk import realtime
 from helpdesk.errors import DomainError, not_found
 
 from . import rules
-from .models import ChannelAccount, ChannelUser, OutboundMessage
+from .models import CHANNEL_KINDS, ChannelAccount, ChannelUser, OutboundMessage
 
 log = logging.getLogger(__name__)
 
-CHANNEL_KINDS = frozenset({Inbox.Kind.WECHAT_OA, Inbox.Kind.WECHAT_MP, Inbox.Kind.WECOM_KF})
 DELIVERED_SENDERS = (SenderKind.AGENT, SenderKind.BOT)  # system event lines stay in the console
 EVENT = "outbound.state"
 

@@ -15,9 +15,8 @@ from django.utils.translation import gettext_lazy
 
 from chat.models import Inbox
 
-from .models import ChannelAccount, ChannelUser, OutboundMessage
+from .models import CHANNEL_KINDS, ChannelAccount, ChannelUser, OutboundMessage
 
-WECHAT_KINDS = (Inbox.Kind.WECHAT_OA, Inbox.Kind.WECHAT_MP, Inbox.Kind.WECOM_KF)
 # Short names on the badge, as merchants call these channels.
 BADGES = {
     Inbox.Kind.WECHAT_OA: gettext_lazy("Official Account"),
@@ -25,7 +24,7 @@ BADGES = {
     Inbox.Kind.WECOM_KF: gettext_lazy("WeChat Customer Service"),
 }
 def is_channel(inbox):
-    return inbox.kind in WECHAT_KINDS
+    return inbox.kind in CHANNEL_KINDS
 
 
 def reply_window(account, channel_user, now=None):

@@ -27,12 +27,11 @@ from chat.models import Inbox
 from helpdesk.errors import DomainError
 
 from . import inbound
-from .models import ChannelAccount
+from .models import CHANNEL_KINDS, ChannelAccount
 from .wechat import crypto, kf, parse
 
 log = logging.getLogger(__name__)
 
-WECHAT_KINDS = (Inbox.Kind.WECHAT_OA, Inbox.Kind.WECHAT_MP, Inbox.Kind.WECOM_KF)
 MAX_CLOCK_SKEW_SECONDS = 300
 NONCE_TTL_SECONDS = 2 * MAX_CLOCK_SKEW_SECONDS + 60  # past that the timestamp check refuses the pair anyway
 MAX_PARAM_CHARS = 128
@@ -45,7 +44,7 @@ def _refuse(code, status):
 
 def _account(public_key):
     return (ChannelAccount.objects.select_related("inbox", "inbox__workspace")
-            .filter(inbox__public_key=public_key[:40], inbox__kind__in=WECHAT_KINDS).first())
+            .filter(inbox__public_key=public_key[:40], inbox__kind__in=CHANNEL_KINDS).first())
 
 
 def _fresh(timestamp):
