@@ -1,5 +1,6 @@
 import asyncio
 import os
+import threading
 from urllib.parse import urlsplit
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "helpdesk.settings")
@@ -15,6 +16,7 @@ from django.conf import settings  # noqa: E402
 from django.http.request import is_same_domain, split_domain_port, validate_host  # noqa: E402
 from django.urls import path  # noqa: E402
 
+from knowledge import search  # noqa: E402
 from lifecycle import worker  # noqa: E402
 from surfaces import consumers  # noqa: E402
 
@@ -109,14 +111,16 @@ router = ProtocolTypeRouter(
 
 
 async def application(scope, receive, send):
-    """The router, plus the ASGI lifespan: the server process starts the embedded scheduler
-    (SCHEDULER["EMBEDDED"]) at startup and stops it at shutdown. Tests that drive the router
+    """The router, plus the ASGI lifespan: the server process warms the search (knowledge.search.warm)
+    and starts the embedded scheduler (SCHEDULER["EMBEDDED"]) at startup and stops it at shutdown. Tests that drive the router
     in-process send no lifespan, so no loop runs behind their back."""
     if scope["type"] != "lifespan":
         return await router(scope, receive, send)
     while True:
         message = await receive()
         if message["type"] == "lifespan.startup":
+            # The first search and bot answer would load jieba and the index: do it now, beside serving.
+            threading.Thread(target=search.warm, name="search-warm", daemon=True).start()
             if settings.SCHEDULER["EMBEDDED"]:
                 worker.start_embedded(asyncio.get_running_loop())
             await send({"type": "lifespan.startup.complete"})

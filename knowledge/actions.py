@@ -25,8 +25,8 @@ from accounts.actions import _audit_refusal, _refuse, audit, audit_changes, in_w
 from helpdesk.errors import DomainError
 from helpdesk.validation import int_or_none
 
-from . import search
-from .models import LOCALES, Article, ArticleRevision, ArticleVersion, ArticleVote, Category
+from . import search, synonyms
+from .models import LOCALES, Article, ArticleRevision, ArticleVersion, ArticleVote, Category, SynonymGroup, SynonymVersion, UnansweredQuestion
 from .rendering import render_markdown
 
 LOCALE_CODES = tuple(code for code, _label in LOCALES)
@@ -425,3 +425,98 @@ def vote(article_id, voter_key, helpful):
             return "changed"
         Article.objects.filter(pk=article_id).update(**{new: F(new) + 1})
         return "added"
+
+
+# --- 未解决问题 → 相似问 ---------------------------------------------------------------------
+
+# The version a question goes to when the article has none in the question's own language:
+# simplified and traditional questions fold to the same terms, so each serves the other.
+SIMILAR_LOCALE_FALLBACK = {"zh-hans": ("zh-hans", "zh-hant"), "zh-hant": ("zh-hant", "zh-hans"), "en": ("en",)}
+
+
+def add_similar_question(actor, question_id, article_id):
+    """Append an unanswered question to the similar questions (相似问) of the article's version in
+    the question's language (a revision, audited, reindexed after commit) and mark it handled.
+    Returns the version; one already holding the question is left as it is."""
+    action = "article.add_similar"
+    _require_configure(actor, action)
+    question = in_workspace(actor, UnansweredQuestion, question_id, action)
+    article = in_workspace(actor, Article, article_id, action)
+    with _audit_refusal(actor, action, article), transaction.atomic():
+        versions = {v.locale: v for v in ArticleVersion.objects.select_for_update().filter(article=article)}
+        version = next((versions[code] for code in SIMILAR_LOCALE_FALLBACK.get(question.locale, (question.locale,)) if code in versions), None)
+        if version is None:
+            raise invalid("no_version_in_language", _("This article has no version in %(language)s: write one first.")
+                          % {"language": dict(LOCALES).get(question.locale, question.locale)}, "article", status=409)
+        before = list(version.similar_questions or [])
+        after = clean_similar_questions([*before, question.text])  # repeats dropped; at most 30
+        if after != before:
+            version.similar_questions = after
+            version.save(update_fields=["similar_questions", "updated_at"])
+            ArticleRevision.objects.create(version=version, title=version.title, body=version.body, similar_questions=after,
+                                           author_id=actor.user_id)
+            audit(actor, action, target=article, before={"similar_questions": {version.locale: before}},
+                  after={"similar_questions": {version.locale: after}})
+            _after_commit("index_article", article.pk)
+        UnansweredQuestion.objects.filter(pk=question.pk).update(handled_at=timezone.now(), handled_article=article)
+    return version
+
+
+def delete_unanswered_question(actor, question_id):
+    """Dismiss a question from the list (noise such as a greeting); asked again, it comes back."""
+    action = "kb_unanswered.delete"
+    _require_configure(actor, action)
+    question = in_workspace(actor, UnansweredQuestion, question_id, action)
+    with _audit_refusal(actor, action, question), transaction.atomic():
+        audit(actor, action, target=question, before={"text": question.text, "count": question.count})
+        UnansweredQuestion.objects.filter(pk=question.pk).delete()
+
+
+# --- 同义词 ---------------------------------------------------------------------------------------
+
+
+def _locked_synonym_version(workspace_id):
+    """Inside the transaction: the workspace's SynonymVersion row, locked, so saves of one
+    workspace are serialised (the group limit holds) and each bumps the version once."""
+    if not SynonymVersion.objects.filter(workspace_id=workspace_id).exists():
+        try:
+            with transaction.atomic():
+                SynonymVersion.objects.create(workspace_id=workspace_id)
+        except IntegrityError:
+            pass  # made by a concurrent save
+    return SynonymVersion.objects.select_for_update().get(workspace_id=workspace_id)
+
+
+def save_synonym_group(actor, group=None, *, phrases):
+    """Create (group=None) or change a synonym group: text with one phrase per line or
+    comma-separated (see knowledge.synonyms for the limits). Applies to search at once."""
+    action = "kb_synonyms.change" if group is not None else "kb_synonyms.add"
+    _require_configure(actor, action)
+    existing = in_workspace(actor, SynonymGroup, getattr(group, "pk", group), action) if group is not None else None
+    cleaned = "\n".join(synonyms.clean_phrases(phrases))
+    with _audit_refusal(actor, action, existing), transaction.atomic():
+        version = _locked_synonym_version(actor.workspace_id)
+        if existing is None:
+            synonyms.check_room(actor.workspace_id)
+            target = SynonymGroup(workspace_id=actor.workspace_id)
+        else:
+            target = SynonymGroup.objects.get(pk=existing.pk)
+            if target.phrases == cleaned:
+                return target
+        before = target.phrases
+        target.phrases = cleaned
+        target.save()
+        SynonymVersion.objects.filter(pk=version.pk).update(version=F("version") + 1)
+        audit(actor, action, target=target, before={"phrases": before} if existing else {}, after={"phrases": cleaned})
+    return target
+
+
+def delete_synonym_group(actor, group_id):
+    action = "kb_synonyms.delete"
+    _require_configure(actor, action)
+    group = in_workspace(actor, SynonymGroup, group_id, action)
+    with _audit_refusal(actor, action, group), transaction.atomic():
+        version = _locked_synonym_version(actor.workspace_id)
+        audit(actor, action, target=group, before={"phrases": group.phrases})
+        SynonymGroup.objects.filter(pk=group.pk).delete()
+        SynonymVersion.objects.filter(pk=version.pk).update(version=F("version") + 1)

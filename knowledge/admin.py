@@ -15,7 +15,7 @@ from django.utils.translation import gettext_lazy as _
 from accounts.admin_scope import ActionSavedAdmin, ActionValidatedForm, Refused, acting
 from helpdesk.errors import DomainError
 
-from . import actions
+from . import actions, admin_bot  # noqa: F401 - admin_bot registers the bot's pages (未解决问题, 同义词)
 from .actions import delete_article, delete_category
 from .models import LOCALES, Article, ArticleVersion, Category
 from .rendering import render_markdown

@@ -24,14 +24,14 @@ from django.utils.translation import gettext as _
 from chat.messages import post_bot_message
 from chat.models import Conversation, ConversationEvent, Message
 from chat.states import hand_off_to_human
-from helpdesk.text import fold, to_simplified
+from helpdesk import analysis
+from helpdesk.text import to_simplified
 
-from . import search
-from .models import ArticleVersion, SearchLog
+from . import choices, feedback, search, synonyms, unanswered
+from .models import ArticleVersion, SearchLog, UnansweredQuestion
 
 log = logging.getLogger(__name__)
 
-STOP = set("的 了 吗 呢 吧 啊 呀 么 我 你 您 是 在 有 和 怎么 怎样 如何 什么 可以 能 请问 请 一下 这个 那个 the a an is are do does i my me you your to of for how what can in on it".split())
 
 
 @dataclass
@@ -41,29 +41,44 @@ class Reply:
     articles: list = field(default_factory=list)  # [{"url", "name"}]
     reason: str = ""
     locale: str = "zh-hans"  # the customer's script: the language the bot answers in
+    question: str = ""  # what the customer asked (set by reply_to)
 
 
-def terms(text):
-    """Words of a question, traditional folded to simplified, lower-cased, stop words out."""
-    import jieba
-
-    folded = fold(str(text))
-    words = {w.strip() for w in jieba.cut_for_search(folded)}
-    return {w for w in words if w and w not in STOP and re.search(r"\w", w)}
-
-
-def confidence(question, title, similar_questions):
-    """Share of the question's words found in the article's title or one similar question
-    (the best of them): 1.0 when one of them says everything the customer asked."""
-    asked = terms(question)
-    if not asked:
+def coverage(question, candidates, synonyms=()):
+    """Share of the question's words that one candidate (the article's title or one of its
+    similar questions, in any language) contains, for the best candidate: 1.0 when one of them
+    says everything the customer asked. A word counts when the candidate has it, one of its
+    glossary/synonym/pinyin equivalents, or all of its parts (第五 and 五天 of 第五天); a part
+    alone does not (手机 of 手机信号). The same analyser as the index (helpdesk.analysis)."""
+    groups = {}  # group → {word of the question → {it and its equivalents}}
+    for q in analysis.query_terms(question, synonyms):
+        if q.group >= 0:
+            groups.setdefault(q.group, {}).setdefault(q.source, set()).add(q.term)
+    if not groups:
         return 0.0
     best = 0.0
-    for candidate in [title, *similar_questions]:
-        have = terms(candidate)
-        if have:
-            best = max(best, len(asked & have) / len(asked))
+    for candidate in candidates:
+        have = set(analysis.index_terms(candidate, with_grams=False))
+        covered = 0
+        for words in groups.values():
+            head, *parts = sorted(words, key=len, reverse=True)
+            found = {word for word, equivalents in words.items() if equivalents & have}
+            covered += head in found or bool(parts) and all(part in found for part in parts)
+        best = max(best, covered / len(groups))
     return best
+
+
+def is_sure(question, hits, top_versions, unknown_words=(), synonyms=()):
+    """Answer only when the best article stands out from the next (score margin), one of its
+    titles or similar questions covers the question, and the question has no word of two
+    characters or more that no article knows (淘宝, amazon: probably asked about something the
+    knowledge base does not cover; a single character says too little to veto). See
+    docs/knowledge.md, "The bot"."""
+    if not hits or not top_versions or any(len(word) > 1 for word in unknown_words):
+        return False
+    margin = hits[0].score / hits[1].score if len(hits) > 1 and hits[1].score > 0 else float("inf")
+    candidates = [text for v in top_versions for text in [v.title, *(q for q in v.similar_questions or [] if isinstance(q, str))]]
+    return margin >= settings.KB_BOT["MIN_MARGIN"] and coverage(question, candidates, synonyms) >= settings.KB_BOT["MIN_CONFIDENCE"]
 
 
 def wants_person(text, inbox):
@@ -77,7 +92,7 @@ def decide(conversation, text, locale):
     inbox = conversation.inbox
     if wants_person(text, inbox):
         return Reply("handoff", reason="keyword")
-    hits = search.search(conversation.workspace_id, text, locale=locale, limit=settings.KB_BOT["SUGGESTIONS"])
+    hits, unknown = search.explained_search(conversation.workspace_id, text, locale=locale, limit=settings.KB_BOT["SUGGESTIONS"])
     SearchLog.objects.create(workspace_id=conversation.workspace_id, query=str(text)[:200], locale=locale,
                              source=SearchLog.Source.BOT, result_count=len(hits), visitor_key=f"c:{conversation.customer_id}")
     misses = ConversationEvent.objects.filter(conversation=conversation, kind=ConversationEvent.Kind.BOT_SUGGESTED).count()
@@ -88,8 +103,8 @@ def decide(conversation, text, locale):
         article_id__in=[h.article_id for h in hits]).select_related("article__workspace")}
     links = [{"url": article_url(versions[(h.article_id, h.locale)]), "name": h.title} for h in hits if (h.article_id, h.locale) in versions]
     top = versions.get((hits[0].article_id, hits[0].locale))
-    sure = top is not None and confidence(text, top.title, top.similar_questions or []) >= settings.KB_BOT["MIN_CONFIDENCE"]
-    if sure:
+    top_versions = [v for (aid, _loc), v in versions.items() if aid == top.article_id] if top is not None else []
+    if is_sure(text, hits, top_versions, unknown, synonyms.groups(conversation.workspace_id)):
         return Reply("answer", text=_engine().answer(text, top, [versions[k] for k in versions]), articles=links[:1])
     if misses + 1 >= inbox.bot_max_misses:
         return Reply("handoff", reason="misses")
@@ -107,27 +122,50 @@ def reply_to(message):
     conversation = message.conversation
     if conversation.state != Conversation.State.BOT:
         return None
+    chosen = choices.chosen_version(conversation, message.body)  # 猜你想问: a suggestion tapped
+    if chosen is not None:
+        return answer_with(chosen, message.body)
     locale = locale_of(message.body)
     with translation.override(locale):
         reply = decide(conversation, message.body, locale)
-    reply.locale = locale
+    reply.locale, reply.question = locale, message.body
     return reply
+
+
+def answer_with(version, question):
+    """The answer to a question the customer picked from the bot's suggestions: that article."""
+    with translation.override(version.locale):
+        text = _engine().answer(question, version, [version])
+    link = {"url": article_url(version), "name": version.title, "article": version.article_id, "locale": version.locale}
+    return Reply("answer", text=text, articles=[link], reason="choice",
+                 locale=version.locale, question=question)
 
 
 def deliver(conversation_id, reply):
     """Post the bot's reply, or hand the chat to a person (a person may have taken it meanwhile:
-    then the bot says nothing)."""
+    then the bot says nothing). An answer is followed by 「是否解决了您的问题？」 (knowledge.feedback);
+    suggestions are 猜你想问 choices the customer can tap (knowledge.choices). Runs in the
+    follow-up job's transaction: the lines, their events and the unanswered-question count
+    (knowledge.unanswered) commit together."""
     with translation.override(reply.locale):
         if reply.kind == "handoff":
-            post_bot_message(conversation_id, _("Let me get a colleague for you. One moment, please."))
+            posted = post_bot_message(conversation_id, _("Let me get a colleague for you. One moment, please."))
             hand_off_to_human(conversation_id, reason=reply.reason)
+            if posted is not None and reply.reason == "misses":
+                unanswered.record(posted.conversation.workspace_id, reply.question, reply.locale, UnansweredQuestion.Reason.HANDED_OFF)
             return
-        post_bot_message(
-            conversation_id, reply.text, msg_type=Message.Type.ARTICLE if reply.articles else Message.Type.TEXT,
-            attachments=reply.articles,
-            event=ConversationEvent.Kind.BOT_ANSWERED if reply.kind == "answer" else ConversationEvent.Kind.BOT_SUGGESTED,
-            event_data={"articles": [a["url"] for a in reply.articles]},
+        workspace_id = Conversation.objects.filter(pk=conversation_id).values_list("workspace_id", flat=True).first()
+        links = choices.with_article_ids(workspace_id, reply.articles)
+        if reply.kind == "answer":
+            feedback.post_answer(conversation_id, reply.text, links, question=reply.question, locale=reply.locale)
+            return
+        posted = post_bot_message(
+            conversation_id, _("You may want to ask:") if links else reply.text,
+            msg_type=Message.Type.ARTICLE if links else Message.Type.TEXT, attachments=choices.suggestion_attachments(links),
+            event=ConversationEvent.Kind.BOT_SUGGESTED, event_data={"articles": [a["url"] for a in links], "choices": choices.offered(links)},
         )
+        if posted is not None:
+            unanswered.record(workspace_id, reply.question, reply.locale, UnansweredQuestion.Reason.SUGGESTED)
 
 
 def locale_of(text):

@@ -148,3 +148,137 @@ class HelpSession(models.Model):
 
     class Meta:
         indexes = [models.Index(fields=["workspace", "-started_at"], name="kb_session_recent")]
+
+
+# --- the bot's conversation and the merchant's tools (issue 17) -----------------------------
+
+
+class BotAnswer(models.Model):
+    """One answer of the bot and the customer's 「是否解决了您的问题？」 feedback on it (given once:
+    a conditional update from empty, so repeats and races record nothing more)."""
+
+    class Feedback(models.TextChoices):
+        NONE = "", _("No feedback")
+        RESOLVED = "resolved", _("Resolved")
+        UNRESOLVED = "unresolved", _("Not resolved")
+
+    workspace = models.ForeignKey("accounts.Workspace", on_delete=models.CASCADE, related_name="+")
+    conversation = models.ForeignKey("chat.Conversation", on_delete=models.CASCADE, related_name="+")
+    event = models.OneToOneField("chat.ConversationEvent", on_delete=models.CASCADE, related_name="+")  # its bot_answered event
+    prompt = models.OneToOneField("chat.Message", on_delete=models.CASCADE, null=True, blank=True, related_name="+")
+    article = models.ForeignKey(Article, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    question = models.CharField(max_length=200)
+    locale = models.CharField(max_length=10, blank=True)
+    feedback = models.CharField(max_length=10, choices=Feedback.choices, default=Feedback.NONE, blank=True)
+    feedback_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+
+class UnansweredQuestion(models.Model):
+    """未解决问题: what customers asked that the bot could not answer (only suggested, handed off
+    after misses, or answered and marked 未解决), one row per normalised text with a count."""
+
+    class Reason(models.TextChoices):
+        SUGGESTED = "suggested", _("Only suggestions")
+        HANDED_OFF = "handed_off", _("Handed to a person")
+        UNRESOLVED = "unresolved", _("Answered, not resolved")
+
+    workspace = models.ForeignKey("accounts.Workspace", on_delete=models.CASCADE, related_name="kb_unanswered")
+    normalised = models.CharField(_("normalised text"), max_length=200)
+    text = models.CharField(_("question"), max_length=200)  # the latest wording asked
+    locale = models.CharField(_("language"), max_length=10, choices=LOCALES, default="zh-hans")
+    reason = models.CharField(_("last outcome"), max_length=12, choices=Reason.choices)
+    count = models.PositiveIntegerField(_("times asked"), default=0)  # F() updates only
+    first_asked_at = models.DateTimeField(_("first asked"), auto_now_add=True)
+    last_asked_at = models.DateTimeField(_("last asked"), db_index=True)
+    handled_at = models.DateTimeField(_("handled at"), null=True, blank=True)
+    handled_article = models.ForeignKey(Article, on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
+                                        verbose_name=_("added to article"))
+
+    class Meta:
+        verbose_name = _("unanswered question")
+        verbose_name_plural = _("unanswered questions")
+        constraints = [models.UniqueConstraint(fields=["workspace", "normalised"], name="uniq_kb_unanswered")]
+        indexes = [models.Index(fields=["workspace", "handled_at", "-last_asked_at"], name="kb_unanswered_open")]
+
+    def __str__(self):
+        return self.text
+
+
+class SynonymGroup(models.Model):
+    """同义词: phrases a workspace's customers use for the same thing (退货 = 退掉 = 退回), one
+    phrase per line; search treats them as one word."""
+
+    workspace = models.ForeignKey("accounts.Workspace", on_delete=models.CASCADE, related_name="kb_synonyms")
+    phrases = models.TextField(_("equivalent words"))
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("synonym group")
+        verbose_name_plural = _("synonyms")
+        ordering = ["pk"]
+
+    def __str__(self):
+        return " = ".join(self.phrase_list())
+
+    def phrase_list(self):
+        return [p for p in self.phrases.splitlines() if p.strip()]
+
+
+class SynonymVersion(models.Model):
+    """Bumped (F()) in the transaction of every synonym change: each process compares this one
+    small row with the version it cached, so an edit applies at once everywhere."""
+
+    workspace = models.OneToOneField("accounts.Workspace", on_delete=models.CASCADE, related_name="+")
+    version = models.PositiveBigIntegerField(default=0)
+
+
+class TsVectorField(models.TextField):
+    """A PostgreSQL `tsvector` (text elsewhere: the SQLite default never writes it). Values are
+    written as tsvector literals built by knowledge.search_pg, never parsed by a text-search
+    configuration, so Chinese terms and the "_" of grams stay as the analyser made them."""
+
+    def db_type(self, connection):
+        return "tsvector" if connection.vendor == "postgresql" else super().db_type(connection)
+
+
+class SearchDocument(models.Model):
+    """One published ArticleVersion in the PostgreSQL search index (knowledge/search_pg.py).
+    Ids, not foreign keys, for the article and version: a row lives until the index hook removes
+    it (and takes its counts out of SearchTerm), like a Whoosh document."""
+
+    workspace = models.ForeignKey("accounts.Workspace", on_delete=models.CASCADE, related_name="+")
+    article_id = models.BigIntegerField(db_index=True)
+    version_id = models.BigIntegerField(unique=True)
+    locale = models.CharField(max_length=10)
+    # Term counts (raw, for the workspace's average field lengths) and whoosh's one-byte
+    # quantised lengths (for BM25's length norm: the Whoosh backend scores with those).
+    title_len = models.PositiveIntegerField(default=0)
+    similar_len = models.PositiveIntegerField(default=0)
+    body_len = models.PositiveIntegerField(default=0)
+    title_norm = models.PositiveIntegerField(default=0)
+    similar_norm = models.PositiveIntegerField(default=0)
+    body_norm = models.PositiveIntegerField(default=0)
+    terms = TsVectorField(blank=True)  # field-tagged terms, term frequency as the position; GIN index (migration)
+
+
+class SearchTerm(models.Model):
+    """Document frequency of one field-tagged term in a workspace (BM25's idf, and which terms
+    are rare enough to find candidates with), kept in the transaction of each index write."""
+
+    workspace = models.ForeignKey("accounts.Workspace", on_delete=models.CASCADE, related_name="+", db_index=False)
+    lexeme = models.TextField()
+    df = models.IntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["workspace", "lexeme"], name="uniq_kb_search_term")]
+
+
+class SearchStats(models.Model):
+    """Per workspace: documents indexed and the summed term counts of each field."""
+
+    workspace = models.OneToOneField("accounts.Workspace", on_delete=models.CASCADE, primary_key=True, related_name="+")
+    documents = models.BigIntegerField(default=0)
+    title_terms = models.BigIntegerField(default=0)
+    similar_terms = models.BigIntegerField(default=0)
+    body_terms = models.BigIntegerField(default=0)

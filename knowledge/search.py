@@ -21,17 +21,19 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.utils.safestring import mark_safe
 
+from helpdesk import analysis
 from helpdesk.settings import haystack_connections
 from helpdesk.text import fold, to_simplified
 
+from . import synonyms
 from .models import LOCALES, Article, ArticleVersion
-from .search_backend import KnowledgeWhooshBackend, analyze, term_spans
+from .search_backend import KnowledgeWhooshBackend
+from .search_pg import PostgresSearchBackend
 from .search_indexes import plain_text
 
 log = logging.getLogger(__name__)
 
 MAX_QUERY_CHARS = 200
-MAX_TERMS = 32
 MAX_LIMIT = 50
 SNIPPET_CHARS = 120
 # A matching version in the visitor's language lifts its article a little over an equally
@@ -101,7 +103,9 @@ def index_article(article_id):
     """(Re)index every published version of the article; remove unpublished ones. The
     database is read inside the index lock, so the last call after the last change wins."""
     engine = backend()
-    if isinstance(engine, KnowledgeWhooshBackend):
+    if isinstance(engine, PostgresSearchBackend):
+        engine.index_article(_search_index(), article_id)
+    elif isinstance(engine, KnowledgeWhooshBackend):
         engine.replace(_search_index(), delete_terms=[("article_id", article_id)], objects=_published(article_id=article_id))
     else:
         _generic_remove(engine, article_id)
@@ -111,7 +115,9 @@ def index_article(article_id):
 def remove_article(article_id):
     """Remove every version of the article from the index."""
     engine = backend()
-    if isinstance(engine, KnowledgeWhooshBackend):
+    if isinstance(engine, PostgresSearchBackend):
+        engine.remove_article(article_id)
+    elif isinstance(engine, KnowledgeWhooshBackend):
         engine.replace(_search_index(), delete_terms=[("article_id", article_id)])
     else:
         _generic_remove(engine, article_id)
@@ -122,6 +128,9 @@ def rebuild(workspace_id=None):
     in one commit, so searches see the old index until the new one is complete). Returns the
     number of documents written."""
     engine = backend()
+    if isinstance(engine, PostgresSearchBackend):
+        scope = {} if workspace_id is None else {"article__workspace_id": workspace_id}
+        return engine.rebuild(_search_index(), _published(**scope).iterator(chunk_size=2000), workspace_id)
     if workspace_id is None:
         objects = _published().iterator(chunk_size=2000)
         if isinstance(engine, KnowledgeWhooshBackend):
@@ -170,20 +179,16 @@ def _generic_search(terms, filters, limit):
     sqs = SearchQuerySet().using("default").models(ArticleVersion)
     for field, value in filters:
         sqs = sqs.filter(**{field: str(value)})
-    sqs = sqs.filter(reduce(or_, [SQ(content=term) for term in terms]))
+    sqs = sqs.filter(reduce(or_, [SQ(content=q.term) for q in terms if q.group >= 0] or [SQ(content=q.term) for q in terms]))
     return [(int(r.pk), int(r.article_id), r.locale, float(r.score or 0)) for r in sqs[:limit]]
 
 
 # --- search ---------------------------------------------------------------------------------
 
 
-def query_terms(text):
-    """The analysed terms of a query (at most MAX_TERMS). Single Chinese characters (what
-    jieba leaves of words it doesn't know, 「开」 of 「怎么开」) are dropped when the query has
-    longer terms: alone they match too much to help."""
-    terms = analyze(text)
-    longer = [t for t in terms if not (len(t) == 1 and _CJK.match(t))]
-    return (longer or terms)[:MAX_TERMS]
+def query_terms(text, synonyms=()):
+    """The weighted terms of a query (helpdesk.analysis.query_terms)."""
+    return analysis.query_terms(text, synonyms)
 
 
 def guess_locale(text):
@@ -199,23 +204,31 @@ def search(workspace_id, query, *, locale=None, limit=10, strict_locale=False):
     article (the version in `locale` when it matches, else the best matching version).
     All locales are searched unless strict_locale; without a locale the query's script
     decides the preference. Terms are ORed; title and similar questions weigh 4× the body."""
+    return explained_search(workspace_id, query, locale=locale, limit=limit, strict_locale=strict_locale)[0]
+
+
+def explained_search(workspace_id, query, *, locale=None, limit=10, strict_locale=False):
+    """search() and the words of the query no article of the workspace has (nor any of their
+    equivalents): [] when every word is known somewhere."""
     text = " ".join((query or "").split())[:MAX_QUERY_CHARS]
     limit = max(0, min(int(limit), MAX_LIMIT))
     if not text or not limit:
-        return []
-    terms = query_terms(text)
+        return [], []
+    terms = query_terms(text, synonyms.groups(workspace_id))
     if not terms:
-        return []
+        return [], []
     prefer = locale if locale in LOCALE_CODES else guess_locale(text)
     filters = [("workspace_id", int(workspace_id))]
     if strict_locale and locale:
         filters.append(("locale", locale))
     engine = backend()
     fetch = limit * 3 + 5  # an article can match in up to three languages
-    if isinstance(engine, KnowledgeWhooshBackend):
-        documents = engine.search_documents(terms, filters, fetch)
+    if isinstance(engine, (KnowledgeWhooshBackend, PostgresSearchBackend)):
+        documents, known = engine.search_documents(terms, filters, fetch)
     else:
-        documents = _generic_search(terms, filters, fetch)
+        documents, known = _generic_search(terms, filters, fetch), None
+    unknown = [] if known is None else list(dict.fromkeys(
+        q.source for q in terms if q.group >= 0 and q.group not in known and q.source == q.term))
 
     articles = {}  # article_id → [score, version_id, locale of the shown version]
     for version_id, article_id, doc_locale, score in documents:
@@ -231,7 +244,7 @@ def search(workspace_id, query, *, locale=None, limit=10, strict_locale=False):
         key=lambda item: -item[1][0] * (PREFERRED_LOCALE_BONUS if item[1][2] == prefer else 1.0),
     )[:limit]
     if not ranked:
-        return []
+        return [], unknown
     versions = {
         v.pk: v
         for v in ArticleVersion.objects.filter(
@@ -240,7 +253,7 @@ def search(workspace_id, query, *, locale=None, limit=10, strict_locale=False):
             article__status=Article.Status.PUBLISHED,
         ).select_related("article")
     }
-    termset = set(terms)
+    termset = frozenset(q.term for q in terms if q.group >= 0)  # words are marked, grams are not
     hits = []
     for article_id, (score, version_id, doc_locale) in ranked:
         version = versions.get(version_id)
@@ -256,29 +269,50 @@ def search(workspace_id, query, *, locale=None, limit=10, strict_locale=False):
             slug=version.article.slug,
             category_id=version.article.category_id,
         ))
-    return hits
+    return hits, unknown
 
 
 # --- highlighting ---------------------------------------------------------------------------
 
 
-def _first_match(text, terms):
-    """Offset of the first place in text where one of the analyzed terms occurs."""
+_LATIN_WORD = re.compile(r"[a-z0-9]+")
+
+
+def match_spans(text, terms, stop=None):
+    """(start, end) spans of text where a query word occurs, merged where they overlap: a
+    Chinese word wherever its characters occur in the folded text (so 「退貨」 is marked for
+    退货), a latin word where a word of the text stems to it ("refunds" for refund). No
+    segmentation: snippets are built for every hit of every search. `stop`: look no further
+    than this offset for the first match (None: the whole text)."""
     folded = fold(text)
-    best = None
+    if stop is not None:
+        folded = folded[:stop]
+    spans = []
     for term in terms:
-        if term.isascii() and term.isalpha():
-            found = re.search(r"(?<![a-z0-9])" + re.escape(term), folded)
-            at = found.start() if found else -1
+        if term.isascii():
+            continue
+        at = folded.find(term)
+        while at >= 0:
+            spans.append((at, at + len(term)))
+            at = folded.find(term, at + 1)
+    if any(term.isascii() for term in terms):
+        for found in _LATIN_WORD.finditer(folded):
+            if analysis.normalise_word(found.group()) in terms:
+                spans.append(found.span())
+    spans.sort()
+    merged = []
+    for start, end in spans:
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
         else:
-            at = folded.find(term)
-        if at >= 0 and (best is None or at < best):
-            best = at
-    if best is None:
-        # A stem that is not a prefix of its word ("delivery" → "deliveri"): analyse the start.
-        spans = term_spans(text[:3000], terms)
-        best = spans[0][0] if spans else None
-    return best
+            merged.append((start, end))
+    return merged
+
+
+def _first_match(text, terms):
+    """Offset of the first place in text where one of the query words occurs."""
+    spans = match_spans(text, terms, stop=3000)
+    return spans[0][0] if spans else None
 
 
 def highlight(text, terms, width=SNIPPET_CHARS):
@@ -301,10 +335,29 @@ def highlight(text, terms, width=SNIPPET_CHARS):
     window = text[start:end]
     out = ["…" if start else ""]
     cursor = 0
-    for span_start, span_end in term_spans(window, terms):
+    for span_start, span_end in match_spans(window, terms):
         out.append(html.escape(window[cursor:span_start]))
         out.append("<mark>" + html.escape(window[span_start:span_end]) + "</mark>")
         cursor = span_end
     out.append(html.escape(window[cursor:]))
     out.append("…" if end < len(text) else "")
     return mark_safe("".join(out))
+
+
+def warm():
+    """Pay at start-up what the first search would (~4 s: jieba's dictionary and the shop words, the
+    engine's modules and index files, the synonyms query), so the first help-center search and the
+    first bot answer are as fast as the rest. Run on a background thread by the server's lifespan
+    (helpdesk.asgi) and run_scheduler, never in AppConfig.ready: every command and test would pay."""
+    import time
+
+    from django.db import connection
+
+    started = time.monotonic()
+    try:
+        explained_search(0, "怎么退货 退款 refund", limit=1)  # no workspace 0: nothing found, everything loaded
+        log.info("search warmed up in %.1f s", time.monotonic() - started)
+    except Exception:  # a missing index or an absent database must not stop the server
+        log.warning("search warm-up failed", exc_info=True)
+    finally:
+        connection.close()  # this thread's own connection

@@ -25,11 +25,21 @@ def voucher_not_found():
 
 
 def clean_code(code):
-    """The code as typed, without surrounding spaces; 400 when empty."""
-    code = code.strip() if isinstance(code, str) else ""
+    """The code as typed without any spaces (a code read out and typed in groups); 400 when empty."""
+    code = "".join(code.split()) if isinstance(code, str) else ""
     if not code:
         raise DomainError("code_required", _("Enter a code."), status=400)
     return code
+
+
+def _find(qs, code):
+    """The voucher with exactly this code, else the one code equal to it ignoring case (phones type
+    lower case; codes differing only in case are ambiguous and found by their exact spelling only)."""
+    voucher = qs.filter(code=code).first()
+    if voucher is None:
+        matches = list(qs.filter(code__iexact=code)[:2])
+        voucher = matches[0] if len(matches) == 1 else None
+    return voucher
 
 
 def _require(membership, action=None):
@@ -47,10 +57,18 @@ def lookup_voucher(membership, code):
     """The voucher with this code in the member's workspace (read-only), or 404."""
     _require(membership)
     code = clean_code(code)
-    voucher = _scoped(membership).select_related("customer", "verified_by").filter(code=code).first()
+    voucher = _find(_scoped(membership).select_related("customer", "verified_by"), code)
     if voucher is None:
         raise voucher_not_found()
     return voucher
+
+
+def recent_verifications(membership, limit=10):
+    """The member's own latest verifications in this workspace, newest first."""
+    if not roles.can(membership, roles.VERIFY_ORDERS):
+        return []
+    return list(_scoped(membership).filter(verified_by_id=membership.user_id, status=Voucher.Status.VERIFIED)
+                .order_by("-verified_at", "-pk")[:limit])
 
 
 def verifier_name(voucher):
@@ -95,7 +113,7 @@ def verify_voucher(membership, code):
     code = clean_code(code)
     voucher = error = None
     with transaction.atomic():
-        voucher = _scoped(membership).select_for_update().filter(code=code).first()
+        voucher = _find(_scoped(membership).select_for_update(), code)
         if voucher is None:
             error = voucher_not_found()
         else:

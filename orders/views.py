@@ -46,4 +46,5 @@ def verify(request):
             status = exc.status
             if exc.status == 409:  # exists but cannot be used: show why on the card
                 context.update(_card(actions.lookup_voucher(membership, code)))
+    context["recent"] = actions.recent_verifications(membership)
     return render(request, "orders/verify.html", context, status=status)

@@ -3,6 +3,7 @@
 from django.db.models import Q
 from django.utils import timezone
 
+from helpdesk.analysis import mainland_phrasing
 from helpdesk.text import fold, to_simplified, to_traditional
 from routing.models import AgentGroup
 
@@ -46,8 +47,10 @@ def validity(phrase, now=None):
 
 
 def search_key(shortcut, title, body):
-    """What the composer's picker searches: shortcut, title and text, folded, in the text's own script and in
-    simplified and traditional forms (OpenCC), so 退貨 finds 退货 and 运费 finds 運費 (the query is not converted)."""
+    """What the composer's picker searches: shortcut, title and text, folded, in the text's own script, in
+    simplified and traditional forms and in mainland phrasing (OpenCC), so 退貨 finds 退货, 运费 finds 運費 and
+    软件 finds 軟體 (the query is not converted)."""
     plain = fold("\n".join((shortcut, title, body)), script=False)  # as the composer folds the query
-    forms = [plain, to_simplified(plain), to_traditional(plain)]
+    # + the mainland phrasing of Taiwan/HK wording (軟體 → 软件), as knowledge search does
+    forms = [plain, to_simplified(plain), to_traditional(plain), fold(mainland_phrasing(plain))]
     return "\n".join(dict.fromkeys(forms))

@@ -19,6 +19,7 @@ from accounts.access import member_ids_with
 from chat.messages import post_automatic_reply
 from chat.models import Conversation, ConversationEvent, Message, SenderKind
 from helpdesk import realtime
+from knowledge import synonyms
 from knowledge.bot import article_url, locale_of
 from knowledge.models import Article, ArticleVersion
 from routing.selection import QueueEntry, queue_positions
@@ -107,9 +108,11 @@ def matching_rule(conversation, text):
         return None  # a workspace with hosting settings only: no rules query per message
     best = None
     rules = AutoReplyRule.objects.filter(workspace_id=conversation.workspace_id, enabled=True).filter(Q(inbox__isnull=True) | Q(inbox_id=conversation.inbox_id))
+    groups = synonyms.groups(conversation.workspace_id)
     for rule in rules:
         exact = rule.match == AutoReplyRule.Match.EXACT
-        hits = [k for k in keywords_of(rule.keywords) if keyword_matches(text, k, exact=exact, script=rule.ignore_script, pinyin=rule.ignore_pinyin and not exact)]
+        hits = [k for k in keywords_of(rule.keywords)
+                if keyword_matches(text, k, exact=exact, script=rule.ignore_script, pinyin=rule.ignore_pinyin and not exact, synonyms=groups)]
         if hits:
             rank = (rule.priority, -max(len(k) for k in hits), rule.pk)
             if best is None or rank < best[0]:

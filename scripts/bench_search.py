@@ -1,7 +1,10 @@
 #!/usr/bin/env python
-"""Knowledge search benchmark (issue 7) on the embedded default: SQLite + Whoosh.
+"""Knowledge search benchmark (issues 7 and 17) on both backends: SQLite + Whoosh (the
+embedded default) and PostgreSQL (the index in the database, knowledge/search_pg.py).
 
-Builds a fresh SQLite database and Whoosh directory (temporary unless --dir), creates
+--backend whoosh: a fresh SQLite database and Whoosh directory (temporary unless --dir);
+--backend postgres: a scratch database kb_pg_bench_<pid> on --pg (created, dropped after
+unless --keep); --backend both (default): one run of each, in that order. Each run creates
 --articles (100,000) published articles in one workspace, generated from a vocabulary of
 Chinese and English shop terms with varied lengths (every article in zh-Hans, 25% also in
 English, 10% also in zh-Hant), then:
@@ -11,14 +14,20 @@ English, 10% also in zh-Hant), then:
      English (1-4 terms, some with stop words), after 20 warm-up queries, each through
      the public `knowledge.search.search(workspace, q, locale=..., limit=10)` (engine + the
      database read of the hits + snippets) and through the engine alone; p50/p95/p99/max;
-  3. writes: --writes (20) index_article calls interleaved with searches: the time of a
-     write, and of the first search after it (which opens a new searcher).
+  3. quality at that size: the evaluation articles (knowledge/quality, eval_harness.article_set())
+     are loaded into the same workspace before the build; top-1/top-3 of the dev and test
+     question halves through search(), and the bot's answers (bot.decide) on them, including
+     false answers on the `none` questions (--no-quality skips it);
+  4. writes: --writes (20) index_article calls interleaved with searches: the time of a
+     write, and of the first search after it (which opens a new searcher on Whoosh).
 
-Usage: python scripts/bench_search.py [--articles 100000] [--queries 400] [--writes 20]
-       [--limit 10] [--dir DIR] [--keep] [--seed 7]
+Usage: python scripts/bench_search.py [--backend both|whoosh|postgres] [--articles 100000]
+       [--queries 400] [--writes 20] [--limit 10] [--dir DIR] [--keep] [--seed 7]
+       [--pg postgres://postgres@127.0.0.1:5432] [--no-quality]
 """
 
 import argparse
+import json
 import os
 import random
 import shutil
@@ -146,8 +155,44 @@ def dir_size(path):
     return sum(f.stat().st_size for f in Path(path).rglob("*") if f.is_file())
 
 
+def scratch_database(server, create):
+    """Create (or drop) this run's PostgreSQL database; returns its URL."""
+    import psycopg
+
+    name = f"kb_pg_bench_{os.getpid()}"
+    with psycopg.connect(f"{server}/postgres", autocommit=True) as conn:
+        if create:
+            conn.execute(f'CREATE DATABASE "{name}"')
+        else:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    return f"{server}/{name}"
+
+
+def quality(ws, out):
+    """Top-1/top-3 of both question halves and the bot's answers, in the benchmark workspace."""
+    sys.path.insert(0, str(BASE / "scripts"))
+    import eval_search
+
+    from chat.models import Conversation, Customer, Inbox
+    from knowledge.quality import eval_harness as ev
+
+    inbox = Inbox.objects.create(workspace=ws, name="Bench", bot_first=True)
+    customer = Customer.objects.create(workspace=ws, first_inbox=inbox)
+    conversation = Conversation.objects.create(workspace=ws, inbox=inbox, customer=customer, state=Conversation.State.BOT)
+    for name, path in (("dev", ev.DEV), ("test", ev.TEST)):
+        questions = ev.load_questions(path)
+        ranked, answers, _kinds = eval_search.run_product(ws, conversation, questions)
+        m, b = ev.search_metrics(ranked)["all"], ev.bot_metrics(answers)
+        out(f"  quality, {name} half ({len(questions)} questions): top-1 {100 * m['top1']:.1f}%  top-3 {100 * m['top3']:.1f}%  "
+            f"MRR {m['mrr']:.3f}; bot coverage {100 * b['coverage']:.1f}% ({b['correct']}/{b['answerable']}), "
+            f"precision {100 * (b['precision'] or 0):.1f}%, false answers on none {b['none_answered']}/{b['none']}")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--backend", choices=["both", "whoosh", "postgres"], default="both")
+    parser.add_argument("--pg", default="postgres://postgres@127.0.0.1:5432", help="PostgreSQL server of --backend postgres")
+    parser.add_argument("--no-quality", action="store_true", help="skip the evaluation questions at this size")
     parser.add_argument("--articles", type=int, default=100_000)
     parser.add_argument("--queries", type=int, default=400)
     parser.add_argument("--writes", type=int, default=20)
@@ -159,6 +204,12 @@ def main():
                         help="zipf: topical articles over a background of real word frequencies (default); "
                              "dense: every word from the ~300-word shop vocabulary (worst case: each term in 10-40%% of articles)")
     args = parser.parse_args()
+    if args.backend == "both":
+        rest = [a for a in sys.argv[1:] if a not in ("--backend", "both") and not a.startswith("--backend=")]
+        status = 0
+        for backend in ("whoosh", "postgres"):
+            status |= subprocess.run([sys.executable, __file__, "--backend", backend, *rest]).returncode
+        sys.exit(status)
 
     work = Path(args.dir or tempfile.mkdtemp(prefix="bench-search-"))
     work.mkdir(parents=True, exist_ok=True)
@@ -168,10 +219,28 @@ def main():
             shutil.rmtree(target)
         elif target.exists():
             target.unlink()
-    os.environ.update(DATABASE_URL=f"sqlite:///{work / 'db.sqlite3'}", REDIS_URL="", SEARCH_URL="", WHOOSH_PATH=str(work / "whoosh"))
+    if args.backend == "postgres":
+        database, label = scratch_database(args.pg, create=True), "PostgreSQL (index in the database)"
+    else:
+        database, label = f"sqlite:///{work / 'db.sqlite3'}", "SQLite + Whoosh"
+    os.environ.update(DATABASE_URL=database, REDIS_URL="", SEARCH_URL="", WHOOSH_PATH=str(work / "whoosh"))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "helpdesk.settings")
-    subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v0"], cwd=BASE, check=True)
+    try:
+        subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v0"], cwd=BASE, check=True)
+        run(args, work, label)
+    finally:
+        if args.backend == "postgres" and not args.keep:
+            from django.db import connections
 
+            connections.close_all()
+            scratch_database(args.pg, create=False)
+    if not args.dir and not args.keep:
+        shutil.rmtree(work)
+    else:
+        print(f"  kept in {work}" + (f" and {database}" if args.backend == "postgres" else ""))
+
+
+def run(args, work, label):
     import django
 
     django.setup()
@@ -214,15 +283,36 @@ def main():
             ArticleVersion.objects.bulk_create(versions)
             versions_total += len(versions)
     seed_seconds = time.perf_counter() - t0
-    print(f"knowledge search on SQLite + Whoosh: {args.articles:,} articles, {versions_total:,} versions (documents), "
+    if not args.no_quality:
+        from knowledge import quality as kb_quality
+        from knowledge.quality import eval_harness as ev
+
+        fixture = work / "eval-articles.json"
+        fixture.write_text(json.dumps(ev.article_set(), ensure_ascii=False), encoding="utf-8")
+        kb_quality.load_articles(ws, fixture)
+        versions_total = ArticleVersion.objects.filter(article__workspace=ws).count()
+    print(f"knowledge search on {label}: {Article.objects.filter(workspace=ws).count():,} articles, {versions_total:,} versions (documents), "
           f"{args.corpus} corpus, seeded in {seed_seconds:.1f} s")
 
+    if args.backend == "postgres":
+        from django.db import connection
+
+        with connection.cursor() as cursor:  # planner statistics, as autovacuum would have them
+            cursor.execute("ANALYZE")
     t0 = time.perf_counter()
     documents = search.rebuild()
     build = time.perf_counter() - t0
-    size = dir_size(work / "whoosh")
-    print(f"  build: {documents:,} documents in {build:.1f} s ({documents / build:,.0f} documents/s), one writer, one commit; "
-          f"index {size / 2**20:.1f} MiB on disk ({size / documents:,.0f} bytes/document)")
+    if args.backend == "postgres":
+        from django.db import connection
+
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_total_relation_size('knowledge_searchdocument') + pg_total_relation_size('knowledge_searchterm')")
+            size = cursor.fetchone()[0]
+        how, where = "one transaction (COPY)", "in PostgreSQL (documents + GIN + term statistics)"
+    else:
+        size, how, where = dir_size(work / "whoosh"), "one writer, one commit", "on disk"
+    print(f"  build: {documents:,} documents in {build:.1f} s ({documents / build:,.0f} documents/s), {how}; "
+          f"index {size / 2**20:.1f} MiB {where} ({size / documents:,.0f} bytes/document)")
 
     qrng = random.Random(args.seed + 1)
     queries = []
@@ -253,9 +343,12 @@ def main():
     print(f"  search: {len(api)} queries ({', '.join(f'{len(v)} {k}' for k, v in by_kind.items())}), limit {args.limit}, "
           f"{statistics.mean(counts):.1f} hits on average, {sum(1 for c in counts if c == 0)} without any")
     print(summary("search() (engine + database + snippets)", api))
-    print(summary("engine only (term-at-a-time scorer, top 35)", raw))
+    print(summary("engine only (" + ("SQL: GIN candidates + BM25F" if args.backend == "postgres" else "term-at-a-time scorer") + ", top 35)", raw))
     for kind, values in by_kind.items():
         print(summary(f"search() {kind}", values))
+
+    if not args.no_quality:
+        quality(ws, print)
 
     if args.writes:
         write_ms, first_ms = [], []
@@ -270,12 +363,7 @@ def main():
             search.search(ws.pk, q, locale=locale, limit=args.limit)
             first_ms.append((time.perf_counter() - t0) * 1000)
         print(summary(f"index_article ({len(write_ms)} writes, lock + delete + add + commit)", write_ms))
-        print(summary("first search after a write (new searcher + workspace filter)", first_ms))
-
-    if not args.dir and not args.keep:
-        shutil.rmtree(work)
-    else:
-        print(f"  kept in {work}")
+        print(summary("first search after a write" + ("" if args.backend == "postgres" else " (new searcher + workspace filter)"), first_ms))
 
 
 if __name__ == "__main__":

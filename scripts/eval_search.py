@@ -16,8 +16,11 @@ runs, in the same process:
                   (b) character bigrams (knowledge/quality/baseline_bm25.py), same metrics,
                   and the ratio product / baseline.
 
-Usage: python scripts/eval_search.py [--json] [--misses] [--dir DIR]
-  --misses  list the dev half's misses (never the frozen half's: don't tune on it)
+Usage: python scripts/eval_search.py [--json] [--misses] [--dir DIR] [--backend whoosh|postgres] [--pg URL]
+  --misses   list the dev half's misses (never the frozen half's: don't tune on it)
+  --backend  postgres: the same run on a scratch PostgreSQL database (kb_pg_eval_<pid> on --pg,
+             default postgres://postgres@127.0.0.1:5432, dropped afterwards) with the PostgreSQL
+             search backend; whoosh (default): SQLite + Whoosh, the embedded default
 """
 
 import argparse
@@ -37,8 +40,18 @@ sys.path.insert(0, str(BASE))
 LIMIT = 10
 
 
-def setup(work):
-    os.environ.update(DATABASE_URL=f"sqlite:///{work / 'db.sqlite3'}", REDIS_URL="", SEARCH_URL="",
+def scratch_database(server, create):
+    """Create (or drop) this run's PostgreSQL database; returns its URL."""
+    import psycopg
+
+    name = f"kb_pg_eval_{os.getpid()}"
+    with psycopg.connect(f"{server}/postgres", autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"' if create else f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    return f"{server}/{name}"
+
+
+def setup(work, database=None):
+    os.environ.update(DATABASE_URL=database or f"sqlite:///{work / 'db.sqlite3'}", REDIS_URL="", SEARCH_URL="",
                       WHOOSH_PATH=str(work / "whoosh"))
     os.environ["DJANGO_SETTINGS_MODULE"] = "helpdesk.settings"
     subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v0"], cwd=BASE, check=True)
@@ -125,12 +138,15 @@ def main():
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     parser.add_argument("--misses", action="store_true", help="list the dev half's misses (never the test half's)")
     parser.add_argument("--dir", help="work directory (default: a temporary one, removed afterwards)")
+    parser.add_argument("--backend", choices=["whoosh", "postgres"], default="whoosh")
+    parser.add_argument("--pg", default="postgres://postgres@127.0.0.1:5432", help="PostgreSQL server of --backend postgres")
     args = parser.parse_args()
     started = time.perf_counter()
     work = Path(args.dir) if args.dir else Path(tempfile.mkdtemp(prefix="eval-search-"))
     work.mkdir(parents=True, exist_ok=True)
+    database = scratch_database(args.pg, create=True) if args.backend == "postgres" else None
     try:
-        setup(work)
+        setup(work, database)
         from knowledge.quality import baseline_bm25 as bm25
         from knowledge.quality import eval_harness as ev
 
@@ -179,6 +195,11 @@ def main():
             for item in unanswered:
                 print(f"  [{item['script']}/{item['kind']}] {item['q']} → {ranked_first(dev_ranked, item)}")
     finally:
+        if database:
+            from django.db import connections
+
+            connections.close_all()
+            scratch_database(args.pg, create=False)
         if not args.dir:
             shutil.rmtree(work, ignore_errors=True)
 

@@ -20,7 +20,7 @@ from accounts.models import AuditLog, CustomRole, Invite, Membership, Role, Work
 from chat.models import Conversation, Customer, Inbox, SatisfactionRating, Tag
 from connectors.models import ChannelAccount
 from conftest import send, verified_client
-from knowledge.models import Article, ArticleVersion, Category
+from knowledge.models import Article, ArticleVersion, Category, SynonymGroup, UnansweredQuestion
 from lifecycle.models import FollowUp
 from orders.models import Voucher
 from replies.models import AutoReplyRule, QuickPhrase, ReplySettings, SensitiveWordList
@@ -50,6 +50,9 @@ def fill(workspace, inbox, visitor, agent_user, name):
     category = Category.objects.create(workspace=workspace, slug=f"{name.lower()}-category", name_zh_hans=f"{name} category")
     article = Article.objects.create(workspace=workspace, category=category, slug=f"{name.lower()}-article")
     ArticleVersion.objects.create(article=article, locale="zh-hans", title=f"{name} article title")
+    SynonymGroup.objects.create(workspace=workspace, phrases=f"{name} word\n{name} phrase")
+    UnansweredQuestion.objects.create(workspace=workspace, normalised=f"{name.lower()} question", text=f"{name} question", reason="suggested",
+                                      count=1, last_asked_at=timezone.now(), handled_article=article)
     Voucher.objects.create(workspace=workspace, code=f"{name}-1", title=f"{name} voucher", customer_id=visitor.customer_id)
     ReplySettings.objects.create(workspace=workspace, inbox=inbox, welcome_message=f"{name} welcome")
     AutoReplyRule.objects.create(workspace=workspace, inbox=inbox, name=f"{name} rule", keywords="hi", reply_text="hello", article=article)

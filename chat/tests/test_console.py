@@ -10,7 +10,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from accounts.models import Role
+from accounts.models import Membership, Role
 from chat import messages as chat_messages
 from chat import states
 from chat.models import Conversation, ConversationEvent, Customer, Tag
@@ -257,7 +257,9 @@ def test_verifier_and_anonymous_are_kept_out(personas):
     from django.test import Client
 
     user, _ = make_agent(personas.workspace, role=Role.VERIFIER, username="checker")
-    assert verified_client(user).get("/console/").status_code == 403
+    client = verified_client(user)
+    assert client.get("/console/")["Location"] == "/verify/"  # their page, not a broken console
+    assert client.get("/console/list/", HTTP_ACCEPT="application/json").status_code == 403
     response = Client().get("/console/")
     assert response.status_code == 302 and "/accounts/login/" in response["Location"]
 
@@ -265,3 +267,39 @@ def test_verifier_and_anonymous_are_kept_out(personas):
 def test_chinese_is_the_default_interface(personas):
     page = verified_client(personas.agent_a_user).get("/console/", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
     assert "待分配" in page and "客服工作台" in page
+
+
+# --- what was seen broken (issue 19) -------------------------------------------------------
+
+
+def test_bot_chats_have_their_own_list_and_stay_out_of_all(personas):
+    p = personas
+    human = conversation_of(p.visitor)
+    visitor2, _ = make_visitor(p.inbox_a)
+    bot = conversation_of(visitor2, "still talking to the bot")
+    Conversation.objects.filter(pk=bot.pk).update(state="bot")
+    owner = verified_client(p.owner_user)
+    assert listed_ids(owner, "view=all") == {human.pk}
+    assert listed_ids(owner, "view=bot") == {bot.pk}
+    assert listed_ids(owner, "view=all&state=bot") == {bot.pk}  # asked for by state: still found
+    page = owner.get("/console/", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    assert 'data-view="bot"' in page and "机器人会话" in page
+
+
+def test_rows_header_and_transfer_dialog_name_people_by_display_name(personas):
+    p = personas
+    conversation = conversation_of(p.visitor)
+    Conversation.objects.filter(pk=conversation.pk).update(assignee=p.agent_a_user, state="assigned")
+    Membership.objects.filter(user=p.agent_a_user).update(display_name="小王")
+    Membership.objects.filter(user=p.owner_user).update(display_name="店长老李")
+    AgentPresence.objects.create(workspace=p.workspace, user=p.owner_user, status="online", open_chats=2)
+    agent_a = verified_client(p.agent_a_user)
+    row = agent_a.get(f"/console/rows/{conversation.pk}/?view=all", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    assert "· 小王" in row and "agent_a" not in row
+    pane = agent_a.get(f"/console/c/{conversation.pk}/pane/", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    assert "小王" in pane and "with agent_a" not in pane
+    # The transfer dialog: the colleague's status as it is now, in the agent's language.
+    assert "店长老李（在线，进行中会话：2）" in pane and "(online" not in pane
+    AgentPresence.objects.filter(user=p.owner_user).update(status="busy")
+    pane = agent_a.get(f"/console/c/{conversation.pk}/pane/", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    assert "店长老李（忙碌，进行中会话：2）" in pane

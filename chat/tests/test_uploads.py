@@ -352,3 +352,30 @@ def test_a_channel_customer_attaches_only_its_own_inbox_media_address(personas):
         with pytest.raises(DomainError) as refused:
             chat_messages.send_message(personas.visitor, client_msg_id=f"wx:bad-{n}", msg_type="image", attachments=[{"url": url, "name": "a.jpg"}])
         assert refused.value.code == "invalid_attachments"
+
+
+def test_wechat_voice_recordings_are_accepted_as_mp3(personas, media):
+    """A phone's WeChat voice file (AMR starts with "#!", SILK with "\\x02#!SILK_V3") was refused as a
+    script; it is converted to MP3 (what browsers play), a customer's and an agent's upload alike."""
+    from connectors.tests.test_media import amr_sample, silk_sample
+
+    for client, name, data in ((customer_client(personas.visitor_token), "语音.amr", amr_sample()),
+                               (agent_client(personas.agent_a_user), "voice.silk", silk_sample())):
+        r = upload(client, name, data, "audio/amr")
+        assert r.status_code == 201, r.content
+        att = r.json()
+        assert att["content_type"] == "audio/mpeg" and att["url"].endswith(".mp3")
+        assert att["name"] == name.rsplit(".", 1)[0] + ".mp3"
+    assert len(stored_files(media)) == 2 and all(f.suffix == ".mp3" for f in stored_files(media))
+    # Sent, the console plays it inline.
+    customer = customer_client(personas.visitor_token)
+    voice = upload(customer, "语音.amr", amr_sample(), "audio/amr").json()
+    sent = customer.post("/api/v1/customer/messages", {"client_msg_id": "voice-1", "type": "file", "attachments": [voice]},
+                         content_type="application/json")
+    assert sent.status_code == 201, sent.content
+    pane = agent_client(personas.agent_a_user).get(f"/console/c/{sent.json()['message']['conversation_id']}/pane/").content.decode()
+    assert f'<audio class="msg__voice" controls preload="none" src="{voice["url"]}"' in pane
+    # A damaged recording is a clear error and nothing is written; a real script still is refused.
+    assert upload(customer_client(personas.visitor_token), "x.amr", b"#!AMR\nbroken").json()["error"]["code"] == "voice_unreadable"
+    assert upload(customer_client(personas.visitor_token), "x.sh", b"#!/bin/sh\nrm -rf /").json()["error"]["code"] == "file_type_not_allowed"
+    assert len(stored_files(media)) == 3

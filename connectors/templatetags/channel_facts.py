@@ -4,6 +4,8 @@ in the conversation header, `{% message_delivery m %}` in each message bubble.""
 
 from django import template
 
+from chat import uploads
+
 from .. import payloads
 
 register = template.Library()
@@ -39,8 +41,10 @@ def message_delivery(context, message):
 
 @register.filter
 def channel_media_kind(attachment):
-    """"voice" / "video" for a channel media attachment the console plays inline, else ""."""
+    """"voice" / "video" for a channel media attachment or an uploaded recording the console plays inline, else ""."""
     url = str(attachment.get("url") or "") if isinstance(attachment, dict) else ""
+    if uploads.url_path(url) and url.endswith((".mp3", ".m4a")):
+        return "voice"  # an uploaded recording (AMR/SILK arrive converted to MP3): the extension is the sniffed type
     if not url.startswith("/channels/media/"):
         return ""
     name = str(attachment.get("name") or "").lower()

@@ -37,7 +37,7 @@ MAX_LINES = 600
 
 HELPDESK_BASICS = {
     "helpdesk", "helpdesk.errors", "helpdesk.text", "helpdesk.validation", "helpdesk.realtime", "helpdesk.workspace_cache",
-    "helpdesk.settings", "helpdesk.ratelimit",
+    "helpdesk.settings", "helpdesk.ratelimit", "helpdesk.analysis",
     "helpdesk.middleware",  # NUL refusal and the default CSP: Django only
     "helpdesk.processes",  # starts uvicorn processes for tests and benchmarks: standard library only
     "helpdesk.secret_key", "helpdesk.checks",  # SECRET_KEY source and its deployment check

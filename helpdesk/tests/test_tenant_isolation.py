@@ -44,7 +44,7 @@ from chat.tests.wsutil import connect_agent, connect_customer, frame, frames_unt
 from conftest import make_agent, send, verified_client
 from helpdesk.asgi import application
 from knowledge import search as knowledge_search
-from knowledge.models import Article, ArticleVersion, Category
+from knowledge.models import Article, ArticleVersion, Category, SynonymGroup, UnansweredQuestion
 from knowledge.rendering import render_markdown
 from connectors.models import ChannelAccount, ChannelUser, OutboundMessage
 from lifecycle.models import FollowUp
@@ -102,6 +102,7 @@ URL_PARAMS = {
     "chat:api-state": {"conversation_id": CONVERSATION},
     "chat:api-customer-rating": {"conversation_id": CONVERSATION},
     "chat:api-customer-handoff": {"conversation_id": CONVERSATION},
+    "chat:api-customer-bot-feedback": {"conversation_id": CONVERSATION},
     "admin:view_on_site": {"content_type_id": CONTENT_TYPE, "object_id": CONVERSATION},
     "connectors:media": {"public_key": INBOX_KEY, "media_id": CHANNEL_MEDIA},
     "connectors:outbound-retry": {"message_id": CHANNEL_MESSAGE},
@@ -143,6 +144,7 @@ BODIES = {
     "chat:api-read": {"seq": 1},
     "chat:api-state": {"state": "resolved"},
     "chat:api-customer-rating": {"rating": 5, "comment": "ok"},
+    "chat:api-customer-bot-feedback": {"message_id": 1, "resolved": True},
 }
 
 # WebSocket frame fields that name an object; fields of one group are alternatives (one per frame).
@@ -289,6 +291,9 @@ def populate(workspace, inbox, founder_user, agent_user, visitor, mark):
     ArticleVersion.objects.create(article=s.article, locale="en", title=f"{mark} guide", body=f"{mark} body",
                                   body_html=render_markdown(f"{mark} body"))
     CustomRole.objects.create(workspace=workspace, name=f"{mark} role")
+    SynonymGroup.objects.create(workspace=workspace, phrases=f"{mark} word\n{mark} phrase")
+    UnansweredQuestion.objects.create(workspace=workspace, normalised=f"{low} question", text=f"{mark} question", reason="suggested",
+                                      count=1, last_asked_at=timezone.now())
     Invite.objects.create(workspace=workspace, email=f"{low}@example.com", display_name=f"{mark} invitee", token_hash=secrets.token_hex(32),
                           expires_at=timezone.now() + timedelta(days=1))
     SatisfactionRating.objects.create(conversation=s.conversation, customer=s.customer, rating=4, comment=f"{mark} comment")

@@ -26,7 +26,7 @@ def main():
     from knowledge import search
     from knowledge.models import Article, ArticleVersion
 
-    search.analyze("预热")  # load jieba's dictionary before the start line
+    search.query_terms("预热")  # load jieba's dictionary before the start line
     search.backend().searcher()
     open(ready, "w").close()
     while not os.path.exists(go):

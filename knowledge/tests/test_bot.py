@@ -16,7 +16,7 @@ from chat.models import Conversation, ConversationEvent, Message
 from conftest import make_visitor, send
 from knowledge import actions as kb
 from knowledge.metrics import report
-from knowledge.models import SearchLog
+from knowledge.models import BotAnswer, SearchLog
 
 pytestmark = pytest.mark.django_db
 
@@ -56,13 +56,13 @@ def kinds(conversation):
 def test_bot_answers_a_known_question_with_the_article(knowledge_base, django_capture_on_commit_callbacks):
     conversation = ask(knowledge_base.visitor, "请问怎么退货？", django_capture_on_commit_callbacks)
     assert conversation.state == "bot"
-    [answer] = bot_messages(conversation)
+    [answer, prompt] = bot_messages(conversation)  # the answer, then 「是否解决了您的问题？」 (test_bot_conversation.py)
     assert answer.msg_type == "article" and answer.body.startswith("如何退货")
     assert answer.attachments[0]["url"].endswith("/articles/returns/") and answer.attachments[0]["name"] == "如何退货"
     assert "bot_answered" in kinds(conversation)
     # A traditional-script question is understood too.
     conversation = ask(knowledge_base.visitor, "發票怎麼開", django_capture_on_commit_callbacks)
-    assert bot_messages(conversation)[-1].attachments[0]["url"].endswith("/articles/invoice/")
+    assert bot_messages(conversation)[-2].attachments[0]["url"].endswith("/articles/invoice/")
     assert SearchLog.objects.filter(source="bot").count() == 2
 
 
@@ -131,7 +131,7 @@ def test_llm_engine_answers_from_the_retrieved_articles(knowledge_base, settings
     llm = FakeLLM("您好，收到商品 7 天内可以在订单页申请退货。", fail=fail)
     settings.KB_BOT = {**settings.KB_BOT, "ENGINE": "llm", "LLM_URL": llm.url, "LLM_MODEL": "m", "LLM_KEY": "k-123"}
     conversation = ask(knowledge_base.visitor, "怎么退货", django_capture_on_commit_callbacks)
-    [answer] = bot_messages(conversation)
+    [answer, _prompt] = bot_messages(conversation)
     [request] = llm.requests
     assert request["model"] == "m" and llm.auth == "Bearer k-123"
     assert "申请售后" in request["messages"][0]["content"] and request["messages"][1]["content"] == "怎么退货"
@@ -140,18 +140,46 @@ def test_llm_engine_answers_from_the_retrieved_articles(knowledge_base, settings
 
 
 def test_deflection_report(knowledge_base, django_capture_on_commit_callbacks):
+    """A bot answer is deflected unless a handoff follows within the window (10 minutes) or the
+    customer marks it 未解决; help sessions keep the 24-hour rule; both add up in `deflected`."""
     p = knowledge_base
-    ask(p.visitor, "怎么退货", django_capture_on_commit_callbacks)  # answered, never reached a person: deflected
-    visitor2, _ = make_visitor(p.inbox_a)
-    ask(visitor2, "转人工", django_capture_on_commit_callbacks)  # reached a person
+    ask(p.visitor, "怎么退货", django_capture_on_commit_callbacks)  # answered, nothing after: deflected
+    soon, _ = make_visitor(p.inbox_a)
+    ask(soon, "怎么开发票", django_capture_on_commit_callbacks)
+    ask(soon, "转人工", django_capture_on_commit_callbacks)  # a person right after the answer: not deflected
+    late, _ = make_visitor(p.inbox_a)
+    conversation = ask(late, "什么时候发货", django_capture_on_commit_callbacks)
+    ask(late, "转人工", django_capture_on_commit_callbacks)
+    answered = ConversationEvent.objects.get(conversation=conversation, kind="bot_answered")
+    ConversationEvent.objects.filter(conversation=conversation, kind="handed_off").update(
+        created_at=answered.created_at + timedelta(minutes=11))  # a person, but after the window: deflected
+    unhappy, unhappy_token = make_visitor(p.inbox_a)
+    conversation = ask(unhappy, "我要退货", django_capture_on_commit_callbacks)
+    prompt = BotAnswer.objects.get(conversation=conversation).prompt_id
+    with django_capture_on_commit_callbacks(execute=True):
+        response = Client(HTTP_AUTHORIZATION=f"Customer {unhappy_token}").post(
+            f"/api/v1/customer/conversations/{conversation.pk}/bot-feedback", {"message_id": prompt, "resolved": False}, content_type="application/json")
+    assert response.status_code == 200  # 未解决, no person: not deflected
     customer = Client(HTTP_AUTHORIZATION=f"Customer {p.visitor_token}")
     assert customer.get("/api/v1/customer/help/search", {"q": "发货"}).json()["results"][0]["title"] == "发货时间"
     assert customer.get("/api/v1/customer/help/search", {"q": "量子纠缠"}).json()["results"] == []
     now = timezone.now()
     r = report(p.workspace, now - timedelta(days=1), now + timedelta(minutes=1))
-    assert (r.bot_conversations, r.bot_answered_conversations) == (2, 1)
-    assert (r.searches, r.zero_result_searches) == (3, 1)  # 1 bot search (a keyword needs none) + 2 widget searches
+    assert (r.bot_conversations, r.bot_answered_conversations) == (4, 4)
+    assert (r.searches, r.zero_result_searches) == (6, 1)  # 4 bot searches (a keyword needs none) + 2 widget searches
     assert ("量子纠缠", 1) in r.zero_result_queries
-    # Sessions: 2 bot conversations + 1 widget help session (visitor 1, who never reached a person).
-    assert (r.sessions, r.deflected) == (3, 2)
-    assert round(r.deflection_rate, 2) == 0.67
+    assert (r.bot_answers, r.bot_deflected_answers, r.resolved_feedback, r.unresolved_feedback) == (4, 2, 0, 1)
+    # Sessions: 4 bot answers + 1 widget help session (visitor 1, who never reached a person).
+    assert (r.sessions, r.deflected) == (5, 3)
+    assert round(r.deflection_rate, 2) == 0.6
+
+
+def test_deflection_window_is_a_setting(knowledge_base, django_capture_on_commit_callbacks, settings):
+    conversation = ask(knowledge_base.visitor, "怎么退货", django_capture_on_commit_callbacks)
+    ask(knowledge_base.visitor, "转人工", django_capture_on_commit_callbacks)
+    answered = ConversationEvent.objects.get(conversation=conversation, kind="bot_answered")
+    ConversationEvent.objects.filter(conversation=conversation, kind="handed_off").update(created_at=answered.created_at + timedelta(minutes=20))
+    now = timezone.now()
+    assert report(knowledge_base.workspace, now - timedelta(days=1), now + timedelta(hours=1)).bot_deflected_answers == 1
+    settings.KB_BOT = {**settings.KB_BOT, "DEFLECTION_WINDOW_MINUTES": 30}
+    assert report(knowledge_base.workspace, now - timedelta(days=1), now + timedelta(hours=1)).bot_deflected_answers == 0

@@ -91,8 +91,8 @@ def test_bot_answer_hosting_line_and_push_survive_a_crash_after_the_ack(personas
             time.sleep(1.0)  # a few more worker turns: a second delivery would show now
         finally:
             processes.stop(second)
-        [answer] = bot_lines(question["conversation_id"])
-        assert answer.startswith("如何退货")
+        [answer, ask_feedback] = bot_lines(question["conversation_id"])  # the answer, then 「是否解决了您的问题？」 once
+        assert answer.startswith("如何退货") and "是否解决" in ask_feedback
         assert bot_lines(waiting["conversation_id"]) == [HOSTING]
         assert len(service.to("/push/b")) == 1
         jobs = sorted(FollowUp.objects.values_list("kind", "state", "attempts"))

@@ -302,3 +302,42 @@ def test_admin_rejects_a_duplicate_code_on_change(world):
 def test_agent_and_verifier_have_no_voucher_admin(world):
     for user in (world.agent_user, world.verifier_user):
         assert verified_client(user).get("/admin/orders/voucher/").status_code == 302
+
+
+# --- as typed at the counter (issue 19) ---------------------------------------------
+
+
+def test_codes_are_found_whatever_the_case_and_spacing(world):
+    assert actions.lookup_voucher(world.verifier, "gift-100").pk == world.valid.pk
+    assert actions.lookup_voucher(world.verifier, " gi ft-\u3000100\n").pk == world.valid.pk  # full-width space too
+    assert actions.verify_voucher(world.verifier, "ord-7").pk == world.order.pk
+    # Two codes differing only in case: the exact spelling finds each, any other spelling is ambiguous.
+    upper = Voucher.objects.create(workspace=world.ws, code="AbC-1", title="Upper")
+    lower = Voucher.objects.create(workspace=world.ws, code="abc-1", title="Lower")
+    assert actions.lookup_voucher(world.verifier, "AbC-1").pk == upper.pk
+    assert actions.lookup_voucher(world.verifier, "abc-1").pk == lower.pk
+    assert refused(world.verifier, "ABC-1").code == "not_found"
+    assert refused(world.verifier, "zed-1").code == "not_found"  # still never another workspace's
+
+
+def test_the_page_lists_the_verifiers_own_recent_verifications(world):
+    other_verifier, _ = make_agent(world.ws, role=Role.VERIFIER, username="verifier_b")
+    actions.verify_voucher(Membership.objects.get(user=other_verifier), "ORD-7")
+    client = verified_client(world.verifier_user)
+    html = client.get("/verify/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "My recent verifications" in html and "You have not verified anything yet." in html
+    r = client.post("/verify/", {"code": "gift-100 ", "action": "verify"}, HTTP_ACCEPT_LANGUAGE="en")
+    assert r.status_code == 302
+    html = client.get("/verify/", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    assert "我最近的核销" in html and 'data-recent-code="GIFT-100"' in html
+    assert 'data-recent-code="ORD-7"' not in html  # another verifier's
+
+
+def test_a_verifier_opening_the_console_is_sent_to_the_verification_page(world):
+    client = verified_client(world.verifier_user)
+    r = client.get("/console/")
+    assert r.status_code == 302 and r["Location"] == "/verify/"
+    assert client.get("/console/settings/").status_code == 302
+    # Scripts still get a clear error, and agents keep their console.
+    assert client.get("/console/list/", HTTP_ACCEPT="application/json").status_code == 403
+    assert verified_client(world.agent_user).get("/console/").status_code == 200

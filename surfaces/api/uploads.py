@@ -4,6 +4,7 @@ from pathlib import Path
 
 from django.conf import settings
 from django.core.files.storage import default_storage
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.http import FileResponse, Http404
 from django.views.decorators.http import require_safe
 from drf_spectacular.utils import extend_schema, inline_serializer
@@ -13,6 +14,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from chat import uploads
+from connectors import media
 from helpdesk import ratelimit
 from surfaces import throttle
 from surfaces.api.views import actor_for
@@ -54,8 +56,27 @@ class UploadView(APIView):
         limit = settings.CHAT["MAX_UPLOAD_BYTES"]
         if length > limit + MULTIPART_OVERHEAD_BYTES:
             raise uploads.too_large(limit)  # refused before the body is parsed
-        attachment = uploads.store_upload(actor, request.FILES.get("file"))
+        attachment = uploads.store_upload(actor, as_playable(request.FILES.get("file"), limit))
         return Response(attachment, status=status.HTTP_201_CREATED)
+
+
+def as_playable(f, limit):
+    """A voice recording in WeChat's formats (AMR, SILK: what a phone's WeChat saves) as MP3, which
+    every browser plays; any other file as it came. AMR starts with "#!", which the upload check
+    would otherwise refuse as a script."""
+    if f is None or not f.size or f.size > limit:
+        return f  # store_upload gives the error
+    f.seek(0)
+    head = f.read(16)
+    f.seek(0)
+    if head.startswith((media.AMR_NB, media.AMR_WB)):
+        data = media.amr_to_mp3(f.read())
+    elif head.startswith(media.SILK):
+        data = media.silk_to_mp3(f.read())
+    else:
+        return f
+    stem = Path(f.name or "").stem or "voice"
+    return SimpleUploadedFile(f"{stem}.mp3", data, content_type="audio/mpeg")
 
 
 YEAR = 365 * 24 * 3600

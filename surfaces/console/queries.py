@@ -19,12 +19,15 @@ from routing.models import AgentGroup, AgentPresence
 PAGE_SIZE = 40
 OPEN = list(Conversation.OPEN_STATES)
 
+PRESENCE_LABELS = {"online": _("Online"), "busy": _("Busy"), "away": _("Away"), "offline": _("Offline")}
+
 # (key, label); group views are "group:<id>".
 VIEWS = [
     ("mine", _("Mine")),
     ("pool", _("Unassigned")),
     ("leave", _("Messages left")),
     ("all", _("All")),
+    ("bot", _("Bot chats")),  # chats the bot is still answering: kept out of "all"
 ]
 
 
@@ -71,11 +74,16 @@ def _apply_view(qs, actor, view):
         return qs.filter(is_leave_message=True, state__in=OPEN)
     if view.startswith("group:"):
         return qs.filter(group_id=int(view[6:]), state__in=OPEN)
-    return qs  # "all": whatever the actor may see (access decides)
+    if view == "bot":
+        return qs.filter(state=Conversation.State.BOT)
+    return qs  # "all": whatever the actor may see (access decides); bot chats are left out by filtered()
 
 
 def filtered(actor, flt):
     qs = _apply_view(access.visible_conversations(actor), actor, flt.view)
+    if flt.view == "all" and flt.state != Conversation.State.BOT:
+        # The bot answers these itself: they would bury the chats waiting for a person.
+        qs = qs.exclude(state=Conversation.State.BOT)
     if flt.inbox_id:
         qs = qs.filter(inbox_id=flt.inbox_id)
     if flt.state:
@@ -96,6 +104,7 @@ def with_row_data(qs, actor):
         .order_by().values("conversation").annotate(n=Count("pk")).values("n")
     )
     last = Message.objects.filter(conversation=OuterRef("pk"), seq=OuterRef("last_seq"))
+    assignee_name = Membership.objects.filter(workspace_id=OuterRef("workspace_id"), user_id=OuterRef("assignee_id")).values("display_name")[:1]
     return (
         qs.select_related("customer", "inbox", "assignee")
         .prefetch_related(Prefetch("customer__tags", queryset=Tag.objects.order_by("name")))
@@ -105,6 +114,7 @@ def with_row_data(qs, actor):
             last_type=Subquery(last.values("msg_type")[:1]),
             last_private=Subquery(last.values("is_private")[:1]),
             last_recalled=Subquery(last.values("recalled_at")[:1]),
+            assignee_display_name=Subquery(assignee_name),
         )
     )
 
@@ -169,7 +179,19 @@ def transfer_targets(conversation):
         .order_by("display_name")
     )
     groups = AgentGroup.objects.filter(workspace_id=conversation.workspace_id, enabled=True).order_by("priority", "name")
-    return list(agents), list(groups)
+    agents = list(agents)
+    for m in agents:
+        m.name = m.display_name or m.user.get_full_name() or m.user.get_username()
+        m.status_label = PRESENCE_LABELS.get(m.status or "offline", m.status)
+    return agents, list(groups)
+
+
+def member_name(workspace_id, user):
+    """How the workspace knows a member: their display name, else full name, else username."""
+    if user is None:
+        return ""
+    display = Membership.objects.filter(workspace_id=workspace_id, user_id=user.pk).values_list("display_name", flat=True).first()
+    return display or user.get_full_name() or user.get_username()
 
 
 def customer_panel(actor, customer_id):

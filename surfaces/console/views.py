@@ -25,6 +25,7 @@ from chat import tags as customer_tags
 from chat.models import Conversation
 from helpdesk.errors import DomainError, invalid
 from helpdesk.validation import id_param, int_or_none, loads_json
+from orders.access import verifier_membership
 from routing import actions as routing
 
 from . import queries as console
@@ -52,6 +53,8 @@ def console_view(view):
         except DomainError as exc:
             if request.headers.get("Accept", "").startswith("application/json") or request.method != "GET":
                 return _error(exc)
+            if exc.status == 403 and verifier_membership(request.user) is not None:
+                return redirect("orders:verify")  # a verifier's page is the verification page, not a broken console
             return render(request, "chat/console/error.html", {"error": exc}, status=exc.status)
 
     return wrapper
@@ -66,6 +69,7 @@ def _client_texts():
         "no_phrases": _("No quick phrase matches."), "remove_attachment": _("Remove the attachment"), "taken": _("Someone else has already taken this conversation."),
         "error": _("Something went wrong; please retry."), "system": _("System"),
         "sensitive_alert": _("Sensitive words in conversation #{id}: {words}"), "dismiss": _("Dismiss"),
+        "transferred_agent": _("Transferred to {name}."), "transferred_group": _("Transferred to the group {name}."),
     }
 
 
@@ -102,6 +106,7 @@ def _pane_context(actor, conversation):
     return {
         "conversation": conversation, "messages": messages, "has_more": has_more, "can_reply": can_reply,
         "transfer_agents": agents, "transfer_groups": groups, "now": timezone.now(),
+        "assignee_name": console.member_name(conversation.workspace_id, conversation.assignee),
         "recall_window": timedelta(seconds=settings.CHAT["RECALL_WINDOW_SECONDS"]),
         **console.customer_panel(actor, conversation.customer_id),
     }

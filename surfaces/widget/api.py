@@ -11,6 +11,7 @@ from rest_framework.views import APIView
 from chat import identity, profile, ratings, states
 from helpdesk import ratelimit
 from helpdesk.errors import forbidden, invalid
+from knowledge import feedback
 from knowledge.widget import widget_search
 from surfaces.api.views import actor_for
 from surfaces.widget import session as widget_session
@@ -89,6 +90,18 @@ class ConversationHandoffView(APIView):
             raise forbidden()
         conversation = states.hand_off_to_human(conversation_id, actor=actor, reason="button")
         return Response({"state": conversation.state})
+
+
+class ConversationBotFeedbackView(APIView):
+    @extend_schema(
+        request=inline_serializer("BotFeedbackIn", {"message_id": serializers.IntegerField(), "resolved": serializers.BooleanField()}),
+        responses=inline_serializer("BotFeedbackOk", {"feedback": serializers.CharField(), "recorded": serializers.BooleanField()}),
+        summary="The customer answers the bot's 「是否解决了您的问题？」 (once; a repeat records nothing)",
+    )
+    def post(self, request, conversation_id):
+        data = _body(request)
+        value, recorded = feedback.give_feedback(actor_for(request), conversation_id, data.get("message_id"), data.get("resolved"))
+        return Response({"feedback": value, "recorded": recorded})
 
 
 class HelpSearchView(APIView):

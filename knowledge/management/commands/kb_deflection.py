@@ -26,6 +26,8 @@ class Command(BaseCommand):
         self.stdout.write(f"searches: {r.searches} (zero results: {r.zero_result_searches})")
         self.stdout.write(f"article views: {r.article_views}, helpful: {r.helpful_votes}, not helpful: {r.not_helpful_votes}")
         self.stdout.write(f"bot conversations: {r.bot_conversations}, answered by the bot: {r.bot_answered_conversations}")
-        self.stdout.write(f"self-service sessions: {r.sessions}, deflected: {r.deflected} ({r.deflection_rate:.0%})")
+        self.stdout.write(f"bot answers: {r.bot_answers}, deflected (no handoff soon after, not 未解决): {r.bot_deflected_answers}; "
+                          f"feedback 已解决: {r.resolved_feedback}, 未解决: {r.unresolved_feedback}")
+        self.stdout.write(f"help sessions + bot answers: {r.sessions}, deflected: {r.deflected} ({r.deflection_rate:.0%})")
         for query, n in r.zero_result_queries:
             self.stdout.write(f"  zero results ×{n}: {query}")

@@ -9,6 +9,7 @@ import threading
 
 from django.core.management.base import BaseCommand
 
+from knowledge import search
 from lifecycle.worker import run_loop
 
 
@@ -27,6 +28,8 @@ class Command(BaseCommand):
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: stop.set())
         pid = os.getpid()
+        if not once:  # the bot answers customers from here: its first search should not pay for loading
+            threading.Thread(target=search.warm, name="search-warm", daemon=True).start()
         self._say(f"scheduler {pid} started")
         stats = run_loop(stop, interval=interval, sweep_interval=0 if no_sweep else sweep_interval, batch=batch, once=once)
         self._say(f"scheduler {pid} stopped: fired {stats['fired']}, follow-ups {stats['followups']}, sweeps {stats['sweeps']}, errors {stats['errors']}")

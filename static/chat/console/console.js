@@ -287,7 +287,10 @@ document.addEventListener("click", async (e) => {
     } else if (action === "state") {
       await request("POST", `/console/c/${state.open}/state/`, { state: el.dataset.state });
       await refreshHeader();
-    } else if (action === "open-transfer") $("#transfer-dialog").showModal();
+    } else if (action === "open-transfer") {
+      await refreshHeader(); // colleagues' status and load as they are now, not as when the chat was opened
+      $("#transfer-dialog")?.showModal();
+    }
     else if (action === "open-snooze") $("#snooze-dialog").showModal();
     else if (action === "close-dialog") el.closest("dialog").close();
     else if (action === "recall") {
@@ -331,7 +334,9 @@ document.addEventListener("submit", async (e) => {
         type: "transfer", conversation_id: state.open, note: form.elements.note.value,
         to_agent_id: agent ? Number(agent) : null, to_group_id: agent ? null : group ? Number(group) : null,
       });
+      const target = agent ? form.elements.to_agent_id.selectedOptions[0] : form.elements.to_group_id.selectedOptions[0];
       form.closest("dialog").close();
+      showNotice((agent ? texts.transferred_agent : texts.transferred_group).replace("{name}", target?.dataset.name || ""));
       await refreshHeader();
     } else if (form.dataset.form === "snooze") {
       await snooze(form.elements.until.value, form);
@@ -470,6 +475,23 @@ function showAlert(frame) {
   while (box.childElementCount > 3) box.lastElementChild.remove();
   box.hidden = false;
   if (config.sound) beep({ frequency: 660, volume: 0.08, seconds: 0.3 });
+}
+
+// A confirmation of the agent's own action (a transfer): it stays until dismissed or replaced.
+function showNotice(text) {
+  const box = $("#alerts");
+  if (!box) return;
+  box.querySelector("[data-notice]")?.remove();
+  const item = Object.assign(document.createElement("p"), { className: "alerts__item alerts__item--ok", role: "status", textContent: text + " " });
+  item.dataset.notice = "";
+  const close = Object.assign(document.createElement("button"), { type: "button", className: "link", textContent: texts.dismiss });
+  close.addEventListener("click", () => {
+    item.remove();
+    box.hidden = !box.childElementCount;
+  });
+  item.append(close);
+  box.prepend(item);
+  box.hidden = false;
 }
 
 // --- attention: title badge and sound when the agent is not looking -----------------------------

@@ -5,6 +5,7 @@
 // sent exactly once (client message ids); history comes back by resuming from seq 0.
 import { beep } from "../beep.js";
 import { ChatClient } from "../client.js";
+import { choiceButtons, isChoice } from "./choices.js";
 
 const $ = (id) => document.getElementById(id);
 const key = document.body.dataset.inboxKey;
@@ -193,16 +194,25 @@ function bubble(m, pending = false) {
   body.className = "w-body";
   if (m.recalled) body.append(Object.assign(document.createElement("em"), { textContent: texts.recalled }));
   for (const a of (!m.recalled && m.attachments) || []) {
+    if (isChoice(a) && m.sender?.kind === "bot") continue; // shown as buttons below
     const link = Object.assign(document.createElement("a"), { href: a.url, target: "_blank", rel: "noopener noreferrer" });
     if ((m.type || m.msg_type) === "image") link.append(Object.assign(document.createElement("img"), { src: a.url, alt: a.name || "" }));
     else link.textContent = `${{ article: "📄", card: "🔗" }[m.type || m.msg_type] || "📎"} ${a.name || texts.file}`;
     body.append(link);
   }
   if (!m.recalled && m.body) body.append(Object.assign(document.createElement("p"), { textContent: m.body }));
+  const choices = !pending && choiceButtons(m, botChoices);
+  if (choices) body.append(choices);
   li.append(body);
   if (pending) li.append(Object.assign(document.createElement("small"), { className: "w-state", textContent: texts.sending }));
   return li;
 }
+
+const botChoices = {
+  ask: (title) => sendText(title),
+  feedback: (m, resolved) => api("POST", `customer/conversations/${m.conversation_id}/bot-feedback`, { message_id: m.id, resolved }),
+  handoff: (conversationId) => api("POST", `customer/conversations/${conversationId}/handoff`).then(() => ($("w-bot").hidden = true)),
+};
 
 function place(m) {
   if (m.client_msg_id) list.querySelector(`.w-msg--pending[data-client="${CSS.escape(m.client_msg_id)}"]`)?.remove();

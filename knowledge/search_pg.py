@@ -1,0 +1,325 @@
+"""PostgreSQL full-text backend of the knowledge search (issue 17): the index lives in the
+database, so every app host searches the same one and an edit is visible to all of them as
+soon as its transaction commits. Used when DATABASE_URL is PostgreSQL (helpdesk.settings
+haystack_connections); Whoosh (knowledge.search_backend) stays the embedded default.
+
+Storage (knowledge.models):
+  SearchDocument  one row per published ArticleVersion: workspace, article, version, locale,
+                  field lengths, and `terms`, a tsvector under a GIN index. Its lexemes are the
+                  terms of helpdesk.analysis.index_terms tagged with their field ("t" title,
+                  "s" similar questions, "b" body: 't退货', 'b_退'), each with ONE position
+                  holding its term frequency ('t退货':2). Written as a tsvector literal: no
+                  text-search configuration re-splits Chinese terms or drops the "_" of grams.
+  SearchTerm      per workspace, the document frequency of each tagged term.
+  SearchStats     per workspace, the documents and the summed length of each field.
+Both are changed in the transaction that changes the documents, so the statistics a query
+reads are those of the documents it sees.
+
+Ranking: the formula of the Whoosh backend's scorer (knowledge.search_scoring), so both backends rank alike:
+for each (field, query term) the document gets field boost × term weight × idf × (k1 + 1) ×
+tf / (tf + k1 × ((1 - b) + b × length / average length)), with whoosh's idf (log(N / (df + 1))
++ 1), its one-byte quantised field lengths and k1 = 1.2, b = 0.75; then, over the best
+CANDIDATES + 4 × limit, the coordination factor over the query's word groups. Statistics are
+per workspace (a tenant's ranking does not depend on other tenants' articles); in a one-
+workspace index the scores equal the Whoosh backend's (knowledge/tests/test_search_pg.py).
+
+Candidates (the common-terms idea of the Whoosh scorer's earlier cutoff, with a budget):
+scoring a document means reading the query's lexemes out of its tsvector (setweight +
+ts_filter keep only those, then unnest), ~5 µs each: too slow for the tens of thousands of
+documents an OR of common Chinese words matches at 100,000 articles. So (1) the (field, term)
+pairs are taken most valuable first (boost × weight × idf) while their document frequencies
+add up to at most CANDIDATE_BUDGET; (2) per chosen pair, the GIN index gives its documents
+with an estimate of the pair's score that reads no tsvector (tf taken as 1, the length from a
+column), and the best RESCORE × (CANDIDATES + 4 × limit) by summed estimate are kept; (3) only
+those are scored exactly, with every query term. When every matching posting fits in the
+budget and every candidate is rescored (every help center of normal size, every test), the
+result is exactly the Whoosh backend's.
+
+Writes: index_article locks the article row (FOR UPDATE) and reads its state inside the
+transaction, then deletes its rows and inserts the published versions, and applies the
+statistics' deltas (terms in sorted order: concurrent writers cannot deadlock). Writers hold
+a shared advisory lock, rebuild an exclusive one. The unique version_id is the last guard
+against a duplicate row.
+"""
+
+import math
+
+from django.db import connection, transaction
+from haystack.backends import BaseEngine, BaseSearchBackend, BaseSearchQuery
+from whoosh.util.numeric import byte_to_length, length_to_byte
+
+from helpdesk.analysis import index_terms
+
+from .models import Article
+from .search_backend import KnowledgeWhooshBackend
+from .search_scoring import BIGRAM_BIT, CANDIDATES, COORDINATION, K1, B, match_bit
+
+FIELDS = (("title", "t"), ("similar", "s"), ("body", "b"))
+NO_GRAM_FIELDS = KnowledgeWhooshBackend.NO_GRAM_FIELDS  # fields indexed by their words only, in both backends
+CANDIDATE_BUDGET = 5000  # postings of the (field, term) pairs that select candidates (docs/benchmarks.md)
+RESCORE = 1  # × (CANDIDATES + 4 × limit): candidates scored exactly, best estimates first
+MAX_TF = 16383  # the largest tsvector position
+MAX_LEXEME_BYTES = 2000  # PostgreSQL refuses lexemes of 2 kB or more (a pasted URL, a hash)
+LOCK_KEY = 0x6B62_5F73  # pg_advisory_xact_lock key of the knowledge index ("kb_s")
+DOCS, TERMS, STATS = "knowledge_searchdocument", "knowledge_searchterm", "knowledge_searchstats"
+COLUMNS = ("workspace_id", "article_id", "version_id", "locale", "title_len", "similar_len", "body_len",
+           "title_norm", "similar_norm", "body_norm", "terms")
+
+
+def quote(lexeme):
+    """A lexeme as a quoted tsvector / tsquery token."""
+    return "'" + lexeme.replace("\\", "\\\\").replace("'", "''") + "'"
+
+
+def quantised(length):
+    """The field length whoosh scores with (it keeps one byte per length)."""
+    return byte_to_length(length_to_byte(length))
+
+
+def document_row(index, obj):
+    """The SearchDocument columns of one ArticleVersion (select_related article), and its
+    lexemes."""
+    data = index.full_prepare(obj)
+    counts, lengths = {}, []
+    for field, tag in FIELDS:
+        terms = index_terms(data.get(field) or "", with_grams=field not in NO_GRAM_FIELDS)
+        lengths.append(len(terms))
+        for term in terms:
+            counts[tag + term] = counts.get(tag + term, 0) + 1
+    lexemes = sorted(lex for lex in counts if len(lex.encode()) < MAX_LEXEME_BYTES)
+    vector = " ".join(f"{quote(lex)}:{min(counts[lex], MAX_TF)}" for lex in lexemes)
+    row = (obj.article.workspace_id, obj.article_id, obj.pk, obj.locale, *lengths, *(quantised(n) for n in lengths), vector)
+    return row, lexemes
+
+
+class PostgresSearchBackend(BaseSearchBackend):
+    """The knowledge index in PostgreSQL tables (no haystack query support: knowledge.search
+    calls index_article / remove_article / rebuild / search_documents)."""
+
+    # Index maintenance --------------------------------------------------------------------
+
+    def index_article(self, index, article_id):
+        """Make the article's rows those of its published versions (none when it is not
+        published or no longer exists). Returns the number of documents written."""
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock_shared(%s)", [LOCK_KEY])
+            # The article's state is read after its row lock: a later writer waits for this one.
+            article = Article.objects.select_for_update().filter(pk=article_id).first()
+            versions = []
+            if article is not None and article.status == Article.Status.PUBLISHED:
+                versions = list(index.index_queryset().filter(article_id=article_id))
+            return self._replace(cursor, "article_id = %s", [article_id], [document_row(index, v) for v in versions])
+
+    def remove_article(self, article_id):
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock_shared(%s)", [LOCK_KEY])
+            self._replace(cursor, "article_id = %s", [article_id], [])
+
+    def _replace(self, cursor, where, params, rows):
+        """Delete the documents matching `where`, insert `rows`, apply the statistics' deltas."""
+        cursor.execute(f"DELETE FROM {DOCS} WHERE {where} RETURNING workspace_id, title_len, similar_len, body_len, "
+                       "tsvector_to_array(terms)", params)
+        deltas, totals = {}, {}
+        for workspace_id, *lengths, lexemes in cursor.fetchall():
+            self._count(deltas, totals, workspace_id, lengths, lexemes, -1)
+        for (workspace_id, _a, _v, _l, *lengths), lexemes in rows:
+            self._count(deltas, totals, workspace_id, lengths[:3], lexemes, 1)
+        if rows:
+            cursor.executemany(f"INSERT INTO {DOCS} ({', '.join(COLUMNS)}) VALUES ({', '.join(['%s'] * (len(COLUMNS) - 1))}, %s::tsvector)",
+                               [row for row, _lexemes in rows])
+        for workspace_id in sorted(totals):
+            changed = sorted((lex, d) for lex, d in deltas[workspace_id].items() if d)
+            if changed:
+                cursor.execute(
+                    f"INSERT INTO {TERMS} (workspace_id, lexeme, df) SELECT %s, lexeme, delta "
+                    "FROM unnest(%s::text[], %s::int[]) AS x(lexeme, delta) ORDER BY lexeme "
+                    f"ON CONFLICT (workspace_id, lexeme) DO UPDATE SET df = {TERMS}.df + EXCLUDED.df",
+                    [workspace_id, [lex for lex, _d in changed], [d for _lex, d in changed]])
+            docs, title, similar, body = totals[workspace_id]
+            cursor.execute(
+                f"INSERT INTO {STATS} (workspace_id, documents, title_terms, similar_terms, body_terms) VALUES (%s, %s, %s, %s, %s) "
+                f"ON CONFLICT (workspace_id) DO UPDATE SET documents = {STATS}.documents + EXCLUDED.documents, "
+                f"title_terms = {STATS}.title_terms + EXCLUDED.title_terms, similar_terms = {STATS}.similar_terms + EXCLUDED.similar_terms, "
+                f"body_terms = {STATS}.body_terms + EXCLUDED.body_terms",
+                [workspace_id, docs, title, similar, body])
+        return len(rows)
+
+    @staticmethod
+    def _count(deltas, totals, workspace_id, lengths, lexemes, sign):
+        delta = deltas.setdefault(workspace_id, {})
+        for lex in lexemes:
+            delta[lex] = delta.get(lex, 0) + sign
+        total = totals.setdefault(workspace_id, [0, 0, 0, 0])
+        total[0] += sign
+        for i, n in enumerate(lengths, 1):
+            total[i] += sign * n
+
+    def rebuild(self, index, objects, workspace_id=None):
+        """Replace the whole index (or one workspace's part) with `objects`, in one transaction:
+        searches see the old documents until it commits. Returns the documents written."""
+        scope, params = ("workspace_id = %s", [workspace_id]) if workspace_id is not None else ("TRUE", [])
+        count = 0
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [LOCK_KEY])
+            for table in (DOCS, TERMS, STATS):
+                cursor.execute(f"DELETE FROM {table} WHERE {scope}", params)
+            batch = []
+            for obj in objects:
+                batch.append(document_row(index, obj)[0])
+                if len(batch) == 2000:
+                    count += self._copy(cursor, batch)
+            count += self._copy(cursor, batch)
+            cursor.execute(f"INSERT INTO {TERMS} (workspace_id, lexeme, df) SELECT workspace_id, lexeme, count(*) "
+                           f"FROM {DOCS}, unnest(tsvector_to_array(terms)) AS lexeme WHERE {scope} GROUP BY 1, 2", params)
+            cursor.execute(f"INSERT INTO {STATS} (workspace_id, documents, title_terms, similar_terms, body_terms) "
+                           f"SELECT workspace_id, count(*), sum(title_len), sum(similar_len), sum(body_len) FROM {DOCS} "
+                           f"WHERE {scope} GROUP BY 1", params)
+        with connection.cursor() as cursor:  # merge the GIN pending list now, not in the next searches
+            cursor.execute("SELECT gin_clean_pending_list('kb_search_terms_gin'::regclass)")
+            cursor.execute(f"ANALYZE {DOCS}, {TERMS}, {STATS}")
+        return count
+
+    @staticmethod
+    def _copy(cursor, rows):
+        # One COPY per batch: `objects` (a server-side cursor on PostgreSQL) is read between them.
+        with cursor.copy(f"COPY {DOCS} ({', '.join(COLUMNS)}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+        count = len(rows)
+        rows.clear()
+        return count
+
+    # haystack's own write API (not used by knowledge.search) ---------------------------------
+
+    def update(self, index, iterable, commit=True):
+        for obj in iterable:
+            self.index_article(index, obj.article_id)
+
+    def remove(self, obj_or_string, commit=True):
+        raise NotImplementedError("knowledge.search.remove_article removes documents")
+
+    def clear(self, models=None, commit=True):
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [LOCK_KEY])
+            for table in (DOCS, TERMS, STATS):
+                cursor.execute(f"DELETE FROM {table}")
+
+    def search(self, query_string, **kwargs):
+        raise NotImplementedError("knowledge.search.search queries this backend")
+
+    # Reads --------------------------------------------------------------------------------
+
+    def field_boosts(self):
+        from haystack import connections
+
+        fields = connections[self.connection_alias].get_unified_index().all_searchfields()
+        return [(name, tag, fields[name].boost) for name, tag in FIELDS if name in fields]
+
+    def search_documents(self, terms, filters, limit):
+        """([(version_id, article_id, locale, score)] best first, the set of query groups some
+        candidate matched), like the Whoosh backend's; terms: [QueryTerm]; filters: (column,
+        value) pairs, workspace_id always among them (every query is filtered by it)."""
+        filters = dict(filters)
+        workspace_id = int(filters.pop("workspace_id"))
+        if not terms:
+            return [], set()
+        pairs = {}  # lexeme → [field index, boost × weight, match bit]
+        for field_index, (_name, tag, boost) in enumerate(self.field_boosts()):
+            for q in terms:
+                pairs.setdefault(tag + q.term, [field_index, boost * q.weight, match_bit(q.group, q.term)])
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT documents, title_terms, similar_terms, body_terms FROM {STATS} WHERE workspace_id = %s", [workspace_id])
+            stats = cursor.fetchone()
+            if not stats or not stats[0]:
+                return [], set()
+            # One index probe per lexeme (LIMIT 1: not flattened into a scan of the workspace's terms,
+            # which the planner chooses when its statistics undercount them).
+            cursor.execute(f"SELECT x.lexeme, t.df FROM unnest(%s::text[]) AS x(lexeme), LATERAL (SELECT df FROM {TERMS} "
+                           "WHERE workspace_id = %s AND lexeme = x.lexeme LIMIT 1) AS t WHERE t.df > 0", [list(pairs), workspace_id])
+            frequencies = dict(cursor.fetchall())
+            if not frequencies:
+                return [], set()
+            documents = stats[0]
+            norms = [K1 * B / (total / documents or 1.0) for total in stats[1:]]
+            lexemes, factors, fields, bits, value = [], [], [], [], []
+            for lex, df in frequencies.items():
+                field_index, weight, bit = pairs[lex]
+                idf = math.log(documents / (df + 1)) + 1
+                lexemes.append(lex)
+                factors.append(weight * idf * (K1 + 1))
+                fields.append(field_index)
+                bits.append(bit)
+                value.append((weight * idf, df, lex))
+            chosen = set(self.candidate_lexemes(value))
+            selecting = [i for i, lex in enumerate(lexemes) if lex in chosen]
+            where, params = "", []
+            if "locale" in filters:
+                where, params = " AND locale = %s", [filters.pop("locale")]
+            if filters:
+                raise ValueError(f"unsupported filters: {sorted(filters)}")
+            # 1. Candidates: per chosen (field, term), its documents from the GIN index with an
+            #    estimate of the pair's score that reads no tsvector (tf taken as 1); the best
+            #    RESCORE of them by the summed estimate. 2. Their exact scores: the query's
+            #    lexemes read out of each one's tsvector (tf = the position).
+            length = "CASE {p}.field WHEN 0 THEN {d}.title_norm WHEN 1 THEN {d}.similar_norm ELSE {d}.body_norm END"
+            cursor.execute(
+                f"""WITH approx AS (
+                    SELECT d.id, sum(p.factor / (1 + %s::float8 + (%s::float8[])[p.field + 1] * {length.format(p="p", d="d")})) AS estimate
+                    FROM unnest(%s::tsquery[], %s::float8[], %s::int[]) AS p(query, factor, field),
+                         LATERAL (SELECT id, title_norm, similar_norm, body_norm FROM {DOCS}
+                                  WHERE terms @@ p.query AND workspace_id = %s{where}) AS d
+                    GROUP BY d.id ORDER BY estimate DESC LIMIT %s)
+                SELECT c.version_id, c.article_id, c.locale, bit_or(q.bit),
+                       sum(q.factor * u.positions[1] / (u.positions[1] + %s::float8 + (%s::float8[])[q.field + 1] * {length.format(p="q", d="c")})) AS score
+                FROM approx JOIN {DOCS} c ON c.id = approx.id,
+                     unnest(ts_filter(setweight(c.terms, 'A', %s::text[]), '{{a}}')) AS u,
+                     unnest(%s::text[], %s::float8[], %s::int[], %s::int8[]) AS q(lexeme, factor, field, bit)
+                WHERE q.lexeme = u.lexeme
+                GROUP BY c.version_id, c.article_id, c.locale HAVING bit_or(q.bit) <> 0 ORDER BY score DESC LIMIT %s""",
+                [K1 * (1 - B), norms, [quote(lexemes[i]) for i in selecting], [factors[i] for i in selecting],
+                 [fields[i] for i in selecting], workspace_id, *params, RESCORE * (CANDIDATES + limit * 4),
+                 K1 * (1 - B), norms, lexemes, lexemes, factors, fields, bits, CANDIDATES + limit * 4])
+            rows = cursor.fetchall()
+        # As search_scoring.VectorScorer.top_and_known: single characters alone are no match; coordination
+        # counts the query's words; the known words are those of the candidates.
+        groups = len({q.group for q in terms if q.group >= 0})
+        scored, known = [], 0
+        for version_id, article_id, locale, matched, score in rows:
+            if not matched:
+                continue
+            if groups > 1:
+                score *= (1 - COORDINATION) + COORDINATION * (matched & ~BIGRAM_BIT).bit_count() / groups
+            scored.append((version_id, article_id, locale, score))
+            known |= matched
+        scored.sort(key=lambda row: -row[3])
+        return scored[:limit], {q.group for q in terms if q.group >= 0 and known >> q.group & 1}
+
+    @staticmethod
+    def candidate_lexemes(value):
+        """The lexemes whose documents are scored: [(boost × weight × idf, df, lexeme)] taken
+        most valuable first while their document frequencies fit in CANDIDATE_BUDGET (the most
+        valuable one always)."""
+        chosen, total = [], 0
+        for _value, df, lex in sorted(value, key=lambda v: (-v[0], v[1])):
+            if not chosen or total + df <= CANDIDATE_BUDGET:
+                chosen.append(lex)
+                total += df
+        return chosen
+
+    def documents(self, field_filters=()):
+        """Every indexed document (tests and checks): [{field: value}] like the Whoosh backend's."""
+        where, params = "TRUE", []
+        for field, value in field_filters:
+            if field not in ("workspace_id", "article_id", "version_id", "locale"):
+                raise ValueError(field)
+            where += f" AND {field} = %s"
+            params.append(value if field == "locale" else int(value))
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT version_id, article_id, workspace_id, locale FROM {DOCS} WHERE {where} ORDER BY version_id", params)
+            return [{"django_id": str(v), "article_id": str(a), "workspace_id": str(w), "locale": loc}
+                    for v, a, w, loc in cursor.fetchall()]
+
+
+class PostgresSearchEngine(BaseEngine):
+    backend = PostgresSearchBackend
+    query = BaseSearchQuery

@@ -1,0 +1,164 @@
+"""The PostgreSQL search backend (issue 17): the knowledge search suites run again on it (the
+same tests as the Whoosh backend), plus what is its own: equal scores to the Whoosh backend,
+statistics kept exact through edits, concurrent writers of one article, workspace isolation
+of the statistics, the candidate budget. PostgreSQL only (marker engine_db: the second pass of
+scripts/test.sh)."""
+
+import pytest
+from django.db import connection
+
+from conftest import make_workspace, run_threads
+from knowledge import search, search_pg
+from knowledge.models import Article, ArticleVersion, SearchDocument, SearchStats, SearchTerm
+from knowledge.tests.test_bot import *  # noqa: F403 (the bot's suite, on this backend)
+from knowledge.tests.test_search import *  # noqa: F403 (the search suite, on this backend)
+from knowledge.tests.test_search import article, slugs
+from knowledge.tests.test_search_quality import *  # noqa: F403 (the quality fixture, on this backend)
+
+PG_ENGINE = {"default": {"ENGINE": "knowledge.search_pg.PostgresSearchEngine"}}
+WHOOSH = "knowledge.search_backend.KnowledgeWhooshEngine"
+
+# Whoosh internals, not a behaviour of search: nothing to run on PostgreSQL.
+del test_vector_scores_equal_whooshs_own_bm25f  # noqa: F821
+
+
+def _on_postgres(settings):
+    if connection.vendor != "postgresql":
+        pytest.skip("the PostgreSQL search backend needs DATABASE_URL=postgres://...")
+    settings.HAYSTACK_CONNECTIONS = PG_ENGINE
+
+
+@pytest.fixture(autouse=True)
+def whoosh_dir(request, settings):
+    """Replaces the Whoosh index of the imported suites: every test here uses PostgreSQL."""
+    _on_postgres(settings)
+    return None
+
+
+@pytest.fixture
+def search_index(settings):
+    """The bot suite's index fixture, on PostgreSQL."""
+    _on_postgres(settings)
+
+
+# After the star imports (they bring the suites' own pytestmark).
+pytestmark = [pytest.mark.django_db, pytest.mark.engine_db, pytest.mark.postgres_only]
+
+
+def recomputed_statistics():
+    """SearchTerm and SearchStats as a rebuild would make them from the documents."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT workspace_id, lexeme, count(*) FROM knowledge_searchdocument, unnest(tsvector_to_array(terms)) AS lexeme GROUP BY 1, 2")
+        terms = {(w, lex): n for w, lex, n in cursor.fetchall()}
+        cursor.execute("SELECT workspace_id, count(*), sum(title_len), sum(similar_len), sum(body_len) FROM knowledge_searchdocument GROUP BY 1")
+        stats = {w: tuple(int(v) for v in rest) for w, *rest in cursor.fetchall()}
+    return terms, stats
+
+
+def kept_statistics():
+    terms = {(t.workspace_id, t.lexeme): t.df for t in SearchTerm.objects.filter(df__gt=0)}
+    stats = {s.workspace_id: (s.documents, s.title_terms, s.similar_terms, s.body_terms) for s in SearchStats.objects.filter(documents__gt=0)}
+    return terms, stats
+
+
+def test_scores_equal_the_whoosh_backends(ws, settings, tmp_path):
+    """Both backends rank with one formula: the same articles give the same scores (BM25F with
+    the field boosts, query weights and coordination) in Whoosh and in PostgreSQL."""
+    for i in range(14):
+        article(ws, f"a{i}", {"zh-hans": (f"退货说明{i}" if i % 3 else "发票", "退货运费。" * (i + 1) + "优惠券" * (i % 4),
+                                          ["怎么退货"] if i % 2 else []),
+                              **({"en": ("Refund policy", "We refund the shipping fee. " * (i % 3 + 1))} if i % 4 == 0 else {})})
+    queries = ["退货", "退货 优惠券", "发票怎么开", "退貨運費", "refund shipping", "优惠券退回吗 tuihuo"]
+    pg_scores = {q: search.backend().search_documents(search.query_terms(q), [("workspace_id", ws.pk)], 40) for q in queries}
+    settings.HAYSTACK_CONNECTIONS = {"default": {"ENGINE": WHOOSH, "PATH": str(tmp_path / "whoosh")}}
+    assert search.rebuild() == ArticleVersion.objects.count()
+    for q in queries:
+        whoosh = search.backend().search_documents(search.query_terms(q), [("workspace_id", ws.pk)], 40)
+        mine = {version: score for version, _a, _l, score in pg_scores[q][0]}
+        theirs = {version: score for version, _a, _l, score in whoosh[0]}
+        assert pg_scores[q][1] == whoosh[1], q  # the query words some article knows
+        assert mine.keys() == theirs.keys(), q
+        assert all(abs(mine[v] - theirs[v]) < 1e-6 * max(1.0, theirs[v]) for v in theirs), (q, mine, theirs)
+
+
+def test_statistics_follow_edits_unpublishing_and_deletes(ws):
+    other = make_workspace()
+    a = article(ws, "returns", {"zh-hans": ("退货说明", "退货流程。", ["怎么退货"]), "en": ("Returns", "Return within 7 days.")})
+    b = article(other, "returns", {"zh-hans": ("退货政策", "七天无理由退货。")})
+    assert kept_statistics() == recomputed_statistics()
+    ArticleVersion.objects.filter(article=a, locale="zh-hans").update(title="换货说明", body="换货流程。换货。")
+    search.index_article(a.pk)
+    assert kept_statistics() == recomputed_statistics()
+    ArticleVersion.objects.filter(article=a, locale="en").delete()
+    search.index_article(a.pk)
+    Article.objects.filter(pk=b.pk).update(status=Article.Status.DRAFT)
+    search.index_article(b.pk)
+    assert kept_statistics() == recomputed_statistics()
+    assert SearchStats.objects.get(workspace=other).documents == 0
+    Article.objects.filter(pk=a.pk).delete()
+    search.remove_article(a.pk)
+    search.remove_article(a.pk)  # twice (two hooks racing): counted once
+    assert kept_statistics() == recomputed_statistics() == ({}, {})
+    assert search.rebuild() == 0
+
+
+def test_a_workspaces_ranking_and_results_ignore_other_workspaces(ws):
+    """Every query is filtered by workspace, and idf / lengths are the workspace's own: another
+    tenant's articles neither appear nor move the scores."""
+    article(ws, "mine", {"zh-hans": ("退货说明", "退货流程。")})
+    article(ws, "coupons", {"zh-hans": ("优惠券", "优惠券在结算页使用。")})
+    before = search.search(ws.pk, "退货 优惠券")
+    other = make_workspace()
+    for i in range(5):
+        article(other, f"theirs-{i}", {"zh-hans": ("退货政策", "退货退货。" * (i + 1), ["怎么退货"])})
+    after = search.search(ws.pk, "退货 优惠券")
+    assert [(h.slug, h.score) for h in after] == [(h.slug, h.score) for h in before]
+    assert slugs(search.search(other.pk, "说明 结算页")) == []
+    with pytest.raises(KeyError):
+        search.backend().search_documents(search.query_terms("退货"), [], 10)
+
+
+def test_frequent_terms_only_rescore_the_candidates_of_rarer_ones(ws, monkeypatch):
+    """With more postings than the candidate budget, the documents are found through the rarer,
+    more valuable terms; the frequent ones still add to their scores."""
+    for i in range(12):
+        article(ws, f"common-{i}", {"zh-hans": (f"订单说明{i}", "订单。" * (i + 1))})
+    article(ws, "both", {"zh-hans": ("发票和订单", "开发票。订单。")})
+    article(ws, "rare", {"zh-hans": ("发票", "开发票。")})
+    exact = search.search(ws.pk, "订单 发票", limit=20)
+    monkeypatch.setattr(search_pg, "CANDIDATE_BUDGET", 3)
+    budgeted = search.search(ws.pk, "订单 发票", limit=20)
+    assert slugs(budgeted)[:2] == slugs(exact)[:2] == ["both", "rare"]
+    assert budgeted[0].score == exact[0].score  # 「订单」 still counted for the candidates
+    assert len(budgeted) < len(exact)  # documents with only 「订单」 were not candidates
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_writers_of_one_article_leave_one_current_row_per_version(settings):
+    """Threads (each its own connection) edit, publish, unpublish and re-index the same two
+    articles at once: afterwards there is one row per published version, with the latest text,
+    and the statistics equal a recount."""
+    _on_postgres(settings)
+    ws = make_workspace()
+    ids = [article(ws, f"a{i}", {"zh-hans": ("退货说明", "退货。"), "en": ("Returns", "Return it.")}).pk for i in range(2)]
+
+    def work(n):
+        for step in range(12):
+            article_id = ids[(n + step) % 2]
+            if step % 4 == 3:
+                Article.objects.filter(pk=article_id).update(status=Article.Status.DRAFT if (n + step) % 3 else Article.Status.PUBLISHED)
+            else:
+                ArticleVersion.objects.filter(article_id=article_id, locale="zh-hans").update(title=f"换货说明 {n} {step}")
+            search.index_article(article_id)
+
+    run_threads(4, work)
+    for article_id in ids:  # the last hook after the last change, as on_commit guarantees
+        search.index_article(article_id)
+    published = set(ArticleVersion.objects.filter(article__status=Article.Status.PUBLISHED).values_list("pk", flat=True))
+    rows = list(SearchDocument.objects.values_list("version_id", flat=True))
+    assert sorted(rows) == sorted(published)
+    assert kept_statistics() == recomputed_statistics()
+    for version in ArticleVersion.objects.filter(pk__in=published, locale="zh-hans"):
+        assert version.article_id in {h.article_id for h in search.search(ws.pk, version.title, limit=5)}
+
+
