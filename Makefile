@@ -52,7 +52,7 @@ bench-faults: install
 bench-console: install
 	$(PY) scripts/bench_console.py $(BENCH_ARGS)
 
-## Knowledge search benchmark (SQLite + Whoosh, 100,000 articles): docs/benchmarks.md.
+## Knowledge search benchmark, 100,000 articles, SQLite + Whoosh then PostgreSQL (BENCH_ARGS="--backend whoosh" for one): docs/benchmarks.md.
 bench-search: install
 	$(PY) scripts/bench_search.py $(BENCH_ARGS)
 

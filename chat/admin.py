@@ -61,7 +61,7 @@ class InboxForm(forms.ModelForm):
     class Meta:
         model = Inbox
         fields = ["workspace", "name", "kind", "bot_first", "business_hours", "leave_message_when_nobody_online",
-                  "widget_greeting", "prechat_fields", "csat_enabled"]
+                  "answer_timeout_marks_away", "widget_greeting", "prechat_fields", "csat_enabled"]
         help_texts = {
             "business_hours": _('{"timezone": "Asia/Shanghai", "weekly": {"mon": [["09:00", "18:00"]]}, "holidays": ["2026-10-01"]}; empty: always open'),
             "prechat_fields": _('[{"key": "name", "label": "Your name", "type": "text", "required": true}, '

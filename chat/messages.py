@@ -16,7 +16,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import F, Max
 from django.db.models.functions import Greatest
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -301,6 +301,24 @@ def fetch_messages(actor, conversation_id, *, after_seq=0, limit=None):
         qs = qs.filter(is_private=False)
     rows = list(qs[: limit + 1])
     return rows[:limit], len(rows) > limit, conversation
+
+
+def peer_read_seq(actor, conversation):
+    """How far the other side has read (read receipts): for a customer, the furthest any agent has
+    read; for an agent, how far the customer has. One query."""
+    if actor.is_customer:
+        seq = ReadState.objects.filter(conversation=conversation, participant_key__startswith="u:").aggregate(m=Max("last_read_seq"))["m"]
+    else:
+        seq = ReadState.objects.filter(conversation=conversation, participant_key=f"c:{conversation.customer_id}").values_list(
+            "last_read_seq", flat=True).first()
+    return seq or 0
+
+
+def resume_page(actor, conversation_id, *, after_seq=0, limit=None):
+    """A resume answer: fetch_messages plus the other side's read position, which a client that
+    missed `read` events (the layer drops them, or it was offline) takes from here."""
+    messages, has_more, conversation = fetch_messages(actor, conversation_id, after_seq=after_seq, limit=limit)
+    return messages, has_more, conversation, peer_read_seq(actor, conversation)
 
 
 def fetch_history_before(actor, conversation_id, *, before_seq, limit=30):

@@ -89,6 +89,10 @@ class Inbox(models.Model):
     auto_resolve_minutes = models.PositiveIntegerField(
         _("auto-resolve after minutes of silence"), default=0,
         help_text=_("Resolve an open conversation when nobody has written for this long (0: never)."))
+    # Phone-first agents miss a chat now and then: by default the unanswered chat only goes to someone else.
+    answer_timeout_marks_away = models.BooleanField(
+        _("set an agent who does not answer in time to away"), default=False,
+        help_text=_("An assigned chat nobody answers in time always goes to another agent; with this on, the silent agent is also set to away and gets no new chats until they come back."))
     queue_timeout_minutes = models.PositiveIntegerField(
         _("queue timeout in minutes"), default=0,
         help_text=_("A chat waiting this long in a group's queue is offered to every agent of the inbox, or becomes a message when nobody is on duty (0: never)."))

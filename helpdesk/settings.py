@@ -493,8 +493,7 @@ ROUTING = {
     "REROUTE_UNANSWERED_ON_OFFLINE": env_bool("ROUTING_REROUTE_UNANSWERED_ON_OFFLINE", True),
     # An assigned chat the agent has not answered within this many seconds goes to someone else (0: never).
     "ANSWER_TIMEOUT_SECONDS": env_int("ROUTING_ANSWER_TIMEOUT_SECONDS", 180),
-    # ...and that agent is set to "away" (they are probably not at their desk).
-    "TIMEOUT_MARKS_AWAY": env_bool("ROUTING_TIMEOUT_MARKS_AWAY", True),
+    # (Whether that agent is also set to away is the inbox's choice: Inbox.answer_timeout_marks_away.)
     # Familiar-first (熟客优先): the agent who served this customer within this many days.
     "FAMILIAR_DAYS": env_int("ROUTING_FAMILIAR_DAYS", 30),
 }

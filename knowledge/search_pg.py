@@ -28,9 +28,11 @@ scoring a document means reading the query's lexemes out of its tsvector (setwei
 ts_filter keep only those, then unnest), ~5 µs each: too slow for the tens of thousands of
 documents an OR of common Chinese words matches at 100,000 articles. So (1) the (field, term)
 pairs are taken most valuable first (boost × weight × idf) while their document frequencies
-add up to at most CANDIDATE_BUDGET; (2) per chosen pair, the GIN index gives its documents
-with an estimate of the pair's score that reads no tsvector (tf taken as 1, the length from a
-column), and the best RESCORE × (CANDIDATES + 4 × limit) by summed estimate are kept; (3) only
+add up to at most CANDIDATE_BUDGET, plus, of the AND_PAIRS most valuable ones left out (too
+frequent), the documents having two of them (an intersection the GIN index computes: a word
+in the title and the similar questions, or two words of the question); (2) per such unit,
+the GIN index gives its documents with an estimate of the score that reads no tsvector (tf
+taken as 1, the length from a column), and the best RESCORE × (CANDIDATES + 4 × limit) by summed estimate are kept; (3) only
 those are scored exactly, with every query term. When every matching posting fits in the
 budget and every candidate is rescored (every help center of normal size, every test), the
 result is exactly the Whoosh backend's.
@@ -56,7 +58,8 @@ from .search_scoring import BIGRAM_BIT, CANDIDATES, COORDINATION, K1, B, match_b
 
 FIELDS = (("title", "t"), ("similar", "s"), ("body", "b"))
 NO_GRAM_FIELDS = KnowledgeWhooshBackend.NO_GRAM_FIELDS  # fields indexed by their words only, in both backends
-CANDIDATE_BUDGET = 5000  # postings of the (field, term) pairs that select candidates (docs/benchmarks.md)
+CANDIDATE_BUDGET = 3000  # postings of the (field, term) pairs that select candidates (docs/benchmarks.md)
+AND_PAIRS = 3  # most valuable left-out lexemes whose pairwise intersections are candidates too
 RESCORE = 1  # × (CANDIDATES + 4 × limit): candidates scored exactly, best estimates first
 MAX_TF = 16383  # the largest tsvector position
 MAX_LEXEME_BYTES = 2000  # PostgreSQL refuses lexemes of 2 kB or more (a pasted URL, a hash)
@@ -250,34 +253,38 @@ class PostgresSearchBackend(BaseSearchBackend):
                 fields.append(field_index)
                 bits.append(bit)
                 value.append((weight * idf, df, lex))
-            chosen = set(self.candidate_lexemes(value))
-            selecting = [i for i, lex in enumerate(lexemes) if lex in chosen]
+            position = {lex: i for i, lex in enumerate(lexemes)}
+            units = self.candidate_units(value)
+            first = [position[unit[0]] for unit in units]
+            second = [position[unit[-1]] if len(unit) > 1 else None for unit in units]
             where, params = "", []
             if "locale" in filters:
                 where, params = " AND locale = %s", [filters.pop("locale")]
             if filters:
                 raise ValueError(f"unsupported filters: {sorted(filters)}")
-            # 1. Candidates: per chosen (field, term), its documents from the GIN index with an
-            #    estimate of the pair's score that reads no tsvector (tf taken as 1); the best
-            #    RESCORE of them by the summed estimate. 2. Their exact scores: the query's
-            #    lexemes read out of each one's tsvector (tf = the position).
-            length = "CASE {p}.field WHEN 0 THEN {d}.title_norm WHEN 1 THEN {d}.similar_norm ELSE {d}.body_norm END"
+            # 1. Candidates: per unit (a chosen lexeme, or two left-out ones ANDed), its documents
+            #    from the GIN index with an estimate of its score that reads no tsvector (tf taken
+            #    as 1); the best RESCORE × (CANDIDATES + 4 × limit) by summed estimate. 2. Their
+            #    exact scores: the query's lexemes read out of each one's tsvector (tf = the position).
+            length = "CASE {f} WHEN 0 THEN {d}.title_norm WHEN 1 THEN {d}.similar_norm ELSE {d}.body_norm END"
             cursor.execute(
                 f"""WITH approx AS (
-                    SELECT d.id, sum(p.factor / (1 + %s::float8 + (%s::float8[])[p.field + 1] * {length.format(p="p", d="d")})) AS estimate
-                    FROM unnest(%s::tsquery[], %s::float8[], %s::int[]) AS p(query, factor, field),
+                    SELECT d.id, sum(p.factor / (1 + %s::float8 + (%s::float8[])[p.field + 1] * {length.format(f="p.field", d="d")})
+                                     + p.factor2 / (1 + %s::float8 + (%s::float8[])[p.field2 + 1] * {length.format(f="p.field2", d="d")})) AS estimate
+                    FROM unnest(%s::tsquery[], %s::float8[], %s::int[], %s::float8[], %s::int[]) AS p(query, factor, field, factor2, field2),
                          LATERAL (SELECT id, title_norm, similar_norm, body_norm FROM {DOCS}
                                   WHERE terms @@ p.query AND workspace_id = %s{where}) AS d
                     GROUP BY d.id ORDER BY estimate DESC LIMIT %s)
                 SELECT c.version_id, c.article_id, c.locale, bit_or(q.bit),
-                       sum(q.factor * u.positions[1] / (u.positions[1] + %s::float8 + (%s::float8[])[q.field + 1] * {length.format(p="q", d="c")})) AS score
+                       sum(q.factor * u.positions[1] / (u.positions[1] + %s::float8 + (%s::float8[])[q.field + 1] * {length.format(f="q.field", d="c")})) AS score
                 FROM approx JOIN {DOCS} c ON c.id = approx.id,
                      unnest(ts_filter(setweight(c.terms, 'A', %s::text[]), '{{a}}')) AS u,
                      unnest(%s::text[], %s::float8[], %s::int[], %s::int8[]) AS q(lexeme, factor, field, bit)
                 WHERE q.lexeme = u.lexeme
                 GROUP BY c.version_id, c.article_id, c.locale HAVING bit_or(q.bit) <> 0 ORDER BY score DESC LIMIT %s""",
-                [K1 * (1 - B), norms, [quote(lexemes[i]) for i in selecting], [factors[i] for i in selecting],
-                 [fields[i] for i in selecting], workspace_id, *params, RESCORE * (CANDIDATES + limit * 4),
+                [K1 * (1 - B), norms, K1 * (1 - B), norms, [" & ".join(quote(lex) for lex in unit) for unit in units],
+                 [factors[i] for i in first], [fields[i] for i in first], [0.0 if j is None else factors[j] for j in second],
+                 [0 if j is None else fields[j] for j in second], workspace_id, *params, RESCORE * (CANDIDATES + limit * 4),
                  K1 * (1 - B), norms, lexemes, lexemes, factors, fields, bits, CANDIDATES + limit * 4])
             rows = cursor.fetchall()
         # As search_scoring.VectorScorer.top_and_known: single characters alone are no match; coordination
@@ -295,16 +302,22 @@ class PostgresSearchBackend(BaseSearchBackend):
         return scored[:limit], {q.group for q in terms if q.group >= 0 and known >> q.group & 1}
 
     @staticmethod
-    def candidate_lexemes(value):
-        """The lexemes whose documents are scored: [(boost × weight × idf, df, lexeme)] taken
-        most valuable first while their document frequencies fit in CANDIDATE_BUDGET (the most
-        valuable one always)."""
-        chosen, total = [], 0
+    def candidate_units(value):
+        """What finds the candidates: [(lexeme,) or (lexeme, lexeme)] from [(boost × weight ×
+        idf, df, lexeme)]. Lexemes taken most valuable first while their document frequencies
+        fit in CANDIDATE_BUDGET (the most valuable one always); of the most valuable ones left
+        out (too frequent), the documents having two of them (a word in the title and the
+        similar questions, or two words of the question): an intersection the GIN index
+        computes, usually small, where the best-scoring documents of frequent words are."""
+        chosen, left, total = [], [], 0
         for _value, df, lex in sorted(value, key=lambda v: (-v[0], v[1])):
             if not chosen or total + df <= CANDIDATE_BUDGET:
-                chosen.append(lex)
+                chosen.append((lex,))
                 total += df
-        return chosen
+            else:
+                left.append(lex)
+        top = left[:AND_PAIRS]
+        return chosen + [(a, b) for i, a in enumerate(top) for b in top[i + 1:]]
 
     def documents(self, field_filters=()):
         """Every indexed document (tests and checks): [{field: value}] like the Whoosh backend's."""

@@ -436,11 +436,11 @@ def sweep(now=None):
     if timeout:
         stale = Conversation.objects.filter(
             state=Conversation.State.ASSIGNED, first_response_at__isnull=True, assigned_at__lt=now - timedelta(seconds=timeout)
-        ).values_list("pk", "workspace_id", "assignee_id")
-        for conversation_id, workspace_id, agent_id in list(stale):
+        ).values_list("pk", "workspace_id", "assignee_id", "inbox__answer_timeout_marks_away")
+        for conversation_id, workspace_id, agent_id, marks_away in list(stale):
             if _release_unanswered(conversation_id, agent_id, reason="answer timeout"):
                 timed_out += 1
-                if settings.ROUTING["TIMEOUT_MARKS_AWAY"]:
+                if marks_away:  # per inbox, off by default: re-routing the chat is enough for phone-first agents
                     AgentPresence.objects.filter(workspace_id=workspace_id, user_id=agent_id, status=AgentStatus.ONLINE).update(status=AgentStatus.AWAY)
                     _publish_status(agent_id, AgentStatus.AWAY, AgentPresence.objects.filter(workspace_id=workspace_id, user_id=agent_id).values_list("capacity", flat=True).first())
                 route(conversation_id, exclude={agent_id})

@@ -921,6 +921,12 @@ ZH_HANS = {
     "Transferred to the group {name}.": "已转接到分组「{name}」。",
     "My recent verifications": "我最近的核销",
     "You have not verified anything yet.": "你还没有核销过任何券码或订单。",
+    # issue 19 items 2 and 8: read receipts, the answer timeout per inbox
+    "Read": "已读",  # a read receipt on a message
+    "Unread": "未读",
+    "set an agent who does not answer in time to away": "客服超时未回复时设为离开",
+    "An assigned chat nobody answers in time always goes to another agent; with this on, the silent agent is also set to away and gets no new chats until they come back.":
+        "分配后超时未回复的会话总会转给其他客服；开启后，未回复的客服还会被设为离开，回来之前不再分配新会话。",
 }
 
 UNESCAPES = {"n": "\n", "t": "\t", '"': '"', "\\": "\\"}

@@ -235,7 +235,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         )
 
     async def on_resume(self, frame):
-        messages, has_more, conversation = await database_sync_to_async(chat_messages.fetch_messages)(
+        messages, has_more, conversation, peer_read_seq = await database_sync_to_async(chat_messages.resume_page)(
             self.actor, frame.get("conversation_id"), after_seq=frame.get("after_seq", 0), limit=frame.get("limit")
         )
         await self.send_frame(
@@ -245,6 +245,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
                 "messages": [message_payload(m, for_customer=self.for_customer) for m in messages],
                 "has_more": has_more,
                 "last_seq": conversation.last_seq,
+                "peer_read_seq": peer_read_seq,
                 "ref": frame.get("ref"),
             }
         )

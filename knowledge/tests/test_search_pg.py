@@ -120,17 +120,29 @@ def test_a_workspaces_ranking_and_results_ignore_other_workspaces(ws):
 
 def test_frequent_terms_only_rescore_the_candidates_of_rarer_ones(ws, monkeypatch):
     """With more postings than the candidate budget, the documents are found through the rarer,
-    more valuable terms; the frequent ones still add to their scores."""
+    more valuable terms (and the intersections of the frequent ones); the frequent ones still
+    add to their scores."""
     for i in range(12):
         article(ws, f"common-{i}", {"zh-hans": (f"订单说明{i}", "订单。" * (i + 1))})
     article(ws, "both", {"zh-hans": ("发票和订单", "开发票。订单。")})
     article(ws, "rare", {"zh-hans": ("发票", "开发票。")})
     exact = search.search(ws.pk, "订单 发票", limit=20)
     monkeypatch.setattr(search_pg, "CANDIDATE_BUDGET", 3)
+    monkeypatch.setattr(search_pg, "AND_PAIRS", 0)
     budgeted = search.search(ws.pk, "订单 发票", limit=20)
     assert slugs(budgeted)[:2] == slugs(exact)[:2] == ["both", "rare"]
     assert budgeted[0].score == exact[0].score  # 「订单」 still counted for the candidates
     assert len(budgeted) < len(exact)  # documents with only 「订单」 were not candidates
+    # The intersections of the most valuable left-out lexemes add candidates, scored exactly.
+    monkeypatch.setattr(search_pg, "CANDIDATE_BUDGET", 2)
+    monkeypatch.setattr(search_pg, "AND_PAIRS", 3)
+    assert search_pg.PostgresSearchBackend.candidate_units([(9.0, 2, "t发票"), (8.0, 13, "t订单"), (7.0, 2, "b发票"),
+                                                            (6.0, 13, "b订单"), (1.0, 1, "b_x")]) == [
+        ("t发票",), ("t订单", "b发票"), ("t订单", "b订单"), ("b发票", "b订单")]
+    monkeypatch.setattr(search_pg, "CANDIDATE_BUDGET", 10)  # every 「发票」 lexeme (df 2 each), no 「订单」 one (df 13)
+    paired = search.search(ws.pk, "订单 发票", limit=20)
+    scores = {h.slug: h.score for h in exact}
+    assert [h.slug for h in paired] == [h.slug for h in exact] and all(scores[h.slug] == h.score for h in paired)
 
 
 @pytest.mark.django_db(transaction=True)

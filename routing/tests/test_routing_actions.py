@@ -195,7 +195,9 @@ def test_unanswered_chat_times_out_to_another_agent_and_the_first_goes_away(pers
 
     from routing.models import AgentPresence
 
-    settings.ROUTING = {**settings.ROUTING, "ANSWER_TIMEOUT_SECONDS": 60, "TIMEOUT_MARKS_AWAY": True}
+    settings.ROUTING = {**settings.ROUTING, "ANSWER_TIMEOUT_SECONDS": 60}
+    personas.inbox_a.answer_timeout_marks_away = True  # the inbox asks for it (default: off)
+    personas.inbox_a.save()
     online(personas.agent_a, capacity=5)
     chat = new_chat(personas.inbox_a)
     answered = new_chat(personas.inbox_a)
@@ -209,6 +211,46 @@ def test_unanswered_chat_times_out_to_another_agent_and_the_first_goes_away(pers
     assert AgentPresence.objects.get(user=personas.agent_a_user).status == "away"
     assert ConversationEvent.objects.filter(conversation=chat, kind="state_changed", data__reroute="answer timeout").count() == 1
     call_command("routing_sweep", "--once")  # the command runs the same sweep
+
+
+def test_by_default_an_unanswered_chat_is_rerouted_and_the_agent_stays_online(personas, settings):
+    """Phone-first agents (issue 19, item 8): the chat goes to someone else, the agent is not set away."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from chat.models import Inbox
+    from routing.models import AgentPresence
+
+    settings.ROUTING = {**settings.ROUTING, "ANSWER_TIMEOUT_SECONDS": 60}
+    assert Inbox.objects.get(pk=personas.inbox_a.pk).answer_timeout_marks_away is False
+    online(personas.agent_a, capacity=5)
+    chat = new_chat(personas.inbox_a)
+    assert Conversation.objects.get(pk=chat.pk).assignee_id == personas.agent_a_user.pk
+    online(personas.owner, capacity=5)
+    assert actions.sweep(now=timezone.now() + timedelta(seconds=61))["timed_out"] == 1
+    assert Conversation.objects.get(pk=chat.pk).assignee_id == personas.owner_user.pk
+    assert AgentPresence.objects.get(user=personas.agent_a_user).status == "online"
+    event = ConversationEvent.objects.get(conversation=chat, kind="state_changed", data__reroute="answer timeout")
+    assert (event.from_state, event.to_state, event.data["agent"]) == ("assigned", "queued", personas.agent_a_user.pk)
+    assert ConversationEvent.objects.filter(conversation=chat, kind="assigned").order_by("-pk").first().data.get("reason") != "transfer"
+    # Still on duty: agent_a is offered the next chat (the owner is as loaded as they are).
+    Conversation.objects.filter(pk=chat.pk).update(state="resolved")
+    actions.recount_loads()
+    assert new_chat(personas.inbox_a).assignee_id in {personas.agent_a_user.pk, personas.owner_user.pk}
+    assert AgentPresence.objects.get(user=personas.agent_a_user).status == "online"
+
+
+def test_the_inbox_admin_offers_the_away_choice_translated(personas):
+    from django.utils import translation
+
+    from chat.admin import InboxForm
+
+    with translation.override("zh-hans"):
+        form = InboxForm(instance=personas.inbox_a)
+        field = form.fields["answer_timeout_marks_away"]
+        assert (str(field.label), field.initial) == ("客服超时未回复时设为离开", False)
+        assert "设为离开" in str(field.help_text)
 
 
 def test_sweep_drains_what_an_event_missed(personas):

@@ -71,7 +71,8 @@ MessageOut = inline_serializer(
 AckOut = inline_serializer("Ack", {"duplicate": serializers.BooleanField(), "message": MessageOut})
 MessagesOut = inline_serializer(
     "Messages",
-    {"conversation_id": serializers.IntegerField(), "messages": serializers.ListField(child=serializers.DictField()), "has_more": serializers.BooleanField(), "last_seq": serializers.IntegerField()},
+    {"conversation_id": serializers.IntegerField(), "messages": serializers.ListField(child=serializers.DictField()), "has_more": serializers.BooleanField(), "last_seq": serializers.IntegerField(),
+     "peer_read_seq": serializers.IntegerField(help_text="How far the other side has read (read receipts)")},
 )
 
 
@@ -152,7 +153,7 @@ class ConversationMessagesView(APIView):
     )
     def get(self, request, conversation_id):
         actor = actor_for(request)
-        messages, has_more, conversation = chat_messages.fetch_messages(
+        messages, has_more, conversation, peer_read_seq = chat_messages.resume_page(
             actor, conversation_id, after_seq=request.query_params.get("after_seq", 0), limit=request.query_params.get("limit")
         )
         return Response(
@@ -161,6 +162,7 @@ class ConversationMessagesView(APIView):
                 "messages": [message_payload(m, for_customer=actor.is_customer) for m in messages],
                 "has_more": has_more,
                 "last_seq": conversation.last_seq,
+                "peer_read_seq": peer_read_seq,
             }
         )
 

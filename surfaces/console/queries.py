@@ -10,7 +10,9 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Membership
 from chat import access
+from chat import messages as chat_messages
 from chat.models import Conversation, Customer, CustomerVisit, Inbox, InboxUserPermission, Message, ReadState, SenderKind, Tag
+from connectors.models import CHANNEL_KINDS
 from helpdesk.errors import invalid
 from helpdesk.validation import id_param
 from orders.models import Voucher
@@ -209,3 +211,11 @@ def history(actor, conversation, limit=30):
     """The newest page of a conversation (oldest first) and whether older messages exist."""
     rows = list(Message.objects.filter(conversation=conversation).order_by("-seq")[: limit + 1])
     return rows[:limit][::-1], len(rows) > limit
+
+
+def customer_read_seq(actor, conversation):
+    """How far the customer has read: the 已读/未读 mark on the agents' replies. None in WeChat
+    inboxes, which report no reads (their delivery line stands instead)."""
+    if conversation.inbox.kind in CHANNEL_KINDS:
+        return None
+    return chat_messages.peer_read_seq(actor, conversation)

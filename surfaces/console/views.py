@@ -70,6 +70,7 @@ def _client_texts():
         "error": _("Something went wrong; please retry."), "system": _("System"),
         "sensitive_alert": _("Sensitive words in conversation #{id}: {words}"), "dismiss": _("Dismiss"),
         "transferred_agent": _("Transferred to {name}."), "transferred_group": _("Transferred to the group {name}."),
+        "read": _("Read"), "unread": _("Unread"),
     }
 
 
@@ -108,6 +109,7 @@ def _pane_context(actor, conversation):
         "transfer_agents": agents, "transfer_groups": groups, "now": timezone.now(),
         "assignee_name": console.member_name(conversation.workspace_id, conversation.assignee),
         "recall_window": timedelta(seconds=settings.CHAT["RECALL_WINDOW_SECONDS"]),
+        "customer_read_seq": console.customer_read_seq(actor, conversation),
         **console.customer_panel(actor, conversation.customer_id),
     }
 
@@ -168,8 +170,7 @@ def conversation_pane(request, actor, conversation_id):
 @console_view
 def conversation_history(request, actor, conversation_id):
     messages, has_more, conversation = chat_messages.fetch_history_before(actor, conversation_id, before_seq=request.GET.get("before_seq"))
-    response = render(request, "chat/console/_messages.html", {"messages": messages, "actor": actor, "now": timezone.now(),
-                                                               "recall_window": timedelta(seconds=settings.CHAT["RECALL_WINDOW_SECONDS"])})
+    response = render(request, "chat/console/_messages.html", _messages_context(actor, conversation, messages))
     response["X-Has-More"] = "1" if has_more else "0"
     return response
 
@@ -178,10 +179,15 @@ def conversation_history(request, actor, conversation_id):
 @console_view
 def message_fragment(request, actor, conversation_id):
     """Messages after after_seq rendered by the same partial as the page (live messages)."""
-    rows, _more, _conversation = chat_messages.fetch_messages(actor, conversation_id, after_seq=request.GET.get("after_seq", 0),
-                                                        limit=request.GET.get("limit"))
-    return render(request, "chat/console/_messages.html", {"messages": rows, "actor": actor, "now": timezone.now(),
-                                                           "recall_window": timedelta(seconds=settings.CHAT["RECALL_WINDOW_SECONDS"])})
+    rows, _more, conversation = chat_messages.fetch_messages(actor, conversation_id, after_seq=request.GET.get("after_seq", 0),
+                                                       limit=request.GET.get("limit"))
+    return render(request, "chat/console/_messages.html", _messages_context(actor, conversation, rows))
+
+
+def _messages_context(actor, conversation, messages):
+    """What _message.html needs beside the message, as in _pane_context (the first page)."""
+    return {"messages": messages, "actor": actor, "now": timezone.now(), "recall_window": timedelta(seconds=settings.CHAT["RECALL_WINDOW_SECONDS"]),
+            "customer_read_seq": console.customer_read_seq(actor, conversation)}
 
 
 def _body(request):

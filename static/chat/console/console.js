@@ -10,6 +10,7 @@ import { initStatusSwitch, showStatus } from "./status.js";
 import { initComposer } from "./composer.js";
 import { registerServiceWorker } from "./push.js";
 import { deliveryChanged, retryOutbound } from "./channels.js";
+import { applyReceipts, resetReceipts } from "./receipts.js";
 
 const texts = JSON.parse(document.getElementById("console-texts").textContent);
 const config = JSON.parse(document.getElementById("console-config").textContent);
@@ -147,6 +148,7 @@ async function openConversation(id, { push = true } = {}) {
 function mountConversation() {
   const root = $(".conversation");
   if (!root) return;
+  if (state.open !== Number(root.dataset.conversation)) resetReceipts();
   state.open = Number(root.dataset.conversation);
   const rendered = [...messagesEl().querySelectorAll("[data-seq]")].map((li) => Number(li.dataset.seq));
   state.lastRendered = Math.max(0, ...rendered);
@@ -192,6 +194,7 @@ async function pull() {
       state.lastRendered = seq;
       if (staleDelivery.delete(Number(li.dataset.messageId))) rerenderMessage(seq);
     }
+    applyReceipts(messagesEl(), texts);
     scrollToEnd();
     markRead();
   } catch { /* offline: the next hello pulls again */ }
@@ -209,6 +212,7 @@ async function rerenderMessage(seq) {
   const li = fragment(html).firstElementChild;
   const old = messagesEl()?.querySelector(`[data-seq="${seq}"]`);
   if (li && old) old.replaceWith(li);
+  applyReceipts(messagesEl(), texts);
 }
 
 function showPending(item) {
@@ -406,8 +410,14 @@ function handleEvent(frame) {
       if (m.sender.kind === "customer") alertNew(m.conversation_id);
       break;
     }
-    case "messages":
-      if (frame.conversation_id === state.open) pull();
+    case "messages": // a resume answer (every reconnect): also the customer's read position now
+      if (frame.conversation_id === state.open) {
+        pull();
+        applyReceipts(messagesEl(), texts, frame.peer_read_seq);
+      }
+      break;
+    case "read":
+      if (frame.conversation_id === state.open && frame.reader?.kind === "customer") applyReceipts(messagesEl(), texts, frame.seq);
       break;
     case "message.updated":
       if (frame.message.conversation_id === state.open) rerenderMessage(frame.message.seq);

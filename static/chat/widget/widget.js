@@ -12,7 +12,8 @@ const key = document.body.dataset.inboxKey;
 const embedded = document.body.dataset.mode === "embed" && window.parent !== window;
 const texts = JSON.parse($("w-texts").textContent);
 const store = `hd:${key}`;
-const state = { token: null, session: null, client: null, open: !embedded, unread: 0, conversationId: null, rated: new Set(), hostPage: null };
+const state = { token: null, session: null, client: null, open: !embedded, unread: 0, conversationId: null, rated: new Set(), hostPage: null,
+  agentRead: new Map(), seen: new Map(), readSent: new Map(), readTimer: null }; // read receipts: how far agents have read / the customer has seen, per conversation
 
 function toHost(message) {
   if (embedded) window.parent.postMessage({ helpdesk: 1, ...message }, "*"); // the loader checks our origin
@@ -29,7 +30,7 @@ const hostStorage = {
 };
 function ownStorage() {
   try {
-    storage.setItem("hd:probe", "1");
+    localStorage.setItem("hd:probe", "1"); // (was `storage`, still uninitialised here: the H5 page never kept its visitor)
     localStorage.removeItem("hd:probe");
     return localStorage;
   } catch {
@@ -205,7 +206,30 @@ function bubble(m, pending = false) {
   if (choices) body.append(choices);
   li.append(body);
   if (pending) li.append(Object.assign(document.createElement("small"), { className: "w-state", textContent: texts.sending }));
+  else if (mine && !m.recalled) li.append(receipt(m));
   return li;
+}
+
+// --- read receipts: 已读/未读 on the customer's own messages -------------------------------------
+function receipt(m) {
+  const el = Object.assign(document.createElement("small"), { className: "w-receipt" });
+  Object.assign(el.dataset, { conversation: m.conversation_id, seq: m.seq });
+  setReceipt(el, m.seq <= (state.agentRead.get(m.conversation_id) || 0));
+  return el;
+}
+
+function setReceipt(el, read) {
+  el.dataset.receipt = read ? "read" : "unread";
+  el.textContent = read ? texts.read : texts.unread;
+}
+
+// An agent read up to `seq` (a live `read` event, or the position a resume answer carries).
+function agentRead(conversationId, seq) {
+  if (!(seq > (state.agentRead.get(conversationId) || 0))) return;
+  state.agentRead.set(conversationId, seq);
+  for (const el of list.querySelectorAll(`.w-receipt[data-receipt="unread"][data-conversation="${Number(conversationId)}"]`)) {
+    if (Number(el.dataset.seq) <= seq) setReceipt(el, true);
+  }
 }
 
 const botChoices = {
@@ -263,6 +287,12 @@ function onEvent(f) {
     case "message.updated":
       place(f.message);
       break;
+    case "read":
+      if (f.reader?.kind === "agent") agentRead(f.conversation_id, f.seq);
+      break;
+    case "messages": // a resume answer: the agents' read position too (live `read` events may have been dropped)
+      if (f.peer_read_seq != null) agentRead(f.conversation_id, f.peer_read_seq);
+      break;
     case "pending":
       list.append(bubble(f.item, true));
       scrollEnd();
@@ -288,6 +318,7 @@ function onEvent(f) {
       break;
     case "hello":
       for (const c of f.conversations || []) conversationChanged(c);
+      flushReads();
       break;
     case "conversation.created":
     case "conversation.updated":
@@ -385,13 +416,28 @@ function attention(m) {
   beep({ frequency: 660, volume: 0.06, seconds: 0.3 });
 }
 
+// Seen while the chat is shown: one `read` frame per conversation for a burst (a resumed history).
 function markRead(m) {
-  if (visible()) state.client.frame({ type: "read", conversation_id: m.conversation_id, seq: m.seq });
+  state.seen.set(m.conversation_id, Math.max(m.seq, state.seen.get(m.conversation_id) || 0));
+  flushReads();
+}
+
+function flushReads() {
+  if (!visible() || state.readTimer || !state.seen.size) return;
+  state.readTimer = setTimeout(() => {
+    state.readTimer = null;
+    if (!visible()) return;
+    for (const [id, seq] of state.seen) {
+      // Not sent while offline: the next flush (on reconnect) sends it.
+      if (seq > (state.readSent.get(id) || 0) && state.client?.frame({ type: "read", conversation_id: id, seq })) state.readSent.set(id, seq);
+    }
+  }, 200);
 }
 
 function opened() {
   state.open = true;
   state.unread = 0;
+  flushReads(); // what arrived while the chat was closed is read now
   toHost({ type: "unread", count: 0 });
   if (!$("w-chat").hidden) scrollEnd();
 }
