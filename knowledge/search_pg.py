@@ -54,7 +54,7 @@ from helpdesk.analysis import index_terms
 
 from .models import Article
 from .search_backend import KnowledgeWhooshBackend
-from .search_scoring import BIGRAM_BIT, CANDIDATES, COORDINATION, K1, B, match_bit
+from .search_scoring import BIGRAM_BIT, CANDIDATES, COORDINATION, K1, TOPIC_FIELDS, B, match_bit
 
 FIELDS = (("title", "t"), ("similar", "s"), ("body", "b"))
 NO_GRAM_FIELDS = KnowledgeWhooshBackend.NO_GRAM_FIELDS  # fields indexed by their words only, in both backends
@@ -227,7 +227,10 @@ class PostgresSearchBackend(BaseSearchBackend):
         if not terms:
             return [], set()
         pairs = {}  # lexeme → [field index, boost × weight, match bit]
-        for field_index, (_name, tag, boost) in enumerate(self.field_boosts()):
+        topic_tags = set()
+        for field_index, (name, tag, boost) in enumerate(self.field_boosts()):
+            if name in TOPIC_FIELDS:
+                topic_tags.add(tag)
             for q in terms:
                 pairs.setdefault(tag + q.term, [field_index, boost * q.weight, match_bit(q.group, q.term)])
         with connection.cursor() as cursor:
@@ -242,6 +245,13 @@ class PostgresSearchBackend(BaseSearchBackend):
             frequencies = dict(cursor.fetchall())
             if not frequencies:
                 return [], set()
+            # As the Whoosh scorer: a word is known when some article of the workspace is about it
+            # (the word or an equivalent in a title or similar question).
+            known = 0
+            for lex in frequencies:
+                if lex[:1] in topic_tags:
+                    known |= pairs[lex][2]
+            known_groups = {q.group for q in terms if q.group >= 0 and known >> q.group & 1}
             documents = stats[0]
             norms = [K1 * B / (total / documents or 1.0) for total in stats[1:]]
             lexemes, factors, fields, bits, value = [], [], [], [], []
@@ -288,18 +298,17 @@ class PostgresSearchBackend(BaseSearchBackend):
                  K1 * (1 - B), norms, lexemes, lexemes, factors, fields, bits, CANDIDATES + limit * 4])
             rows = cursor.fetchall()
         # As search_scoring.VectorScorer.top_and_known: single characters alone are no match; coordination
-        # counts the query's words; the known words are those of the candidates.
+        # counts the query's words.
         groups = len({q.group for q in terms if q.group >= 0})
-        scored, known = [], 0
+        scored = []
         for version_id, article_id, locale, matched, score in rows:
             if not matched:
                 continue
             if groups > 1:
                 score *= (1 - COORDINATION) + COORDINATION * (matched & ~BIGRAM_BIT).bit_count() / groups
             scored.append((version_id, article_id, locale, score))
-            known |= matched
         scored.sort(key=lambda row: -row[3])
-        return scored[:limit], {q.group for q in terms if q.group >= 0 and known >> q.group & 1}
+        return scored[:limit], known_groups
 
     @staticmethod
     def candidate_units(value):

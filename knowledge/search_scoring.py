@@ -27,6 +27,7 @@ COORDINATION = 0.3  # share of the score that depends on how many of the questio
 CANDIDATES = 200  # documents kept (with the limit) for the coordination and the bot's known words
 MAX_CACHED_POSTINGS = 4_000_000  # decoded postings kept per process (~9 bytes each)
 BIGRAM_BIT = 1 << 62
+TOPIC_FIELDS = frozenset({"title", "similar"})  # what an article is about (the bot's known words)
 K1, B = 1.2, 0.75  # whoosh.scoring.BM25F defaults
 
 
@@ -70,23 +71,29 @@ _EMPTY = (np.zeros(0, np.int64), np.zeros(0, np.float64))
 
 def _decode(leaf, field, term):
     """(document numbers, term frequencies) of one term in one segment, deletions included
-    (the caller's filter drops deleted documents)."""
+    (the caller's filter drops deleted documents). Reads whoosh's blocks (zlib + pickle) and
+    undoes their delta coding with one cumulative sum instead of whoosh's per-posting generator."""
     try:
         matcher = leaf.postings(field, term)
     except TermNotFound:
         return _EMPTY
     if isinstance(matcher, FilterMatcher):
         matcher = matcher.child
-    ids, weights = [], []
+    deltas, weights, previous = [], [], 0
     while matcher.is_active():
-        if matcher._ids is None:
-            matcher._read_ids()
-        if matcher._weights is None:
-            matcher._read_weights()
-        ids.extend(matcher._ids)
-        weights.extend(matcher._weights)
+        if matcher._data is None:
+            matcher._read_data()
+        block_ids, block_weights = matcher._data[0], matcher._data[1]
+        start = len(deltas)
+        deltas.extend(block_ids)
+        deltas[start] -= previous  # each block's first id is absolute: make it relative to the last block's
+        previous = matcher._maxid
+        if block_weights is None or isinstance(block_weights, float):
+            weights.extend([1.0 if block_weights is None else block_weights] * len(block_ids))
+        else:
+            weights.extend(block_weights)
         matcher._next_block()
-    return np.asarray(ids, np.int64), np.asarray(weights, np.float64)
+    return np.cumsum(np.asarray(deltas, np.int64)), np.asarray(weights, np.float64)
 
 
 class VectorScorer:
@@ -140,12 +147,15 @@ class VectorScorer:
         return self.top_and_known(terms, fields, allowed, limit)[0]
 
     def top_and_known(self, terms, fields, allowed, limit):
-        """top() and the set of question groups (words) some candidate document matched: a word
-        no candidate has is one the knowledge base knows nothing about (the bot's caution).
+        """top() and the set of question groups (words) that some article of the filter is
+        about: the word or an equivalent is in its title or a similar question. A word no
+        article is about (淘宝 in a shop's help center, however often bodies mention it) is one
+        the knowledge base does not cover (the bot's caution).
         terms: [QueryTerm]; fields: [(field name, boost)]."""
         searcher = self.searcher
         scores = np.zeros(self.doc_count_all)
         matched = np.zeros(self.doc_count_all, np.int64)
+        topics = np.zeros(self.doc_count_all, np.int64)  # words matched in titles and similar questions
         for field, boost in fields:
             norm = None
             for q in terms:
@@ -164,12 +174,18 @@ class VectorScorer:
                     scores[docs] += factor * tf / (tf + norm[lengths[ids]])
                     if bit:
                         matched[docs] |= bit
+                        if field in TOPIC_FIELDS:
+                            topics[docs] |= bit
         hit = matched != 0
         if allowed is not None:
-            hit &= self._mask(allowed)
+            mask = self._mask(allowed)
+            hit &= mask
+            topics = np.where(mask, topics, 0)
+        known = int(np.bitwise_or.reduce(topics)) if len(topics) else 0
+        known_groups = {q.group for q in terms if q.group >= 0 and known >> q.group & 1}
         docs = np.flatnonzero(hit)
         if not len(docs):
-            return [], set()
+            return [], known_groups
         keep = CANDIDATES + limit * 4
         if len(docs) > keep:
             docs = docs[np.argpartition(scores[docs], -keep)[-keep:]]
@@ -178,7 +194,5 @@ class VectorScorer:
         if words > 1:
             share = np.bitwise_count(matched[docs] & ~BIGRAM_BIT) / words
             final = final * ((1 - COORDINATION) + COORDINATION * share)
-        known = int(np.bitwise_or.reduce(matched[docs]))
-        known_groups = {q.group for q in terms if q.group >= 0 and known >> q.group & 1}
         order = np.argsort(-final, kind="stable")[:limit]
         return [(int(docs[i]), float(final[i])) for i in order], known_groups

@@ -15,7 +15,7 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def ws(search_index):
+def shop(search_index):
     workspace = create_workspace()
     article(workspace, "returns", {"zh-hans": ("退货政策", "签收后 7 天内可申请无理由退货。")})
     article(workspace, "warranty", {"zh-hans": ("保修政策", "电器整机保修一年。")})
@@ -34,17 +34,22 @@ def ws(search_index):
     ("fa piao", "invoice"),
     ("发漂怎么开", "invoice"),  # homophone typo
 ])
-def test_customers_words_find_the_article(ws, question, expected):
-    assert slugs(search.search(ws.pk, question))[:1] == [expected]
+def test_customers_words_find_the_article(shop, question, expected):
+    assert slugs(search.search(shop.pk, question))[:1] == [expected]
 
 
-def test_sharing_a_single_character_is_not_a_match(ws):
-    assert search.search(ws.pk, "政府") == []  # 政 of 政策 only
+def test_sharing_a_single_character_is_not_a_match(shop):
+    assert search.search(shop.pk, "政府") == []  # 政 of 政策 only
 
 
-def test_unknown_words_are_reported_for_the_bot(ws):
-    hits, unknown = search.explained_search(ws.pk, "淘宝的发票怎么开")
+def test_unknown_words_are_reported_for_the_bot(shop):
+    hits, unknown = search.explained_search(shop.pk, "淘宝的发票怎么开")
     assert slugs(hits)[:1] == ["invoice"] and unknown == ["淘宝"]
+    # known means some article is about it (title, similar questions), not merely mentions it
+    article(shop, "marketplaces", {"zh-hans": ("多平台订单", "淘宝、京东的订单请在对应平台申请售后。")})
+    assert search.explained_search(shop.pk, "淘宝的发票怎么开")[1] == ["淘宝"]
+    article(shop, "taobao", {"zh-hans": ("淘宝店铺订单", "淘宝店的订单在淘宝申请。")})
+    assert search.explained_search(shop.pk, "淘宝的发票怎么开")[1] == []
 
 
 def test_a_workspaces_synonyms_apply_at_once(personas, search_index):

@@ -14,6 +14,8 @@ from knowledge.tests.test_bot import *  # noqa: F403 (the bot's suite, on this b
 from knowledge.tests.test_search import *  # noqa: F403 (the search suite, on this backend)
 from knowledge.tests.test_search import article, slugs
 from knowledge.tests.test_search_quality import *  # noqa: F403 (the quality fixture, on this backend)
+from knowledge.tests.test_search_analysis import *  # noqa: F403 (what the analyser finds, on this backend)
+from knowledge.tests.test_bot_confidence import *  # noqa: F403 (when the bot answers, on this backend)
 
 PG_ENGINE = {"default": {"ENGINE": "knowledge.search_pg.PostgresSearchEngine"}}
 WHOOSH = "knowledge.search_backend.KnowledgeWhooshEngine"
