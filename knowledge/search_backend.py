@@ -300,6 +300,14 @@ class KnowledgeWhooshBackend(WhooshSearchBackend):
                 self.reset_searcher()
         return [], set()
 
+    def warm(self):
+        """Decode the posting lists questions meet most (knowledge.search.warm, at start-up)."""
+        searcher = self.searcher()
+        scorer = self._scorers.get(searcher)
+        if scorer is None:
+            self._scorers = {searcher: (scorer := VectorScorer(searcher))}
+        return scorer.warm([name for name, _boost in self.field_boosts()])
+
     def documents(self, field_filters=()):
         """Every stored document (tests and checks): [{field: value}]."""
         query = And([Term(field, str(value)) for field, value in field_filters]) if field_filters else Every()

@@ -24,8 +24,9 @@ from whoosh.util.numeric import byte_to_length
 from helpdesk.analysis import GRAM_PREFIX
 
 COORDINATION = 0.3  # share of the score that depends on how many of the question's words a document matches
+WARM_SHARE = 0.05  # warm() skips posting lists longer than this share of the index
 CANDIDATES = 200  # documents kept (with the limit) for the coordination and the bot's known words
-MAX_CACHED_POSTINGS = 4_000_000  # decoded postings kept per process (~9 bytes each)
+MAX_CACHED_POSTINGS = 6_000_000  # decoded postings kept per process (16 bytes each: ~100 MB at most)
 BIGRAM_BIT = 1 << 62
 TOPIC_FIELDS = frozenset({"title", "similar"})  # what an article is about (the bot's known words)
 K1, B = 1.2, 0.75  # whoosh.scoring.BM25F defaults
@@ -104,7 +105,7 @@ class VectorScorer:
         # An empty index has an EmptyReader, without segments to score.
         self.leaves = [(leaf, offset) for leaf, offset in searcher.reader().leaf_readers() if hasattr(leaf, "_perdoc")]
         self.doc_count_all = searcher.doc_count_all()
-        self._lengths, self._norms, self._masks = {}, {}, {}
+        self._lengths, self._norms, self._masks, self._idfs = {}, {}, {}, {}
 
     def _field_lengths(self, leaf, field):
         """The encoded length byte of the field of every document of the segment."""
@@ -124,6 +125,17 @@ class VectorScorer:
             norm = self._norms[field] = np.array([K1 * ((1 - B) + B * byte_to_length(n) / average) for n in range(256)])
         return norm
 
+    def _idf(self, field, term):
+        """whoosh's idf of the term in the field, None when no document has it (kept per searcher:
+        each lookup reads the term index)."""
+        key = (field, term)
+        if key not in self._idfs:
+            if len(self._idfs) > 100_000:
+                self._idfs.clear()
+            searcher = self.searcher
+            self._idfs[key] = searcher.idf(field, term) if searcher.doc_frequency(field, term) else None
+        return self._idfs[key]
+
     def _mask(self, allowed):
         """The filter's document set as a boolean array (the set object lives as long as the
         searcher: the backend caches it per searcher)."""
@@ -142,6 +154,26 @@ class VectorScorer:
         key = (segment.segment_id() if segment is not None else id(leaf), field, term)
         return POSTINGS.get(key, lambda: _decode(leaf, field, term))
 
+    def warm(self, fields, budget=MAX_CACHED_POSTINGS * 2 // 3):
+        """Decode posting lists ahead of the questions, up to `budget` postings: the fields in
+        the order given (titles and similar questions first), each from its most frequent term
+        down, skipping lists longer than WARM_SHARE of the index (few questions meet them, and
+        they would fill the budget alone). Returns the number of postings decoded."""
+        longest = max(1, int(self.doc_count_all * WARM_SHARE))
+        decoded = 0
+        for field in fields:
+            lists = []
+            for leaf, _offset in self.leaves:
+                for term, info in leaf.iter_field(field):
+                    if info.doc_frequency() <= longest:
+                        lists.append((info.doc_frequency(), term, leaf))
+            lists.sort(key=lambda entry: -entry[0])
+            for frequency, term, leaf in lists:
+                if decoded + frequency > budget:
+                    return decoded
+                decoded += len(self.postings(leaf, field, term)[0])
+        return decoded
+
     def top(self, terms, fields, allowed, limit):
         """[(docnum, score)] of the best `limit` documents (among `allowed`, a set, if given)."""
         return self.top_and_known(terms, fields, allowed, limit)[0]
@@ -152,18 +184,18 @@ class VectorScorer:
         article is about (淘宝 in a shop's help center, however often bodies mention it) is one
         the knowledge base does not cover (the bot's caution).
         terms: [QueryTerm]; fields: [(field name, boost)]."""
-        searcher = self.searcher
         scores = np.zeros(self.doc_count_all)
         matched = np.zeros(self.doc_count_all, np.int64)
         topics = np.zeros(self.doc_count_all, np.int64)  # words matched in titles and similar questions
         for field, boost in fields:
             norm = None
             for q in terms:
-                if not searcher.doc_frequency(field, q.term):
+                idf = self._idf(field, q.term)
+                if idf is None:
                     continue
                 if norm is None:
                     norm = self._norm(field)
-                factor = boost * q.weight * searcher.idf(field, q.term) * (K1 + 1)
+                factor = boost * q.weight * idf * (K1 + 1)
                 bit = match_bit(q.group, q.term)
                 for leaf, offset in self.leaves:
                     ids, tf = self.postings(leaf, field, q.term)

@@ -227,3 +227,17 @@ def test_vector_scores_equal_whooshs_own_bm25f(ws, monkeypatch):
             assert theirs and mine.keys() >= theirs.keys()  # (mine may include deleted documents: `allowed` drops them)
             assert all(abs(mine[doc] - score) < 1e-4 * max(1.0, score) for doc, score in theirs.items())
         article(ws, f"later{round_}", {"zh-hans": ("退货运费说明", "退货运费优惠券。")})  # a new segment beside the cached ones
+
+
+def test_warm_decodes_the_frequent_lists_and_changes_no_result(ws):
+    """search.warm() at server start decodes posting lists ahead of the questions (Whoosh)."""
+    from knowledge import search_scoring
+
+    for i in range(6):
+        article(ws, f"w{i}", {"zh-hans": (f"退货运费说明{i}", "退货运费" * (i + 1), ["怎么退货"])})
+    before = [(h.slug, h.score) for h in search.search(ws.pk, "退货运费怎么算")]
+    search_scoring.POSTINGS.lists.clear()
+    search_scoring.POSTINGS.size = 0
+    decoded = search.backend().warm()
+    assert decoded > 0 and search_scoring.POSTINGS.size == decoded
+    assert [(h.slug, h.score) for h in search.search(ws.pk, "退货运费怎么算")] == before
