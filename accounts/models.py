@@ -135,17 +135,17 @@ class Membership(models.Model):
         return result
 
 
-class RoutingVersion(models.Model):
-    """Changes with every change to who serves what in a workspace (memberships, roles, custom
-    roles, inbox access, agent groups and their members). Per-process caches of that structure
-    (routing.actions) compare it on each read, so every process sees a change at once.
+class WorkspaceVersion(models.Model):
+    """A per-workspace value that changes with every change to some structure, for per-process
+    caches that compare it on each read, so every process sees a change at once.
 
     Written after the change, in its transaction: a reader then never pairs the new value with
     the old structure. A fresh random value rather than a counter, so a rolled-back change or a
-    test's rolled-back workspace cannot bring back a value a cache already holds."""
+    test's rolled-back workspace cannot bring back a value a cache already holds. Subclasses
+    declare `workspace` (one row per workspace) and `version` (a big integer, default 0)."""
 
-    workspace = models.OneToOneField(Workspace, on_delete=models.CASCADE, primary_key=True, related_name="+")
-    version = models.BigIntegerField(default=0)
+    class Meta:
+        abstract = True
 
     @classmethod
     def bump(cls, workspace_id):
@@ -158,15 +158,24 @@ class RoutingVersion(models.Model):
                 cls.objects.filter(workspace_id=workspace_id).update(version=value)
 
     @classmethod
+    def current(cls, workspace_id):
+        """The value, or None before the workspace's first change (then nothing may be cached)."""
+        return cls.objects.filter(workspace_id=workspace_id).values_list("version", flat=True).first()
+
+
+class RoutingVersion(WorkspaceVersion):
+    """Changes with every change to who serves what in a workspace (memberships, roles, custom
+    roles, inbox access, agent groups and their members): the routing structure cache
+    (routing.actions) compares it on each read."""
+
+    workspace = models.OneToOneField(Workspace, on_delete=models.CASCADE, primary_key=True, related_name="+")
+    version = models.BigIntegerField(default=0)
+
+    @classmethod
     def bump_for_user(cls, user_id):
         """Every workspace the user is a member of (their account changed)."""
         for workspace_id in Membership.objects.filter(user_id=user_id).values_list("workspace_id", flat=True):
             cls.bump(workspace_id)
-
-    @classmethod
-    def current(cls, workspace_id):
-        """The value, or None before the workspace's first change (then nothing may be cached)."""
-        return cls.objects.filter(workspace_id=workspace_id).values_list("version", flat=True).first()
 
 
 class UserPreferences(models.Model):

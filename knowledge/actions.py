@@ -475,16 +475,16 @@ def delete_unanswered_question(actor, question_id):
 # --- 同义词 ---------------------------------------------------------------------------------------
 
 
-def _locked_synonym_version(workspace_id):
-    """Inside the transaction: the workspace's SynonymVersion row, locked, so saves of one
-    workspace are serialised (the group limit holds) and each bumps the version once."""
+def _lock_synonyms(workspace_id):
+    """Inside the transaction: lock the workspace's SynonymVersion row, so saves of one workspace
+    are serialised (the group limit holds); each then bumps it once."""
     if not SynonymVersion.objects.filter(workspace_id=workspace_id).exists():
         try:
             with transaction.atomic():
                 SynonymVersion.objects.create(workspace_id=workspace_id)
         except IntegrityError:
             pass  # made by a concurrent save
-    return SynonymVersion.objects.select_for_update().get(workspace_id=workspace_id)
+    SynonymVersion.objects.select_for_update().get(workspace_id=workspace_id)
 
 
 def save_synonym_group(actor, group=None, *, phrases):
@@ -495,7 +495,7 @@ def save_synonym_group(actor, group=None, *, phrases):
     existing = in_workspace(actor, SynonymGroup, getattr(group, "pk", group), action) if group is not None else None
     cleaned = "\n".join(synonyms.clean_phrases(phrases))
     with _audit_refusal(actor, action, existing), transaction.atomic():
-        version = _locked_synonym_version(actor.workspace_id)
+        _lock_synonyms(actor.workspace_id)
         if existing is None:
             synonyms.check_room(actor.workspace_id)
             target = SynonymGroup(workspace_id=actor.workspace_id)
@@ -506,7 +506,7 @@ def save_synonym_group(actor, group=None, *, phrases):
         before = target.phrases
         target.phrases = cleaned
         target.save()
-        SynonymVersion.objects.filter(pk=version.pk).update(version=F("version") + 1)
+        SynonymVersion.bump(actor.workspace_id)
         audit(actor, action, target=target, before={"phrases": before} if existing else {}, after={"phrases": cleaned})
     return target
 
@@ -516,7 +516,7 @@ def delete_synonym_group(actor, group_id):
     _require_configure(actor, action)
     group = in_workspace(actor, SynonymGroup, group_id, action)
     with _audit_refusal(actor, action, group), transaction.atomic():
-        version = _locked_synonym_version(actor.workspace_id)
+        _lock_synonyms(actor.workspace_id)
         audit(actor, action, target=group, before={"phrases": group.phrases})
         SynonymGroup.objects.filter(pk=group.pk).delete()
-        SynonymVersion.objects.filter(pk=version.pk).update(version=F("version") + 1)
+        SynonymVersion.bump(actor.workspace_id)

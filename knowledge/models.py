@@ -6,6 +6,8 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from accounts.models import WorkspaceVersion
+
 LOCALES = [("zh-hans", "简体中文"), ("zh-hant", "繁體中文"), ("en", "English")]
 
 
@@ -225,9 +227,10 @@ class SynonymGroup(models.Model):
         return [p for p in self.phrases.splitlines() if p.strip()]
 
 
-class SynonymVersion(models.Model):
-    """Bumped (F()) in the transaction of every synonym change: each process compares this one
-    small row with the version it cached, so an edit applies at once everywhere."""
+class SynonymVersion(WorkspaceVersion):
+    """Bumped in the transaction of every synonym change (knowledge.actions, which also lock the
+    row to serialise a workspace's saves): each process compares this one small row with the
+    version it cached (knowledge.synonyms), so an edit applies at once everywhere."""
 
     workspace = models.OneToOneField("accounts.Workspace", on_delete=models.CASCADE, related_name="+")
     version = models.PositiveBigIntegerField(default=0)

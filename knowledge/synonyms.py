@@ -68,13 +68,9 @@ def check_room(workspace_id, group_id=None):
         raise invalid("too_many_synonym_groups", _("A workspace can have at most %(n)s synonym groups.") % {"n": MAX_GROUPS})
 
 
-def version_of(workspace_id):
-    return SynonymVersion.objects.filter(workspace_id=workspace_id).values_list("version", flat=True).first() or 0
-
-
 def groups(workspace_id):
     """The workspace's synonym groups, [[phrase, ...], ...] (shared between callers: do not change them)."""
-    version = version_of(workspace_id)
+    version = SynonymVersion.current(workspace_id) or 0  # no row: no change ever saved
     cached = _cache.get(workspace_id)
     if cached is not None and cached[0] == version:
         return cached[1]
