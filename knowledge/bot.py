@@ -101,7 +101,8 @@ def decide(conversation, text, locale):
             "suggest", text=_("I could not find an answer to that. Could you put it another way, or talk to a person?"))
     versions = {(v.article_id, v.locale): v for v in ArticleVersion.objects.filter(
         article_id__in=[h.article_id for h in hits]).select_related("article__workspace")}
-    links = [{"url": article_url(versions[(h.article_id, h.locale)]), "name": h.title} for h in hits if (h.article_id, h.locale) in versions]
+    links = [{"url": article_url(versions[(h.article_id, h.locale)]), "name": h.title, "article": h.article_id, "locale": h.locale}
+             for h in hits if (h.article_id, h.locale) in versions]
     top = versions.get((hits[0].article_id, hits[0].locale))
     top_versions = [v for (aid, _loc), v in versions.items() if aid == top.article_id] if top is not None else []
     if is_sure(text, hits, top_versions, unknown, synonyms.groups(conversation.workspace_id)):
@@ -155,7 +156,7 @@ def deliver(conversation_id, reply):
                 unanswered.record(posted.conversation.workspace_id, reply.question, reply.locale, UnansweredQuestion.Reason.HANDED_OFF)
             return
         workspace_id = Conversation.objects.filter(pk=conversation_id).values_list("workspace_id", flat=True).first()
-        links = choices.with_article_ids(workspace_id, reply.articles)
+        links = reply.articles  # [{"url", "name", "article", "locale"}]
         if reply.kind == "answer":
             feedback.post_answer(conversation_id, reply.text, links, question=reply.question, locale=reply.locale)
             return

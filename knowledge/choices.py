@@ -15,42 +15,12 @@ Message attachments carry the choices to the widget: {"url", "name", "choice": "
 WeChat), and {"name", "choice": "resolved" | "unresolved" | "handoff"} for the bot's own
 buttons (no url: a label elsewhere)."""
 
-from django.urls import Resolver404, resolve
-
 from chat.models import ConversationEvent
 
 from .models import Article, ArticleVersion
 
 RECENT_SUGGESTIONS = 3  # a tap on an older offer, further up the chat, still counts
 ASK, RESOLVED, UNRESOLVED, HANDOFF = "ask", "resolved", "unresolved", "handoff"
-
-
-def _slug_and_locale(url):
-    try:
-        match = resolve(url)
-    except Resolver404:
-        return None
-    if match.view_name != "knowledge:article":
-        return None
-    return match.kwargs.get("article"), match.kwargs.get("locale")
-
-
-def with_article_ids(workspace_id, links):
-    """The bot's article links ([{"url", "name"}]) with each one's article id and locale ("article",
-    "locale"; None when the url is not a help-center article of the workspace): one query for all.
-    A link that already names both keeps them."""
-    named = [link for link in links if link.get("article") and link.get("locale")]
-    keys = {link["url"]: _slug_and_locale(link["url"]) for link in links if link not in named and isinstance(link.get("url"), str)}
-    slugs = {key[0] for key in keys.values() if key}
-    ids = dict(Article.objects.filter(workspace_id=workspace_id, slug__in=slugs).values_list("slug", "pk")) if slugs else {}
-    found = []
-    for link in links:
-        if link in named:
-            found.append(link)
-            continue
-        slug, locale = keys.get(link.get("url")) or (None, None)
-        found.append({**link, "article": ids.get(slug), "locale": locale})
-    return found
 
 
 def suggestion_attachments(links):
