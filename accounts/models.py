@@ -103,6 +103,11 @@ class CustomRole(models.Model):
         return result
 
 
+def shown_name(display_name, user):
+    """How a workspace names a member: their display name there, else full name, else username."""
+    return display_name or user.get_full_name() or user.get_username()
+
+
 class Membership(models.Model):
     """A user's place in a workspace: a base role, optionally a custom role on top."""
 
@@ -120,6 +125,10 @@ class Membership(models.Model):
 
     def __str__(self):
         return f"{self.user} @ {self.workspace} ({self.role})"
+
+    @property
+    def shown_name(self):
+        return shown_name(self.display_name, self.user)
 
     ROUTING_FIELDS = {"workspace", "workspace_id", "user", "user_id", "role", "custom_role", "custom_role_id"}
 

@@ -64,7 +64,7 @@ def agent_actor(membership):
     if not roles.can(membership, roles.SERVE_CHATS):
         raise forbidden()
     user = membership.user
-    name = membership.display_name or user.get_full_name() or user.get_username()
+    name = membership.shown_name
     view_all = roles.can(membership, roles.VIEW_ALL_HISTORY) or WorkspaceUserPermission.objects.filter(
         user_id=user.pk, content_object_id=membership.workspace_id, permission__codename="view_all_history"
     ).exists()

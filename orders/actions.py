@@ -11,7 +11,7 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts import roles
 from accounts.actions import audit
-from accounts.models import Membership
+from accounts.models import Membership, shown_name
 from helpdesk.errors import DomainError
 
 from .models import Voucher
@@ -76,10 +76,9 @@ def verifier_name(voucher):
     if voucher.verified_by_id is None:
         return _("someone no longer in this workspace")
     member = Membership.objects.filter(workspace_id=voucher.workspace_id, user_id=voucher.verified_by_id).select_related("user").first()
-    if member is not None and member.display_name:
-        return member.display_name
-    user = member.user if member is not None else voucher.verified_by
-    return user.get_full_name() or user.get_username()
+    if member is not None:
+        return member.shown_name
+    return shown_name("", voucher.verified_by)
 
 
 def _state(voucher):

@@ -8,7 +8,7 @@ from django.db.models.functions import Coalesce
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext_lazy as _
 
-from accounts.models import Membership
+from accounts.models import Membership, shown_name
 from chat import access
 from chat import messages as chat_messages
 from chat.models import Conversation, Customer, CustomerVisit, Inbox, InboxUserPermission, Message, ReadState, SenderKind, Tag
@@ -183,17 +183,17 @@ def transfer_targets(conversation):
     groups = AgentGroup.objects.filter(workspace_id=conversation.workspace_id, enabled=True).order_by("priority", "name")
     agents = list(agents)
     for m in agents:
-        m.name = m.display_name or m.user.get_full_name() or m.user.get_username()
+        m.name = m.shown_name
         m.status_label = PRESENCE_LABELS.get(m.status or "offline", m.status)
     return agents, list(groups)
 
 
 def member_name(workspace_id, user):
-    """How the workspace knows a member: their display name, else full name, else username."""
+    """How the workspace names a member (accounts.models.shown_name); "" for nobody."""
     if user is None:
         return ""
     display = Membership.objects.filter(workspace_id=workspace_id, user_id=user.pk).values_list("display_name", flat=True).first()
-    return display or user.get_full_name() or user.get_username()
+    return shown_name(display, user)
 
 
 def customer_panel(actor, customer_id):
