@@ -31,7 +31,7 @@ from whoosh.filedb.filestore import FileStorage
 from whoosh.qparser import QueryParser
 from whoosh.query import And, Every, Term
 
-from helpdesk.analysis import index_terms, words
+from helpdesk.analysis import index_terms
 from helpdesk.text import fold
 
 from .search_scoring import VectorScorer
@@ -68,11 +68,6 @@ class ShopTokenizer(Tokenizer):
 
 def shop_analyzer(with_grams=True):
     return ShopTokenizer(with_grams)
-
-
-def analyze(text):
-    """The word terms of text (grams aside), in order, without duplicates."""
-    return list(dict.fromkeys(w for w, _s, _e in words(text)))
 
 
 # --- serialised writes ------------------------------------------------------------------------
