@@ -92,7 +92,9 @@ def decide(conversation, text, locale):
     inbox = conversation.inbox
     if wants_person(text, inbox):
         return Reply("handoff", reason="keyword")
-    hits, unknown = search.explained_search(conversation.workspace_id, text, locale=locale, limit=settings.KB_BOT["SUGGESTIONS"])
+    groups = synonyms.groups(conversation.workspace_id)
+    hits, unknown = search.explained_search(conversation.workspace_id, text, locale=locale, limit=settings.KB_BOT["SUGGESTIONS"],
+                                            synonym_groups=groups)
     SearchLog.objects.create(workspace_id=conversation.workspace_id, query=str(text)[:200], locale=locale,
                              source=SearchLog.Source.BOT, result_count=len(hits), visitor_key=f"c:{conversation.customer_id}")
     misses = ConversationEvent.objects.filter(conversation=conversation, kind=ConversationEvent.Kind.BOT_SUGGESTED).count()
@@ -105,7 +107,7 @@ def decide(conversation, text, locale):
              for h in hits if (h.article_id, h.locale) in versions]
     top = versions.get((hits[0].article_id, hits[0].locale))
     top_versions = [v for (aid, _loc), v in versions.items() if aid == top.article_id] if top is not None else []
-    if is_sure(text, hits, top_versions, unknown, synonyms.groups(conversation.workspace_id)):
+    if is_sure(text, hits, top_versions, unknown, groups):
         return Reply("answer", text=_engine().answer(text, top, [versions[k] for k in versions]), articles=links[:1])
     if misses + 1 >= inbox.bot_max_misses:
         return Reply("handoff", reason="misses")

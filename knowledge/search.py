@@ -207,14 +207,15 @@ def search(workspace_id, query, *, locale=None, limit=10, strict_locale=False):
     return explained_search(workspace_id, query, locale=locale, limit=limit, strict_locale=strict_locale)[0]
 
 
-def explained_search(workspace_id, query, *, locale=None, limit=10, strict_locale=False):
-    """search() and the words of the query no article of the workspace has (nor any of their
-    equivalents): [] when every word is known somewhere."""
+def explained_search(workspace_id, query, *, locale=None, limit=10, strict_locale=False, synonym_groups=None):
+    """search() and the words of the query no article of the workspace is about (title, similar
+    questions; nor any of their equivalents): [] when every word is known. `synonym_groups`: the
+    workspace's synonyms when the caller has read them already (the bot uses them again)."""
     text = " ".join((query or "").split())[:MAX_QUERY_CHARS]
     limit = max(0, min(int(limit), MAX_LIMIT))
     if not text or not limit:
         return [], []
-    terms = query_terms(text, synonyms.groups(workspace_id))
+    terms = query_terms(text, synonyms.groups(workspace_id) if synonym_groups is None else synonym_groups)
     if not terms:
         return [], []
     prefer = locale if locale in LOCALE_CODES else guess_locale(text)
