@@ -8,7 +8,7 @@ SIM_PORT ?= 8765
 SIM := http://127.0.0.1:$(SIM_PORT)
 STAMP := $(VENV)/.installed
 
-.PHONY: run test bench bench-faults bench-console bench-search bench-scheduler bench-followups eval-search install messages clean
+.PHONY: run test bench bench-faults bench-console bench-search bench-scheduler bench-history bench-followups eval-search install messages clean
 
 $(STAMP): requirements.txt requirements-dev.txt constraints.txt
 	test -x $(PY) || $$(scripts/python312.sh) -m venv $(VENV)
@@ -59,6 +59,10 @@ bench-search: install
 ## Scheduler benchmark (PostgreSQL, 10,000 due deadlines, 1 and 2 processes; idle turn on SQLite): docs/benchmarks.md.
 bench-scheduler: install
 	$(PY) scripts/bench_scheduler.py $(BENCH_ARGS)
+
+## History search benchmark (会话记录): keyword search over generated messages on PostgreSQL (BENCH_ARGS="--conversations 200000"): docs/benchmarks.md.
+bench-history: install
+	$(PY) scripts/bench_history.py $(BENCH_ARGS)
 
 ## Bot answer latency through follow-up jobs (a real server on the embedded default): docs/benchmarks.md.
 bench-followups: install

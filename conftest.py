@@ -111,6 +111,17 @@ def personas(db):
     return p
 
 
+@pytest.fixture
+def agents_on_duty_but_full(personas):
+    """The agents of inboxes A and B are online with no free slot: chats queue and someone will serve
+    them. Without anyone on duty the flow tells each customer to leave a message (lifecycle.flow),
+    one more line in every conversation of tests that are about something else."""
+    from routing.models import AgentPresence
+
+    for user in (personas.agent_a_user, personas.agent_b_user):
+        AgentPresence.objects.create(workspace=personas.workspace, user=user, status="online", capacity=0)
+
+
 def send(actor, body="hello", client_msg_id=None, **kwargs):
     """Send through the real action with a fresh client_msg_id unless one is given."""
     return chat_messages.send_message(actor, client_msg_id=client_msg_id or f"t-{next(_ids)}", body=body, **kwargs)
@@ -134,6 +145,9 @@ def _release_worker_connections(django_db_setup, django_db_blocker):
     yield
     from django.db import connection
 
+    from helpdesk import async_db
+
+    async_db.drop_all()
     with django_db_blocker.unblock():
         # Only when this process made a test database (a worker given no database test made none).
         if connection.vendor == "postgresql" and connection.settings_dict["NAME"].startswith("test_"):

@@ -201,6 +201,26 @@ class SameWorkspaceRelationsFormSet:
                 refuse_other_workspaces(form, workspace_id, self.scope_admin.admin_site)
 
 
+class ParentRightsInline:
+    """For an inline: the rights of the page it sits on (that page's capability), not Django's
+    per-model permissions. Adding rows to a new parent follows the right to add the parent."""
+
+    def parent_admin(self):
+        return self.admin_site._registry[self.parent_model]
+
+    def has_view_permission(self, request, obj=None):
+        return self.parent_admin().has_view_permission(request, obj)
+
+    def has_change_permission(self, request, obj=None):
+        return self.parent_admin().has_change_permission(request, obj)
+
+    def has_add_permission(self, request, obj=None):
+        return self.parent_admin().has_add_permission(request) if obj is None else self.has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return self.has_change_permission(request, obj)
+
+
 class WorkspaceScopedAdmin(admin.ModelAdmin):
     """Rows are visible and editable only in workspaces where the user holds `capability`."""
 

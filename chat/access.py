@@ -102,12 +102,17 @@ def visible_conversations(actor):
         return qs.none()
     if actor.view_all_history:
         return qs
-    supervised = _group_permissions().filter(
-        user_id=actor.user_id, permission__codename="supervise_group", content_object__workspace_id=actor.workspace_id
-    ).values("content_object_id")
+    supervised = supervised_group_ids(actor)
     took_part = Participant.objects.filter(user_id=actor.user_id).values("conversation_id")
     served = Q(inbox_id__in=served_inboxes(actor)) & (Q(assignee_id=actor.user_id) | Q(assignee__isnull=True) | Q(pk__in=took_part))
     return qs.filter(served | Q(group_id__in=supervised))
+
+
+def supervised_group_ids(actor):
+    """The ids of the agent groups this member supervises here (a subquery)."""
+    return _group_permissions().filter(
+        user_id=actor.user_id, permission__codename="supervise_group", content_object__workspace_id=actor.workspace_id
+    ).values("content_object_id")
 
 
 def may_reply(actor, conversation):

@@ -1,36 +1,34 @@
+from datetime import timedelta
+
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
+from django.forms.models import BaseInlineFormSet
+from django.utils import timezone
+from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
 from accounts import actions as account_actions
 from accounts import roles
-from accounts.admin_scope import WorkspaceScopedAdmin, acting
+from accounts.admin_scope import ParentRightsInline, WorkspaceScopedAdmin, acting
 from helpdesk.errors import DomainError
 
-from . import hours
-from .models import Conversation, ConversationEvent, Customer, Inbox, InboxUserPermission, Message, SatisfactionRating
+from . import hours, wrapup
+from .models import (Conversation, ConversationEvent, Customer, Disposition, Inbox, InboxUserPermission, Message, SatisfactionRating,
+                     WrapUpSettings)
 from .staff import set_inbox_access
 
 
-class ObjectAccessInline(admin.TabularInline):
+class ObjectAccessInline(ParentRightsInline, admin.TabularInline):
     """Who holds an object permission; saved through an audited action (audit, live revocation)."""
 
     extra = 0
     fields = ["user"]
     set_access = None  # e.g. chat.staff.set_inbox_access(actor, object_id, membership_id, granted)
 
-    def parent_admin(self):
-        return self.admin_site._registry[self.parent_model]
-
-    # Rights follow the parent page's capability (not Django's per-model permissions).
-    def has_view_permission(self, request, obj=None):
-        return self.parent_admin().has_view_permission(request, obj)
-
-    def has_change_permission(self, request, obj=None):
-        return self.parent_admin().has_change_permission(request, obj)
-
-    has_add_permission = has_delete_permission = has_change_permission
+    # Granting and revoking are changes to the parent page, whatever the parent's add right.
+    def has_add_permission(self, request, obj=None):
+        return self.has_change_permission(request, obj)
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         if db_field.name == "user":
@@ -137,7 +135,8 @@ class ConversationAdmin(WorkspaceScopedAdmin):
     list_display = ["pk", "inbox", "customer", "state", "assignee", "last_message_at"]
     list_filter = ["state", "inbox"]
     list_select_related = ["inbox", "customer", "assignee"]
-    fields = ["workspace", "inbox", "customer", "state", "assignee", "group", "last_seq", "first_response_at", "resolved_at", "entry_page"]
+    fields = ["workspace", "inbox", "customer", "state", "assignee", "group", "last_seq", "first_response_at", "resolved_at", "disposition",
+              "entry_page"]
     readonly_fields = fields
     inlines = [MessageInline, EventInline]
 
@@ -153,3 +152,79 @@ class SatisfactionRatingAdmin(WorkspaceScopedAdmin):
     list_select_related = ["conversation__customer", "agent", "customer"]
     fields = ["conversation", "customer", "agent", "rating", "comment", "created_at"]
     readonly_fields = fields
+
+
+# --- 咨询分类: the wrap-up categories agents choose from at resolve -------------------------------
+
+REPORT_DAYS = 30
+
+
+class DispositionFormSet(BaseInlineFormSet):
+    """The list as the owner edits it: each name once (ignoring case and surrounding spaces)."""
+
+    def clean(self):
+        seen = set()  # before the generic unique check, which would only say "duplicate data"
+        for form in self.forms:
+            if not hasattr(form, "cleaned_data") or (self.can_delete and self._should_delete_form(form)):
+                continue
+            name = (form.cleaned_data.get("name") or "").strip()
+            if not name:
+                continue
+            form.cleaned_data["name"] = form.instance.name = name
+            if name.casefold() in seen:
+                form.add_error("name", _("This category is already in the list."))
+            seen.add(name.casefold())
+        super().clean()
+
+
+class DispositionInline(ParentRightsInline, admin.TabularInline):
+    model = Disposition
+    formset = DispositionFormSet
+    fields = ["name", "position", "is_active"]
+    extra = 3
+    verbose_name = _("wrap-up category")
+    verbose_name_plural = _("wrap-up categories (in the order agents see them)")
+
+
+def _names(wrap_up_id):
+    return list(Disposition.objects.filter(wrap_up_id=wrap_up_id).order_by("position", "pk").values_list("name", "is_active"))
+
+
+@admin.register(WrapUpSettings)
+class WrapUpSettingsAdmin(WorkspaceScopedAdmin):
+    """One page per workspace: whether a category is required at resolve, the list (one form row per
+    category: name, position, in use), and how often each was chosen lately."""
+
+    list_display = ["workspace", "required", "categories"]
+    list_select_related = ["workspace"]
+    inlines = [DispositionInline]
+    audit_name = "wrap_up"
+
+    def get_fields(self, request, obj=None):
+        return ["workspace", "required", "recent_counts"] if obj is not None else ["workspace", "required"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return ["workspace", "recent_counts"] if obj is not None else []
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("dispositions")
+
+    @admin.display(description=_("categories in use"))
+    def categories(self, obj):
+        return "、".join(d.name for d in obj.dispositions.all() if d.is_active) or "-"
+
+    @admin.display(description=_("chosen in the last 30 days"))
+    def recent_counts(self, obj):
+        until = timezone.now()
+        report = wrapup.counts(obj.workspace_id, until - timedelta(days=REPORT_DAYS), until)
+        rows = [*report.rows, (_("no category"), report.unclassified)]
+        return format_html("<table><tbody>{}</tbody></table>", format_html_join("", "<tr><td>{}</td><td>{}</td></tr>", rows))
+
+    def save_formset(self, request, form, formset, change):
+        before = _names(form.instance.pk) if change else []
+        formset.save()
+        after = _names(form.instance.pk)
+        if after != before:
+            actor = acting(request, form.instance.workspace_id)
+            shown = lambda rows: {"categories": [n for n, active in rows if active], "not_in_use": [n for n, active in rows if not active]}  # noqa: E731
+            account_actions.audit(actor, "wrap_up.categories", target=form.instance, before=shown(before), after=shown(after))

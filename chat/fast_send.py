@@ -10,7 +10,10 @@ path returns the original; two racing repeats: the unique constraint fails the s
 whole, its seq increment included); the statement has committed when it returns (in a group commit,
 chat.group_commit: the group commits before anyone is answered), so the ack follows the commit.
 Anything else — the first message, a reopen, a snoozed or bot conversation,
-sensitive words, rules, devices — answers None and the caller takes the general path."""
+sensitive words, rules, devices — answers None and the caller takes the general path.
+
+send_on_loop runs the same statement from the event loop on PostgreSQL (helpdesk.async_db): a
+customer's text over the socket then needs no database thread at all."""
 
 import functools
 import json
@@ -19,15 +22,20 @@ import psycopg
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
+from helpdesk import async_db
 from helpdesk.validation import int_or_none
 
 from . import group_commit, hooks
-from .models import Conversation, Message
+from .models import Conversation, CustomerBlock, Message
 
 # States where a customer's message changes nothing but last_seq/last_message_at (see messages._append).
 PLAIN_STATES = (Conversation.State.QUEUED, Conversation.State.ASSIGNED, Conversation.State.PENDING)
 
 _CONVERSATION_FIELDS = [f for f in Conversation._meta.concrete_fields]
+# A blocked customer's send is left to the general path, which refuses it (chat.blocks); the
+# partial unique index on open blocks makes this one index probe.
+_NOT_BLOCKED = (f'SELECT 1 FROM "{CustomerBlock._meta.db_table}" WHERE "customer_id" = %(customer_id)s AND "lifted_at" IS NULL'
+                ' AND ("expires_at" IS NULL OR "expires_at" > %(now)s)')
 _CONVERSATION_ATTNAMES = [f.attname for f in _CONVERSATION_FIELDS]
 
 
@@ -45,6 +53,7 @@ def _sql():
               AND "customer_id" = %(customer_id)s AND "workspace_id" = %(workspace_id)s
               AND ("state" = ANY(%(plain_states)s) AND ("state" <> 'pending' OR "snoozed_until" IS NULL))
               AND NOT EXISTS (SELECT 1 FROM "{msg}" WHERE "sender_key" = %(sender_key)s AND "client_msg_id" = %(client_msg_id)s)
+              AND NOT EXISTS ({_NOT_BLOCKED})
             RETURNING {returned}
         ), stored AS (
             INSERT INTO "{msg}" ("conversation_id", "seq", "sender_kind", "sender_user_id", "sender_customer_id", "sender_key",
@@ -73,6 +82,7 @@ def _sqlite_sql():
           AND "customer_id" = %(customer_id)s AND "workspace_id" = %(workspace_id)s
           AND "state" IN ({plain_states}) AND ("state" <> 'pending' OR "snoozed_until" IS NULL)
           AND NOT EXISTS (SELECT 1 FROM "{msg}" WHERE "sender_key" = %(sender_key)s AND "client_msg_id" = %(client_msg_id)s)
+          AND NOT EXISTS ({_NOT_BLOCKED})
         RETURNING {returned}
     """
     store = f"""
@@ -129,22 +139,43 @@ def _server_bound_cursor():
     return connection.make_debug_cursor(raw) if connection.queries_logged else connection.make_cursor(raw)
 
 
+def _params(actor, *, client_msg_id, body, msg_type, conversation_id, attachments):
+    return {
+        "now": timezone.now(), "conversation_id": conversation_id, "customer_id": actor.customer_id, "inbox_id": actor.inbox_id,
+        "workspace_id": actor.workspace_id, "open_states": [str(s) for s in Conversation.OPEN_STATES], "plain_states": [str(s) for s in PLAIN_STATES],
+        "sender_key": actor.key, "client_msg_id": client_msg_id, "sender_kind": actor.kind, "sender_name": actor.name[:120],
+        "msg_type": msg_type, "body": body, "attachments": json.dumps(list(attachments)),
+    }
+
+
+def _message_from_row(actor, row, params, attachments):
+    conversation = _conversation_from_row(row[1:])
+    message = Message(
+        pk=row[0], conversation=conversation, seq=conversation.last_seq, sender_kind=actor.kind, sender_customer_id=actor.customer_id,
+        sender_key=actor.key, sender_name=params["sender_name"], client_msg_id=params["client_msg_id"], msg_type=params["msg_type"],
+        body=params["body"], attachments=list(attachments), is_private=False, created_at=params["now"],
+    )
+    message._state.adding, message._state.db = False, connection.alias
+    return message
+
+
+def _conversation_id(value):
+    """(usable, id): a named conversation must be an integer (else the general path answers not_found)."""
+    if value is None:
+        return True, None
+    value = int_or_none(value)
+    return value is not None, value
+
+
 def send(actor, *, client_msg_id, body, msg_type, conversation_id, attachments):
     """The stored message (its .conversation set), or None when this send needs the general path."""
     if (connection.vendor not in ("postgresql", "sqlite") or (connection.in_atomic_block and not group_commit.grouped()) or not actor.is_customer
             or not hooks.listener().quiet_for(actor.workspace_id, actor.kind)):
         return None
-    if conversation_id is not None:
-        conversation_id = int_or_none(conversation_id)
-        if conversation_id is None:
-            return None  # the general path answers not_found
-    now = timezone.now()
-    params = {
-        "now": now, "conversation_id": conversation_id, "customer_id": actor.customer_id, "inbox_id": actor.inbox_id,
-        "workspace_id": actor.workspace_id, "open_states": [str(s) for s in Conversation.OPEN_STATES], "plain_states": [str(s) for s in PLAIN_STATES],
-        "sender_key": actor.key, "client_msg_id": client_msg_id, "sender_kind": actor.kind, "sender_name": actor.name[:120],
-        "msg_type": msg_type, "body": body, "attachments": json.dumps(list(attachments)),
-    }
+    usable, conversation_id = _conversation_id(conversation_id)
+    if not usable:
+        return None
+    params = _params(actor, client_msg_id=client_msg_id, body=body, msg_type=msg_type, conversation_id=conversation_id, attachments=attachments)
     try:
         if connection.vendor == "sqlite":
             stored = _store_sqlite(params)
@@ -157,13 +188,27 @@ def send(actor, *, client_msg_id, body, msg_type, conversation_id, attachments):
         if group_commit.grouped():
             raise  # the group's transaction is aborted: it runs its sends one by one (chat.group_commit)
         return None
-    if row is None:
+    return None if row is None else _message_from_row(actor, row, params, attachments)
+
+
+def serves_loop():
+    """Whether send_on_loop can store anything here (PostgreSQL with loop connections)."""
+    return async_db.available()
+
+
+async def send_on_loop(actor, *, client_msg_id, body, msg_type, conversation_id, attachments):
+    """send() on the event loop, without a database thread (helpdesk.async_db, PostgreSQL): the same
+    statement, so the same guarantees. None when it does not apply here or the general path must
+    take the send; that includes the lifecycle's caches being due a reload (quiet_known: no query
+    may run on the loop)."""
+    if not serves_loop() or not actor.is_customer or hooks.listener().quiet_known(actor.workspace_id, actor.kind) is not True:
         return None
-    conversation = _conversation_from_row(row[1:])
-    message = Message(
-        pk=row[0], conversation=conversation, seq=conversation.last_seq, sender_kind=actor.kind, sender_customer_id=actor.customer_id,
-        sender_key=actor.key, sender_name=actor.name[:120], client_msg_id=client_msg_id, msg_type=msg_type, body=body,
-        attachments=list(attachments), is_private=False, created_at=now,
-    )
-    message._state.adding, message._state.db = False, connection.alias
-    return message
+    usable, conversation_id = _conversation_id(conversation_id)
+    if not usable:
+        return None
+    params = _params(actor, client_msg_id=client_msg_id, body=body, msg_type=msg_type, conversation_id=conversation_id, attachments=attachments)
+    try:
+        row = await async_db.fetchone(_sql(), params)
+    except psycopg.errors.UniqueViolation:  # a concurrent repeat of this send won: the general path returns it
+        return None
+    return None if row is None else _message_from_row(actor, row, params, attachments)

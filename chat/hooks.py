@@ -20,8 +20,17 @@ class Hooks:
         a listener must answer False whenever screen_message or message_stored could act."""
         return True
 
+    def quiet_known(self, workspace_id, sender_kind):
+        """quiet_for answered from what is in memory, for callers on the event loop where no query
+        may run: True or False, or None when answering would need a query."""
+        return self.quiet_for(workspace_id, sender_kind)
+
+    def conversation_opening(self, conversation):
+        """A customer's first message is opening a conversation (state bot or queued); called before
+        that message is stored, so a line written now comes before it (the welcome)."""
+
     def conversation_started(self, conversation):
-        """A customer's first message opened a conversation (state bot or queued)."""
+        """A customer's first message opened a conversation (state bot or queued); called once it is stored."""
 
     def message_stored(self, conversation, message, findings):
         """A message was appended (findings: what screen_message returned for it)."""
@@ -29,8 +38,9 @@ class Hooks:
     def state_changed(self, conversation, from_state, to_state, actor):
         """The conversation moved from one state to another (actor None: the system)."""
 
-    def conversation_queued(self, conversation):
-        """Routing put the chat in a group's queue or claim pool, the first time for that group."""
+    def conversation_queued(self, conversation, staffed=True):
+        """Routing put the chat in a group's queue or claim pool, the first time for that group
+        (staffed: someone serving the inbox is on duty, so the wait has an end)."""
 
     def conversation_assigned(self, conversation, actor):
         """Routing assigned the chat to conversation.assignee_id (actor: who claimed or transferred it; None: routing)."""

@@ -19,7 +19,7 @@ from django.utils.translation import gettext_lazy as _
 from helpdesk import ratelimit
 from helpdesk.errors import DomainError, forbidden, invalid
 
-from . import access
+from . import access, blocks, customers
 from .models import Customer, CustomerVisit, Inbox, Tag
 from .tags import TAG_RE, record_tag_change
 
@@ -94,8 +94,10 @@ def open_customer_session(inbox_key, *, token=None, name="", user_id=None, user_
 
     Anonymous: the customer of a valid token for this workspace, else a new one. Identified:
     `user_id` with `user_hash` = hex HMAC-SHA256(inbox.secret, user_id) from the merchant's server
-    gives the workspace's customer with that external id (the same on every device); any token
-    sent along is ignored (no merge). Only a verified identity may set attributes beyond `name`.
+    gives the workspace's customer with that external id (the same on every device); a valid
+    anonymous visitor token of the same workspace sent along is merged into it (the visitor logged
+    in: chat.customers.merge_visitor moves their history, in this transaction). Only a verified
+    identity may set attributes beyond `name`.
     Everything is checked before anything is stored."""
     inbox = Inbox.objects.filter(public_key=str(inbox_key or "")[:40]).select_related("workspace").first()
     if inbox is None:
@@ -111,6 +113,9 @@ def open_customer_session(inbox_key, *, token=None, name="", user_id=None, user_
         customer = None
         if identified:
             customer = _identified_customer(inbox, user_id, changes.get("name", ""))
+            visitor = _token_customer(token, inbox)
+            if visitor is not None:
+                customers.merge_visitor(visitor, customer)
         elif token:
             try:
                 actor = actor_from_customer_token(token)
@@ -123,9 +128,23 @@ def open_customer_session(inbox_key, *, token=None, name="", user_id=None, user_
             ratelimit.hit("new_customer_ip", client_ip)
             customer = Customer.objects.create(workspace_id=inbox.workspace_id, first_inbox=inbox, name=changes.get("name", ""))
         customer = _apply_customer_changes(customer, changes)
+        blocks.cover_by_address(customer, client_ip)  # client_ip: as rate limits count it (ratelimit.ip_key)
         if page:
             _record_visit(customer.pk, inbox.pk, *page)
     return customer, inbox, make_customer_token(customer, inbox)
+
+
+def _token_customer(token, inbox):
+    """The anonymous visitor a token names, in this inbox's workspace; None for anything else."""
+    if not token:
+        return None
+    try:
+        actor = actor_from_customer_token(token)
+    except DomainError:
+        return None
+    if actor.workspace_id != inbox.workspace_id:
+        return None
+    return Customer.objects.filter(pk=actor.customer_id, external_id__isnull=True).first()
 
 
 def identity_hash(secret, user_id):

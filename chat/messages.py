@@ -25,7 +25,7 @@ from helpdesk import realtime
 from helpdesk.errors import DomainError, forbidden, invalid
 from helpdesk.validation import is_int
 
-from . import access, fast_send, hooks, uploads
+from . import access, blocks, customers, fast_send, hooks, uploads
 from .models import Conversation, ConversationEvent, Customer, Inbox, Message, Participant, ReadState, SenderKind
 from .notify import history_scope, notify_conversation, notify_message
 from .states import wake
@@ -119,10 +119,9 @@ def _clean_type(msg_type, actor):
 
 
 def _vip_level(customer_id):
-    """The queue priority the merchant gave this customer (signed identity attribute `vip_level`, 0-9)."""
-    attributes = Customer.objects.filter(pk=customer_id).values_list("attributes", flat=True).first() or {}
-    level = attributes.get("vip_level", 0)
-    return min(max(level, 0), 9) if is_int(level) else 0
+    """The queue priority of a new conversation: the level an agent set, else the merchant's signed
+    identity attribute `vip_level` (0-9): chat.customers.queue_level."""
+    return customers.queue_level(customer_id)
 
 
 def _start_conversation(actor, inbox_id, entry_page=""):
@@ -135,14 +134,15 @@ def _start_conversation(actor, inbox_id, entry_page=""):
     )
     ConversationEvent.record(conversation, ConversationEvent.Kind.CREATED, actor, to_state=state, data={"entry_page": conversation.entry_page})
     notify_conversation(conversation, "conversation.created")
-    hooks.listener().conversation_started(conversation)
+    hooks.listener().conversation_opening(conversation)
     return conversation
 
 
 def _customer_target(actor, conversation_id, entry_page):
-    """The conversation a customer's send goes to: the one named, else their open one in this inbox, else a new one."""
+    """(conversation, started) for a customer's send: the one named, else their open one in this
+    inbox, else a new one (started)."""
     if conversation_id is not None:
-        return access.get_conversation(actor, conversation_id, lock=True)
+        return access.get_conversation(actor, conversation_id, lock=True), False
     Customer.objects.select_for_update().filter(pk=actor.customer_id).first()
     conversation = (
         Conversation.objects.select_for_update()
@@ -150,7 +150,7 @@ def _customer_target(actor, conversation_id, entry_page):
         .order_by("-pk")
         .first()
     )
-    return conversation or _start_conversation(actor, actor.inbox_id, entry_page)
+    return (conversation, False) if conversation else (_start_conversation(actor, actor.inbox_id, entry_page), True)
 
 
 def send_message(actor, *, client_msg_id, body="", msg_type="text", conversation_id=None, attachments=None, is_private=False, entry_page=""):
@@ -179,8 +179,11 @@ def send_message(actor, *, client_msg_id, body="", msg_type="text", conversation
             existing = sent_before(actor, client_msg_id)
             if existing is not None:
                 return existing, False
+            if actor.is_customer and blocks.is_blocked(actor.customer_id):
+                raise blocks.refused()  # nothing stored, no conversation opened, nothing routed
+            started = False
             if actor.is_customer:
-                conversation = _customer_target(actor, conversation_id, entry_page)
+                conversation, started = _customer_target(actor, conversation_id, entry_page)
             else:
                 conversation = access.get_conversation(actor, conversation_id, lock=True)
                 access.require_reply_right(actor, conversation)
@@ -191,6 +194,8 @@ def send_message(actor, *, client_msg_id, body="", msg_type="text", conversation
             body, findings = listener.screen_message(conversation, actor, body, is_private)
             message = _append(conversation, actor, client_msg_id=client_msg_id, body=body,
                               msg_type=msg_type, attachments=attachments, is_private=is_private, findings=findings)
+            if started:  # after the first message: what follows (routing's line) is published after it
+                hooks.listener().conversation_started(conversation)
             return message, True
     except IntegrityError:
         # A concurrent retry of the same send won the race: return what it stored.
@@ -198,6 +203,26 @@ def send_message(actor, *, client_msg_id, body="", msg_type="text", conversation
         if existing is None:
             raise
         return existing, False
+
+
+def may_send_on_loop(actor, *, msg_type="text", attachments=None, is_private=False, **_send):
+    """Whether send_message_on_loop may take this send (a customer's text, on a database it serves)."""
+    return actor.is_customer and msg_type == Message.Type.TEXT and attachments in (None, []) and is_private is False and fast_send.serves_loop()
+
+
+async def send_message_on_loop(actor, *, client_msg_id, body="", msg_type="text", conversation_id=None, attachments=None, is_private=False,
+                               entry_page=""):
+    """send_message's commonest case on the event loop, with no database thread: a customer's plain
+    text into their open conversation (chat.fast_send.send_on_loop). Returns (message, True), or
+    None when the send must go to send_message (nothing was stored). Bad input raises as there."""
+    if not may_send_on_loop(actor, msg_type=msg_type, attachments=attachments, is_private=is_private):
+        return None
+    message = await fast_send.send_on_loop(actor, client_msg_id=_clean_client_msg_id(client_msg_id), body=_clean_body(body, msg_type),
+                                           msg_type=Message.Type.TEXT, conversation_id=conversation_id, attachments=[])
+    if message is None:
+        return None
+    notify_message(message)  # committed already: published at once
+    return message, True
 
 
 def sent_before(actor, client_msg_id):

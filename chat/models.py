@@ -160,6 +160,15 @@ class Customer(models.Model):
     tags = models.ManyToManyField(Tag, blank=True, related_name="customers", verbose_name=_("tags"))
     created_at = models.DateTimeField(auto_now_add=True)
     last_seen_at = models.DateTimeField(null=True, blank=True)
+    # The address the last chat session was opened from, as rate limits count it (an IPv6 /64):
+    # what a block "with the address" covers (chat.blocks).
+    last_ip = models.CharField(_("last address"), max_length=64, blank=True)
+    # The VIP level an agent set (0-9); None: the merchant's signed attribute `vip_level` decides
+    # (chat.customers.queue_level: the agent's level wins while it is set).
+    vip_level = models.PositiveSmallIntegerField(_("VIP level set by an agent"), null=True, blank=True)
+    # An anonymous visitor who logged in: their history moved to this customer (chat.customers.merge_visitor).
+    merged_into = models.ForeignKey("self", on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
+                                    verbose_name=_("merged into"))
 
     class Meta:
         verbose_name = _("customer")
@@ -176,6 +185,58 @@ class Customer(models.Model):
     @property
     def display_name(self):
         return self.name or _("Visitor %(id)s") % {"id": self.pk}
+
+
+class CustomerNote(models.Model):
+    """A note agents keep on a customer (not on one conversation): shown wherever the customer is."""
+
+    workspace = models.ForeignKey("accounts.Workspace", on_delete=models.CASCADE, related_name="+")
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="notes", verbose_name=_("customer"))
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+", verbose_name=_("author"))
+    text = models.TextField(_("text"), max_length=1000)
+    created_at = models.DateTimeField(_("written at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("customer note")
+        verbose_name_plural = _("customer notes")
+        indexes = [models.Index(fields=["customer", "-created_at"], name="customer_note_recent")]
+
+    def __str__(self):
+        return self.text[:40]
+
+
+class CustomerBlock(models.Model):
+    """黑名单: a customer whose messages the workspace refuses until expires_at (None: until lifted).
+    A block with the address also covers every other visitor opening a chat from it: they get a
+    block of their own (source: this one) when their session opens (chat.blocks)."""
+
+    workspace = models.ForeignKey("accounts.Workspace", on_delete=models.CASCADE, related_name="+")
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="blocks", verbose_name=_("customer"))
+    ip = models.CharField(_("address"), max_length=64, blank=True)
+    source = models.ForeignKey("self", on_delete=models.CASCADE, null=True, blank=True, related_name="derived")
+    reason = models.CharField(_("reason"), max_length=200)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+",
+                                   verbose_name=_("blocked by"))
+    created_at = models.DateTimeField(_("blocked at"), auto_now_add=True)
+    expires_at = models.DateTimeField(_("until"), null=True, blank=True)
+    lifted_at = models.DateTimeField(_("lifted at"), null=True, blank=True)
+    lifted_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
+                                  verbose_name=_("lifted by"))
+
+    class Meta:
+        verbose_name = _("blocked customer")
+        verbose_name_plural = _("blocklist")
+        constraints = [
+            # One open block per customer: two agents blocking at once store one (the other is told it exists).
+            models.UniqueConstraint(fields=["customer"], condition=Q(lifted_at__isnull=True), name="uniq_open_block"),
+        ]
+        indexes = [models.Index(fields=["workspace", "ip"], condition=Q(lifted_at__isnull=True) & ~Q(ip=""), name="block_open_ip")]
+
+    def __str__(self):
+        return str(self.customer)
+
+    def in_force(self, now):
+        return self.lifted_at is None and (self.expires_at is None or self.expires_at > now)
 
 
 class Conversation(models.Model):
@@ -210,6 +271,9 @@ class Conversation(models.Model):
     snoozed_until = models.DateTimeField(_("snoozed until"), null=True, blank=True)
     first_response_at = models.DateTimeField(null=True, blank=True)
     resolved_at = models.DateTimeField(null=True, blank=True)
+    # 咨询分类: chosen by the agent at resolve (chat.wrapup); its wrapped_up event keeps the name of the moment.
+    disposition = models.ForeignKey("Disposition", on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
+                                    verbose_name=_("wrap-up category"))
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -312,6 +376,11 @@ class ConversationEvent(models.Model):
         HOSTED = "hosted", _("Hosting reply sent")
         FLAGGED = "flagged", _("Sensitive words found")
         CSAT_PROMPTED = "csat_prompted", _("Rating requested")
+        WRAPPED_UP = "wrapped_up", _("Wrap-up category chosen")
+        CONTACT_LEFT = "contact_left", _("Contact details left")
+        BLOCKED = "blocked", _("Customer blocked")
+        UNBLOCKED = "unblocked", _("Customer unblocked")
+        MERGED = "merged", _("Visitor merged into a customer")
 
     conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="events")
     kind = models.CharField(max_length=20, choices=Kind.choices)
@@ -379,6 +448,8 @@ class SatisfactionRating(models.Model):
     rating = models.PositiveSmallIntegerField(_("rating"))
     # Plain text, never trusted as markup: renderers must escape it.
     comment = models.TextField(_("comment"), max_length=1000, blank=True)
+    # Codes of chat.ratings.REASONS the customer ticked (what went well, or what did not).
+    reasons = models.JSONField(_("reasons"), default=list, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -475,3 +546,40 @@ class StoredUpload(models.Model):
 
     class Meta:
         indexes = [models.Index(fields=["attached", "created_at"], name="upload_unattached")]
+
+
+class WrapUpSettings(models.Model):
+    """咨询分类 of one workspace: the categories an agent chooses from when resolving a conversation
+    (edited by the owner in the admin, one form row per category) and whether one is required."""
+
+    workspace = models.OneToOneField("accounts.Workspace", on_delete=models.CASCADE, related_name="wrap_up",
+                                     verbose_name=_("workspace"))
+    required = models.BooleanField(_("require a category at resolve"), default=False,
+                                   help_text=_("Agents cannot resolve a conversation without choosing one of the categories in use."))
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("wrap-up categories")
+        verbose_name_plural = _("wrap-up categories")
+
+    def __str__(self):
+        return str(self.workspace)
+
+
+class Disposition(models.Model):
+    """One wrap-up category (退货, 物流, 发票…). Not in use: no longer offered; conversations keep it."""
+
+    wrap_up = models.ForeignKey(WrapUpSettings, on_delete=models.CASCADE, related_name="dispositions")
+    name = models.CharField(_("name"), max_length=40)
+    position = models.PositiveSmallIntegerField(_("position"), default=0)
+    is_active = models.BooleanField(_("in use"), default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("wrap-up category")
+        verbose_name_plural = _("wrap-up categories")
+        ordering = ["position", "pk"]
+        constraints = [models.UniqueConstraint(fields=["wrap_up", "name"], name="uniq_disposition_name")]
+
+    def __str__(self):
+        return self.name

@@ -10,7 +10,7 @@ from django.utils.translation import gettext_lazy as _
 
 from helpdesk.errors import DomainError, forbidden, invalid
 
-from . import access, hooks
+from . import access, hooks, wrapup
 from .models import Conversation, ConversationEvent, SenderKind
 from .notify import notify_conversation
 
@@ -22,25 +22,35 @@ AGENT_STATE_CHANGES = {
 }
 
 
-def change_state(actor, conversation_id, to_state):
-    """Agent moves a conversation (resolve, close, pend, reopen). Writes an event row."""
+def change_state(actor, conversation_id, to_state, disposition=None):
+    """Agent moves a conversation (resolve, close, pend, reopen). Writes an event row. A resolve
+    may name (or, as the workspace says, must name) a wrap-up category of the workspace's list
+    (chat.wrapup); anything else is refused before anything is written."""
     if not actor.is_agent:
         raise forbidden()
     if to_state not in AGENT_STATE_CHANGES:
         raise invalid("invalid_state", _("Unknown or unsupported target state."))
+    if disposition not in (None, "") and to_state != Conversation.State.RESOLVED:
+        raise wrapup.WrapUpInvalid("invalid_disposition", _("A wrap-up category is chosen when resolving."))
     with transaction.atomic():
         conversation = access.get_conversation(actor, conversation_id, lock=True)
         if conversation.state == to_state:
             return conversation
         if conversation.state not in AGENT_STATE_CHANGES[to_state]:
             raise DomainError("invalid_transition", _("This conversation cannot move to that state now."), status=409)
+        resolving = to_state == Conversation.State.RESOLVED
+        chosen = wrapup.choose(conversation.workspace_id, disposition) if resolving else None
         from_state = conversation.state
         conversation.state = to_state
-        conversation.resolved_at = timezone.now() if to_state == Conversation.State.RESOLVED else conversation.resolved_at
+        conversation.resolved_at = timezone.now() if resolving else conversation.resolved_at
         if to_state == Conversation.State.QUEUED:
             conversation.resolved_at = None
-        conversation.save(update_fields=["state", "resolved_at", "updated_at"])
+        if resolving:
+            conversation.disposition = chosen  # none chosen: a category of an earlier resolve no longer stands
+        conversation.save(update_fields=["state", "resolved_at", "updated_at", *(["disposition"] if resolving else [])])
         ConversationEvent.record(conversation, ConversationEvent.Kind.STATE_CHANGED, actor, from_state=from_state, to_state=to_state)
+        if chosen is not None:
+            wrapup.record(conversation, chosen, actor)
         notify_conversation(conversation)
         hooks.listener().state_changed(conversation, from_state, to_state, actor)
     return conversation

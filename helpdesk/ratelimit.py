@@ -9,11 +9,13 @@ settings.RATE_LIMITS[scope] = (count, seconds), or None for no limit (docs/secur
 A refusal is `RateLimited` (a DomainError: code `rate_limited`, HTTP 429) carrying
 `retry_after` seconds; callers refuse before changing anything."""
 
+import asyncio
 import ipaddress
 import logging
 import math
 import time
 
+import redis.asyncio
 from django.conf import settings
 from django.core.cache import cache, caches
 from django.core.cache.backends.redis import RedisCache
@@ -56,6 +58,49 @@ def hit_all(*pairs):
     Requests a narrow limit refuses (one visitor flooding) never use up a broad one (the inbox
     everyone shares). On Redis all counters move in one round trip (a pipeline of INCR and
     EXPIRE NX) and the broader ones are given back only when a narrower one refuses."""
+    now, windows = _windows(pairs)
+    if not windows:
+        return
+    try:
+        used = _count_many([(cache_key, seconds) for cache_key, _count, seconds, _window in windows])
+    except Exception:  # the cache (Redis) is away: serve rather than refuse everyone
+        log.warning("rate limits %s not counted: cache unavailable", [p[0] for p in pairs], exc_info=True)
+        return
+    refused = _first_refusal(windows, used, now)
+    if refused is not None:
+        _give_back(refused[1])
+        raise refused[0]
+
+
+async def hit_all_async(*pairs):
+    """hit_all for the event loop: on Redis through an asyncio client (no thread, no blocking
+    call); the in-memory cache has no I/O and is counted in place."""
+    client = _async_redis_client()
+    if client is None:
+        hit_all(*pairs)
+        return
+    now, windows = _windows(pairs)
+    if not windows:
+        return
+    backend = _backend()
+    try:
+        async with client.pipeline(transaction=False) as pipe:
+            for cache_key, _count, seconds, _window in windows:
+                stored_key = backend.make_key(cache_key)
+                pipe.incr(stored_key)
+                pipe.expire(stored_key, seconds + 5, nx=True)
+            used = (await pipe.execute())[0::2]
+    except Exception:
+        log.warning("rate limits %s not counted: cache unavailable", [p[0] for p in pairs], exc_info=True)
+        return
+    refused = _first_refusal(windows, used, now)
+    if refused is not None:
+        for cache_key in refused[1]:
+            await client.decr(backend.make_key(cache_key))
+        raise refused[0]
+
+
+def _windows(pairs):
     now = clock()
     windows = []
     for scope, key in pairs:
@@ -64,17 +109,15 @@ def hit_all(*pairs):
             count, seconds = limit
             window = int(now // seconds)
             windows.append((f"rl:{_namespace}{scope}:{key}:{window}", count, seconds, window))
-    if not windows:
-        return
-    try:
-        used = _count_many([(cache_key, seconds) for cache_key, _count, seconds, _window in windows])
-    except Exception:  # the cache (Redis) is away: serve rather than refuse everyone
-        log.warning("rate limits %s not counted: cache unavailable", [p[0] for p in pairs], exc_info=True)
-        return
-    for index, (cache_key, count, seconds, window) in enumerate(windows):
+    return now, windows
+
+
+def _first_refusal(windows, used, now):
+    """(RateLimited, the broader keys to give back) for the first counter over its limit, or None."""
+    for index, (_cache_key, count, seconds, window) in enumerate(windows):
         if used[index] > count:
-            _give_back([w[0] for w in windows[index + 1:]])
-            raise RateLimited(max(1, math.ceil((window + 1) * seconds - now)))
+            return RateLimited(max(1, math.ceil((window + 1) * seconds - now))), [w[0] for w in windows[index + 1:]]
+    return None
 
 
 def _backend():
@@ -97,6 +140,22 @@ def _redis_client():
     if servers not in _redis_clients:
         _redis_clients[servers] = backend._cache.get_client(None, write=True)
     return _redis_clients[servers]
+
+
+_async_redis_clients = {}  # (event loop, servers) -> redis.asyncio client
+
+
+def _async_redis_client():
+    """An asyncio redis client to the cache's server for the running loop, or None for any other cache."""
+    backend = _backend()
+    if not isinstance(backend, RedisCache):
+        return None
+    key = (asyncio.get_running_loop(), tuple(backend._servers))
+    if key not in _async_redis_clients:
+        for gone in [k for k in _async_redis_clients if k[0].is_closed()]:
+            del _async_redis_clients[gone]
+        _async_redis_clients[key] = redis.asyncio.Redis.from_url(backend._servers[0])  # writes go to the first server, as Django's
+    return _async_redis_clients[key]
 
 
 def _count_many(keys):

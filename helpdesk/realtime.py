@@ -42,7 +42,13 @@ def publish(deliveries, *, scope=None):
     (e.g. {"assignee_id": 3}); it travels beside the encoded text."""
     # Serialise once now: every receiver relays the same text.
     frames = [(group, {"type": "relay", "text": encode(event), **(scope or {})}) for group, event in deliveries]
-    if frames:
+    if not frames:
+        return
+    if _running_loop() is not None:
+        # On the event loop no Django transaction can be open (the ORM refuses to run there): the
+        # rows were written by an autocommitted statement (helpdesk.async_db) that has returned.
+        _send(frames)
+    else:
         transaction.on_commit(lambda: _send(frames))
 
 
@@ -64,7 +70,18 @@ def revoke_agent(user_id, *, close=False):
 _outboxes = {}  # event loop -> (queue, publisher task)
 
 
+def _running_loop():
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
+
+
 def _send(frames):
+    running = _running_loop()
+    if running is not None:
+        _enqueue(running, frames)
+        return
     loop = getattr(SyncToAsync.threadlocal, "main_event_loop", None)
     if loop is None or loop.is_closed() or not loop.is_running():
         # Plain sync context (management command, shell): publish and wait.

@@ -59,6 +59,7 @@ INSTALLED_APPS = [
     "replies",
     "connectors",
     "lifecycle",
+    "reports",
     "surfaces",
 ]
 
@@ -336,6 +337,9 @@ CHAT = {
     # (PostgreSQL: a lower sustained rate; SQLite: no less CPU per message and a longer ack tail).
     "SEND_GROUPS_IN_FLIGHT": env_int("CHAT_SEND_GROUPS_IN_FLIGHT", 0),
     "SEND_GROUP_MAX": env_int("CHAT_SEND_GROUP_MAX", 32),
+    # PostgreSQL: a customer's plain text is stored from the event loop on up to this many connections
+    # per process (helpdesk.async_db), beside Django's pool. 0: every send through a database thread.
+    "LOOP_DB_POOL_SIZE": env_int("CHAT_LOOP_DB_POOL_SIZE", 4),
     # The rating request line goes out this long after a conversation is resolved (chat.timers).
     "CSAT_PROMPT_DELAY_SECONDS": env_int("CHAT_CSAT_PROMPT_DELAY_SECONDS", 60),
 }

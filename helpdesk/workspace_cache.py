@@ -22,6 +22,11 @@ class WorkspaceCache:
         self._entries[workspace_id] = (now + self._ttl(), value)
         return value
 
+    def peek(self, workspace_id, default=None):
+        """The cached value while fresh, else `default`: never loads (callers that must not query)."""
+        hit = self._entries.get(workspace_id)
+        return hit[1] if hit is not None and hit[0] > time.monotonic() else default
+
     def invalidate(self, workspace_id=None):
         if workspace_id is None:
             self._entries.clear()

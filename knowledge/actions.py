@@ -269,13 +269,14 @@ def _version_state(version):
             "meta_description": version.meta_description}
 
 
-def save_article(actor, article=None, *, workspace_id=None, category_id=None, slug, tags="", versions):
+def save_article(actor, article=None, *, workspace_id=None, category_id=None, slug, tags="", versions, internal_only=None):
     """Create (article=None) or update an article (instance or id) and its versions.
 
     versions: {locale: {"title", "body" (Markdown), "similar_questions" (list), "meta_description"}
     or None to remove that locale}; locales not given are left as they are. Each added or
     changed version is re-rendered (body_html) and gets an ArticleRevision by the actor;
-    an unchanged one gets none. The article keeps at least one version. Returns the article."""
+    an unchanged one gets none. The article keeps at least one version. internal_only: for agents
+    only (knowledge.faq), None leaves it as it is (a new article is public). Returns the article."""
     action = "article.change" if article is not None else "article.add"
     _require_configure(actor, action)
     if workspace_id is not None and int_or_none(workspace_id) != actor.workspace_id:
@@ -296,9 +297,11 @@ def save_article(actor, article=None, *, workspace_id=None, category_id=None, sl
                 target = Article.objects.select_for_update().get(pk=existing.pk)
             else:
                 target = Article(workspace_id=actor.workspace_id)
-            before = {"slug": target.slug, "category": target.category_id, "tags": target.tags} if existing else {}
+            before = {"slug": target.slug, "category": target.category_id, "tags": target.tags, "internal_only": target.internal_only} if existing else {}
             target.slug, target.category, target.tags = slug, category, tags
-            after = {"slug": target.slug, "category": target.category_id, "tags": target.tags}
+            if internal_only is not None:
+                target.internal_only = bool(internal_only)
+            after = {"slug": target.slug, "category": target.category_id, "tags": target.tags, "internal_only": target.internal_only}
             fields_changed = {k: v for k, v in after.items() if before.get(k) != v} if existing else after
             if fields_changed or existing is None:
                 target.save()
@@ -393,7 +396,7 @@ def delete_article(actor, article_id):
 
 def record_view(article_id):
     """Count one view of a published article (F(): no view is lost). False when there is none."""
-    return bool(Article.objects.filter(pk=int_or_none(article_id), status=Article.Status.PUBLISHED)
+    return bool(Article.objects.filter(pk=int_or_none(article_id), status=Article.Status.PUBLISHED, internal_only=False)
                 .update(view_count=F("view_count") + 1))
 
 
@@ -410,7 +413,7 @@ def vote(article_id, voter_key, helpful):
     if not voter_key or len(voter_key) > MAX_VOTER_KEY_CHARS:
         raise invalid("invalid_voter", _("Unknown visitor."), "voter_key")
     article_id = int_or_none(article_id)
-    if not Article.objects.filter(pk=article_id, status=Article.Status.PUBLISHED).exists():
+    if not Article.objects.filter(pk=article_id, status=Article.Status.PUBLISHED, internal_only=False).exists():
         raise article_not_found()
     new, old = ("helpful_count", "not_helpful_count") if helpful else ("not_helpful_count", "helpful_count")
     with transaction.atomic():

@@ -12,7 +12,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 
-from accounts.admin_scope import ActionSavedAdmin, ActionValidatedForm, Refused, acting
+from accounts.admin_scope import ActionSavedAdmin, ActionValidatedForm, ParentRightsInline, Refused, acting
 from helpdesk.errors import DomainError
 
 from . import actions, admin_bot  # noqa: F401 - admin_bot registers the bot's pages (未解决问题, 同义词)
@@ -176,7 +176,7 @@ class ArticleVersionFormSet(BaseInlineFormSet):
         return versions
 
 
-class ArticleVersionInline(admin.StackedInline):
+class ArticleVersionInline(ParentRightsInline, admin.StackedInline):
     model = ArticleVersion
     form = ArticleVersionForm
     formset = ArticleVersionFormSet
@@ -187,22 +187,6 @@ class ArticleVersionInline(admin.StackedInline):
     max_num = len(LOCALES)
     verbose_name = _("language version")
     verbose_name_plural = _("language versions")
-
-    def parent_admin(self):
-        return self.admin_site._registry[self.parent_model]
-
-    # Rights follow the article page (the `configure` capability), not Django's model permissions.
-    def has_view_permission(self, request, obj=None):
-        return self.parent_admin().has_view_permission(request, obj)
-
-    def has_change_permission(self, request, obj=None):
-        return self.parent_admin().has_change_permission(request, obj)
-
-    def has_add_permission(self, request, obj=None):
-        return self.parent_admin().has_add_permission(request) if obj is None else self.has_change_permission(request, obj)
-
-    def has_delete_permission(self, request, obj=None):
-        return self.has_change_permission(request, obj)
 
     @admin.display(description=_("preview"))
     def preview(self, obj):
@@ -230,7 +214,7 @@ class ArticleVersionInline(admin.StackedInline):
 class ArticleForm(ActionValidatedForm):
     class Meta:
         model = Article
-        fields = ["workspace", "category", "slug", "tags"]
+        fields = ["workspace", "category", "slug", "tags", "internal_only"]
 
     def clean(self):
         cleaned = super().clean()
@@ -264,8 +248,9 @@ class ArticleForm(ActionValidatedForm):
 class ArticleAdmin(ActionSavedAdmin):
     form = ArticleForm
     inlines = [ArticleVersionInline]
-    list_display = ["slug", "title", "category", "status", "view_count", "helpful_count", "not_helpful_count", "updated_at", "workspace"]
-    list_filter = ["status", "category", "workspace"]
+    list_display = ["slug", "title", "category", "status", "internal_only", "view_count", "helpful_count", "not_helpful_count", "updated_at",
+                    "workspace"]
+    list_filter = ["status", "internal_only", "category", "workspace"]
     search_fields = ["slug", "tags", "versions__title"]
     list_select_related = ["category", "workspace"]
     ordering = ["-updated_at", "-pk"]
@@ -276,7 +261,7 @@ class ArticleAdmin(ActionSavedAdmin):
         return super().get_queryset(request).prefetch_related("versions")
 
     def get_fields(self, request, obj=None):
-        fields = ["workspace", "category", "slug", "tags"]
+        fields = ["workspace", "category", "slug", "tags", "internal_only"]
         return fields + self.counters if obj is not None else fields
 
     def get_readonly_fields(self, request, obj=None):
@@ -302,7 +287,7 @@ class ArticleAdmin(ActionSavedAdmin):
             saved = actions.save_article(
                 acting(request, workspace_id), article.pk if change else None, workspace_id=workspace_id,
                 category_id=category.pk if category else None, slug=form.cleaned_data["slug"], tags=form.cleaned_data.get("tags", ""),
-                versions=versions,
+                versions=versions, internal_only=form.cleaned_data.get("internal_only", False),
             )
         except DomainError as exc:
             raise Refused(exc, "article.change" if change else "article.add") from None

@@ -27,7 +27,7 @@ from chat.states import hand_off_to_human
 from helpdesk import analysis
 from helpdesk.text import to_simplified
 
-from . import choices, feedback, search, synonyms, unanswered
+from . import choices, faq, feedback, synonyms, unanswered
 from .models import ArticleVersion, SearchLog, UnansweredQuestion
 
 log = logging.getLogger(__name__)
@@ -93,8 +93,8 @@ def decide(conversation, text, locale):
     if wants_person(text, inbox):
         return Reply("handoff", reason="keyword")
     groups = synonyms.groups(conversation.workspace_id)
-    hits, unknown = search.explained_search(conversation.workspace_id, text, locale=locale, limit=settings.KB_BOT["SUGGESTIONS"],
-                                            synonym_groups=groups)
+    hits, unknown = faq.customer_explained_search(conversation.workspace_id, text, locale=locale, limit=settings.KB_BOT["SUGGESTIONS"],
+                                                  synonym_groups=groups)  # never an internal-only article
     SearchLog.objects.create(workspace_id=conversation.workspace_id, query=str(text)[:200], locale=locale,
                              source=SearchLog.Source.BOT, result_count=len(hits), visitor_key=f"c:{conversation.customer_id}")
     misses = ConversationEvent.objects.filter(conversation=conversation, kind=ConversationEvent.Kind.BOT_SUGGESTED).count()

@@ -47,5 +47,5 @@ def chosen_version(conversation, text):
             if isinstance(choice, dict) and choice.get("title") == text:
                 return (ArticleVersion.objects.select_related("article__workspace")
                         .filter(article_id=choice.get("article"), locale=choice.get("locale"), article__workspace_id=conversation.workspace_id,
-                                article__status=Article.Status.PUBLISHED).first())
+                                article__status=Article.Status.PUBLISHED, article__internal_only=False).first())
     return None

@@ -47,6 +47,9 @@ class Article(models.Model):
     slug = models.SlugField(_("slug"), max_length=120)
     status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.DRAFT)
     tags = models.CharField(_("tags"), max_length=200, blank=True, help_text=_("Comma-separated."))
+    # For agents only (the console's FAQ picker): never in the help center, the widget's search or the bot.
+    internal_only = models.BooleanField(_("internal only"), default=False, help_text=_(
+        "Shown to agents in the console only: never in the help center, the customers' search or the bot."))
     # Counters: F() updates only (concurrent readers and voters never lose one).
     view_count = models.PositiveIntegerField(_("views"), default=0)
     helpful_count = models.PositiveIntegerField(_("helpful votes"), default=0)
@@ -59,7 +62,12 @@ class Article(models.Model):
         verbose_name = _("article")
         verbose_name_plural = _("articles")
         constraints = [models.UniqueConstraint(fields=["workspace", "slug"], name="uniq_kb_article_slug")]
-        indexes = [models.Index(fields=["workspace", "status", "-view_count"], name="kb_article_popular")]
+        indexes = [
+            models.Index(fields=["workspace", "status", "-view_count"], name="kb_article_popular"),
+            # Every customer search drops the workspace's internal-only articles (knowledge.faq):
+            # one probe of this small index, not a scan of the workspace's published articles.
+            models.Index(fields=["workspace"], condition=models.Q(internal_only=True), name="kb_article_internal"),
+        ]
 
     def __str__(self):
         return self.slug

@@ -30,7 +30,8 @@ documents an OR of common Chinese words matches at 100,000 articles. So (1) the 
 pairs are taken most valuable first (boost × weight × idf) while their document frequencies
 add up to at most CANDIDATE_BUDGET, plus, of the AND_PAIRS most valuable ones left out (too
 frequent), the documents having two of them (an intersection the GIN index computes: a word
-in the title and the similar questions, or two words of the question); (2) per such unit,
+in the title and the similar questions, or two words of the question) while the bounds of
+those intersections (the smaller document frequency) add up to at most PAIR_BUDGET; (2) per such unit,
 the GIN index gives its documents with an estimate of the score that reads no tsvector (tf
 taken as 1, the length from a column), and the best RESCORE × (CANDIDATES + 4 × limit) by summed estimate are kept; (3) only
 those are scored exactly, with every query term. When every matching posting fits in the
@@ -46,6 +47,7 @@ against a duplicate row.
 
 import math
 
+import psycopg
 from django.db import connection, transaction
 from haystack.backends import BaseEngine, BaseSearchBackend, BaseSearchQuery
 from whoosh.util.numeric import byte_to_length, length_to_byte
@@ -60,6 +62,7 @@ FIELDS = (("title", "t"), ("similar", "s"), ("body", "b"))
 NO_GRAM_FIELDS = KnowledgeWhooshBackend.NO_GRAM_FIELDS  # fields indexed by their words only, in both backends
 CANDIDATE_BUDGET = 3000  # postings of the (field, term) pairs that select candidates (docs/benchmarks.md)
 AND_PAIRS = 3  # most valuable left-out lexemes whose pairwise intersections are candidates too
+PAIR_BUDGET = 12000  # bound on their intersections' sizes (the smaller document frequency): the worst queries
 RESCORE = 1  # × (CANDIDATES + 4 × limit): candidates scored exactly, best estimates first
 MAX_TF = 16383  # the largest tsvector position
 MAX_LEXEME_BYTES = 2000  # PostgreSQL refuses lexemes of 2 kB or more (a pasted URL, a hash)
@@ -93,6 +96,15 @@ def document_row(index, obj):
     vector = " ".join(f"{quote(lex)}:{min(counts[lex], MAX_TF)}" for lex in lexemes)
     row = (obj.article.workspace_id, obj.article_id, obj.pk, obj.locale, *lengths, *(quantised(n) for n in lengths), vector)
     return row, lexemes
+
+
+def _server_bound_cursor():
+    """Django binds parameters client-side, so PostgreSQL would plan both search statements on every
+    search; bound server-side, psycopg prepares them after a few executions on a connection (as
+    chat.fast_send does), behind Django's wrapper (query log, execute wrappers, error translation)."""
+    connection.ensure_connection()
+    raw = psycopg.Cursor(connection.connection)
+    return connection.make_debug_cursor(raw) if connection.queries_logged else connection.make_cursor(raw)
 
 
 class PostgresSearchBackend(BaseSearchBackend):
@@ -233,17 +245,21 @@ class PostgresSearchBackend(BaseSearchBackend):
                 topic_tags.add(tag)
             for q in terms:
                 pairs.setdefault(tag + q.term, [field_index, boost * q.weight, match_bit(q.group, q.term)])
-        with connection.cursor() as cursor:
-            cursor.execute(f"SELECT documents, title_terms, similar_terms, body_terms FROM {STATS} WHERE workspace_id = %s", [workspace_id])
-            stats = cursor.fetchone()
-            if not stats or not stats[0]:
-                return [], set()
-            # One index probe per lexeme (LIMIT 1: not flattened into a scan of the workspace's terms,
-            # which the planner chooses when its statistics undercount them).
-            cursor.execute(f"SELECT x.lexeme, t.df FROM unnest(%s::text[]) AS x(lexeme), LATERAL (SELECT df FROM {TERMS} "
-                           "WHERE workspace_id = %s AND lexeme = x.lexeme LIMIT 1) AS t WHERE t.df > 0", [list(pairs), workspace_id])
-            frequencies = dict(cursor.fetchall())
-            if not frequencies:
+        with _server_bound_cursor() as cursor:
+            # The workspace's statistics (the row without a lexeme) and the query lexemes' document
+            # frequencies in one round trip. One index probe per lexeme (LIMIT 1: not flattened into
+            # a scan of the workspace's terms, which the planner chooses when its statistics undercount them).
+            cursor.execute(f"SELECT NULL, documents, title_terms, similar_terms, body_terms FROM {STATS} WHERE workspace_id = %s "
+                           f"UNION ALL SELECT x.lexeme, t.df, 0, 0, 0 FROM unnest(%s::text[]) AS x(lexeme), LATERAL (SELECT df FROM {TERMS} "
+                           "WHERE workspace_id = %s AND lexeme = x.lexeme LIMIT 1) AS t WHERE t.df > 0",
+                           [workspace_id, list(pairs), workspace_id])
+            stats, frequencies = None, {}
+            for lexeme, count, *totals in cursor.fetchall():
+                if lexeme is None:
+                    stats = (count, *totals)
+                else:
+                    frequencies[lexeme] = count
+            if not stats or not stats[0] or not frequencies:
                 return [], set()
             # As the Whoosh scorer: a word is known when some article of the workspace is about it
             # (the word or an equivalent in a title or similar question).
@@ -276,22 +292,26 @@ class PostgresSearchBackend(BaseSearchBackend):
             #    from the GIN index with an estimate of its score that reads no tsvector (tf taken
             #    as 1); the best RESCORE × (CANDIDATES + 4 × limit) by summed estimate. 2. Their
             #    exact scores: the query's lexemes read out of each one's tsvector (tf = the position).
+            #    Equal estimates are common (tf 1, same quantised length): the id decides which are kept,
+            #    so a query's candidates do not depend on the plan. Stage 2 fetches the rows by the tuple
+            #    id stage 1 saw (one statement, one snapshot: still that row), not through the primary key,
+            #    and groups by the primary key (hashed) rather than sorting on the columns it returns.
             length = "CASE {f} WHEN 0 THEN {d}.title_norm WHEN 1 THEN {d}.similar_norm ELSE {d}.body_norm END"
             cursor.execute(
                 f"""WITH approx AS (
-                    SELECT d.id, sum(p.factor / (1 + %s::float8 + (%s::float8[])[p.field + 1] * {length.format(f="p.field", d="d")})
+                    SELECT d.id, d.ctid AS tid, sum(p.factor / (1 + %s::float8 + (%s::float8[])[p.field + 1] * {length.format(f="p.field", d="d")})
                                      + p.factor2 / (1 + %s::float8 + (%s::float8[])[p.field2 + 1] * {length.format(f="p.field2", d="d")})) AS estimate
                     FROM unnest(%s::tsquery[], %s::float8[], %s::int[], %s::float8[], %s::int[]) AS p(query, factor, field, factor2, field2),
-                         LATERAL (SELECT id, title_norm, similar_norm, body_norm FROM {DOCS}
+                         LATERAL (SELECT id, ctid, title_norm, similar_norm, body_norm FROM {DOCS}
                                   WHERE terms @@ p.query AND workspace_id = %s{where}) AS d
-                    GROUP BY d.id ORDER BY estimate DESC LIMIT %s)
+                    GROUP BY d.id, d.ctid ORDER BY estimate DESC, d.id LIMIT %s)
                 SELECT c.version_id, c.article_id, c.locale, bit_or(q.bit),
                        sum(q.factor * u.positions[1] / (u.positions[1] + %s::float8 + (%s::float8[])[q.field + 1] * {length.format(f="q.field", d="c")})) AS score
-                FROM approx JOIN {DOCS} c ON c.id = approx.id,
+                FROM approx JOIN {DOCS} c ON c.ctid = approx.tid,
                      unnest(ts_filter(setweight(c.terms, 'A', %s::text[]), '{{a}}')) AS u,
                      unnest(%s::text[], %s::float8[], %s::int[], %s::int8[]) AS q(lexeme, factor, field, bit)
                 WHERE q.lexeme = u.lexeme
-                GROUP BY c.version_id, c.article_id, c.locale HAVING bit_or(q.bit) <> 0 ORDER BY score DESC LIMIT %s""",
+                GROUP BY c.id HAVING bit_or(q.bit) <> 0 ORDER BY score DESC LIMIT %s""",
                 [K1 * (1 - B), norms, K1 * (1 - B), norms, [" & ".join(quote(lex) for lex in unit) for unit in units],
                  [factors[i] for i in first], [fields[i] for i in first], [0.0 if j is None else factors[j] for j in second],
                  [0 if j is None else fields[j] for j in second], workspace_id, *params, RESCORE * (CANDIDATES + limit * 4),
@@ -314,19 +334,26 @@ class PostgresSearchBackend(BaseSearchBackend):
     def candidate_units(value):
         """What finds the candidates: [(lexeme,) or (lexeme, lexeme)] from [(boost × weight ×
         idf, df, lexeme)]. Lexemes taken most valuable first while their document frequencies
-        fit in CANDIDATE_BUDGET (the most valuable one always); of the most valuable ones left
-        out (too frequent), the documents having two of them (a word in the title and the
-        similar questions, or two words of the question): an intersection the GIN index
-        computes, usually small, where the best-scoring documents of frequent words are."""
+        fit in CANDIDATE_BUDGET (the most valuable one always); of the AND_PAIRS most valuable
+        ones left out (too frequent), the documents having two of them (a word in the title and
+        the similar questions, or two words of the question): an intersection the GIN index
+        computes, where the best-scoring documents of frequent words are. An intersection can be
+        as large as the smaller list (two words that go together, a word and its own grams), so
+        pairs are taken while those bounds fit in PAIR_BUDGET: no query reads more than both budgets."""
         chosen, left, total = [], [], 0
         for _value, df, lex in sorted(value, key=lambda v: (-v[0], v[1])):
             if not chosen or total + df <= CANDIDATE_BUDGET:
                 chosen.append((lex,))
                 total += df
             else:
-                left.append(lex)
-        top = left[:AND_PAIRS]
-        return chosen + [(a, b) for i, a in enumerate(top) for b in top[i + 1:]]
+                left.append((lex, df))
+        top, paired, bound = left[:AND_PAIRS], [], 0
+        for i, (a, df_a) in enumerate(top):
+            for b, df_b in top[i + 1:]:
+                if bound + min(df_a, df_b) <= PAIR_BUDGET:
+                    paired.append((a, b))
+                    bound += min(df_a, df_b)
+        return chosen + paired
 
     def documents(self, field_filters=()):
         """Every indexed document (tests and checks): [{field: value}] like the Whoosh backend's."""

@@ -46,7 +46,7 @@ from helpdesk import ratelimit
 from helpdesk.errors import DomainError
 
 from . import actions
-from . import search as engine
+from . import faq
 from .models import LOCALES, Article, ArticleVersion, Category, HelpSession, SearchLog
 from .rendering import plain_text
 
@@ -95,7 +95,7 @@ def _workspace(slug):
 
 
 def _published(workspace):
-    return Article.objects.filter(workspace=workspace, status=Article.Status.PUBLISHED)
+    return Article.objects.filter(workspace=workspace, status=Article.Status.PUBLISHED, internal_only=False)  # internal: agents' only
 
 
 def _titles():
@@ -131,7 +131,7 @@ def _categories(workspace, locale):
     """All categories of the workspace (one query) with their name in `locale`, URL, own and
     total (own + subcategories') number of published articles, and subcategories."""
     categories = list(Category.objects.filter(workspace=workspace)
-                      .annotate(published=Count("articles", filter=Q(articles__status=Article.Status.PUBLISHED))))
+                      .annotate(published=Count("articles", filter=Q(articles__status=Article.Status.PUBLISHED, articles__internal_only=False))))
     by_pk = {c.pk: c for c in categories}
     for c in categories:
         c.label = c.name_for(locale)
@@ -313,7 +313,7 @@ def _clean_snippet(snippet):
 
 def _search(workspace, locale, query, limit):
     """Hits of the search engine, published articles of this workspace only, one per article."""
-    hits = engine.search(workspace.pk, query, locale=locale, limit=limit)
+    hits = faq.customer_search(workspace.pk, query, locale=locale, limit=limit)
     live = dict(_published(workspace).filter(pk__in={h.article_id for h in hits}).values_list("pk", "slug")) if hits else {}
     results, seen = [], set()
     for hit in hits:

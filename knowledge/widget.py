@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from accounts.models import Workspace
 
-from . import search
+from . import faq
 from .models import HelpSession, SearchLog
 
 LOCALES = {"zh-hans", "zh-hant", "en"}
@@ -18,7 +18,7 @@ def widget_search(actor, query, locale=""):
     if not query:
         return []
     locale = locale if locale in LOCALES else None
-    hits = search.search(actor.workspace_id, query, locale=locale, limit=5)
+    hits = faq.customer_search(actor.workspace_id, query, locale=locale, limit=5)
     visitor = f"c:{actor.customer_id}"
     SearchLog.objects.create(workspace_id=actor.workspace_id, query=query, locale=locale or "", source=SearchLog.Source.WIDGET,
                              result_count=len(hits), visitor_key=visitor)

@@ -14,6 +14,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from accounts.models import Membership
 from chat import hooks, scheduler
 from chat.messages import post_system_message
 from chat.models import Conversation, Deadline, Message, SenderKind
@@ -23,6 +24,7 @@ from connectors.wechat import kf
 from knowledge import bot
 from replies import auto, config, hosting, sensitive
 from routing import actions as routing
+from routing.availability import inbox_availability
 
 from . import followups, push, timers
 from .models import FollowUp
@@ -46,6 +48,19 @@ class Flow(hooks.Hooks):
         configured = config.for_workspace(workspace_id)
         return not (configured.word_lists or configured.has_rules or configured.has_settings or push.may_push(workspace_id))
 
+    def quiet_known(self, workspace_id, sender_kind):
+        if sender_kind != SenderKind.CUSTOMER:
+            return False
+        configured, pushing = config.peek(workspace_id), push.may_push_known(workspace_id)
+        if configured is None or pushing is None:
+            return None
+        return not (configured.word_lists or configured.has_rules or configured.has_settings or pushing)
+
+    def conversation_opening(self, conversation):
+        # Before the customer's first message is stored: the welcome reads as a greeting, not a reply.
+        if config.for_workspace(conversation.workspace_id).has_settings:
+            auto.welcome(conversation)
+
     def conversation_started(self, conversation):
         timers.conversation_started(conversation)
         _wecom_kf_state(conversation)
@@ -65,10 +80,9 @@ class Flow(hooks.Hooks):
             if configured.has_settings:  # only hosting schedules these: a workspace without settings pays no UPDATE
                 scheduler.cancel(conversation.pk, Deadline.Kind.NO_ANSWER)  # answered: no hosting reply for this wait
             return
-        welcomed = message.seq == 1 and configured.has_settings and auto.welcome(conversation)
         if configured.has_rules or configured.has_settings or conversation.state == Conversation.State.BOT:
             # Keyword replies, the bot and hosting answer after the commit, exactly once (a job row).
-            followups.enqueue(conversation, FollowUp.Kind.CUSTOMER_MESSAGE, message=message.pk, welcomed=bool(welcomed))
+            followups.enqueue(conversation, FollowUp.Kind.CUSTOMER_MESSAGE, message=message.pk)
         push.notify_message(conversation, message)
 
     def state_changed(self, conversation, from_state, to_state, actor):
@@ -87,21 +101,45 @@ class Flow(hooks.Hooks):
             workspace_id = conversation.workspace_id
             transaction.on_commit(lambda: routing.drain(workspace_id))  # a slot is free
 
-    def conversation_queued(self, conversation):
+    def conversation_queued(self, conversation, staffed=True):
         timers.conversation_queued(conversation)
-        auto.queued_message(conversation)
+        if staffed:
+            auto.queued_message(conversation)  # a place in the queue means something only when someone serves it
+        else:
+            _nobody_can_serve(conversation)
         push.notify_conversation_waiting(conversation)  # claimable: those serving the inbox hear of it
 
     def conversation_assigned(self, conversation, actor):
+        if actor is None or actor.user_id == conversation.assignee_id:  # routing or a claim (a transfer says its own line)
+            post_system_message(conversation.pk, _("%(name)s is serving you now.") % {"name": _member_name(conversation)})
         if actor is None or actor.user_id != conversation.assignee_id:  # nobody is pushed about their own claim
             push.notify_conversation_waiting(conversation)
 
     def left_as_message(self, conversation, reason):
-        if not auto.hosting_answers_now(conversation):  # else the hosting message speaks for the workspace
-            post_system_message(conversation.pk, _("We are away right now. Leave your message and contact details, and we will reply as soon as we are back."))
+        _nobody_can_serve(conversation)
 
 
 FLOW = Flow()
+
+
+def _nobody_can_serve(conversation):
+    """Nobody can answer now (outside hours, nobody on duty): one line, which offers the contact form
+    (留下联系方式). The hosting message where hosting speaks for the workspace now (at most once per
+    customer in its limit: said already, nothing more), else the generic line.
+
+    Not in WeChat inboxes: there the customer is reached through the channel itself (no form to fill),
+    and a line sent from routing's transaction would take the channel user's reply count while holding
+    the conversation, the reverse of an inbound batch's order (a deadlock); the customer-message job's
+    hosting speaks for those, in its own transaction."""
+    if outbound.is_channel(conversation.inbox_id):
+        return
+    if not auto.host_now(conversation):
+        auto.leave_message_line(conversation)
+
+
+def _member_name(conversation):
+    membership = Membership.objects.select_related("user").filter(workspace_id=conversation.workspace_id, user_id=conversation.assignee_id).first()
+    return membership.shown_name if membership else _("An agent")
 
 
 def _route_after_commit(conversation_id):
@@ -159,7 +197,8 @@ def _apply_answer(job, prepared):
         return
     now = timezone.now()
     reason = hosting.active_reason(found, conversation.inbox, conversation.workspace.timezone, now)
-    if reason and not answered and not job.data.get("welcomed"):
+    # A hosting window speaks only while nobody can serve (someone on duty: the queue line stands).
+    if reason and not answered and inbox_availability(conversation.inbox, now)["state"] != "open":
         auto.send_hosting(conversation.pk, found, reason, now)
     if found.hosting_no_answer_minutes and found.hosting_message.strip():
         # The wait starts at the first unanswered message: later ones do not push it back.

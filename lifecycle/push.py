@@ -154,10 +154,10 @@ def _clean_subscription(data):
     return endpoint, _b64encode(p256dh), _b64encode(auth)
 
 
-_devices = WorkspaceCache(lambda workspace_id: PushSubscription.objects.filter(workspace_id=workspace_id).exists(),
+_device_presence = WorkspaceCache(lambda workspace_id: PushSubscription.objects.filter(workspace_id=workspace_id).exists(),
                          ttl=lambda: DEVICES_TTL_SECONDS)
-workspace_has_devices = _devices.get
-forget_devices_cache = _devices.invalidate  # a device was added or removed here (tests: ids come back)
+workspace_has_devices = _device_presence.get
+forget_devices_cache = _device_presence.invalidate  # a device was added or removed here (tests: ids come back)
 
 
 def subscribe(user, workspace_id, data, user_agent=""):
@@ -308,6 +308,11 @@ def send_test(user):
 def may_push(workspace_id):
     """Whether a customer message in this workspace may queue a push job (per-process cache, no query)."""
     return _config()["ENABLED"] and workspace_has_devices(workspace_id)
+
+
+def may_push_known(workspace_id):
+    """may_push from memory only: None when the device cache would have to query."""
+    return _config()["ENABLED"] and _device_presence.peek(workspace_id)
 
 
 def _job(conversation, kind, **data):

@@ -80,6 +80,29 @@ def queued_message(conversation):
     _post(conversation, _fill(found.queue_message, conversation, position=position), "queue", event_data={"position": position})
 
 
+def contact_choice():
+    """The 留下联系方式 button under a line that asks the customer to leave a message (the widget opens
+    a small form; elsewhere the name is shown in brackets, WeChat gets the line alone)."""
+    return {"name": _("Leave your phone or WeChat ID"), "choice": "contact"}
+
+
+def leave_message_line(conversation):
+    """Nobody can answer now and hosting does not speak: the generic line, with the contact form."""
+    return _post(conversation, _("We are away right now. Leave your message and contact details, and we will reply as soon as we are back."),
+                 "leave_message", attachments=[contact_choice()])
+
+
+def welcome_text(inbox, customer=None):
+    """The welcome as the widget shows it before the customer writes ("" when none is set)."""
+    if not config.for_workspace(inbox.workspace_id).has_settings:
+        return ""
+    rows = list(ReplySettings.objects.filter(workspace_id=inbox.workspace_id).filter(Q(inbox_id=inbox.pk) | Q(inbox__isnull=True)))
+    found = next((r for r in rows if r.inbox_id), rows[0] if rows else None)
+    if found is None or not found.welcome_message.strip():
+        return ""
+    return fill_variables(found.welcome_message, customer_name=customer.name if customer else "", agent_name="")
+
+
 def resolved_message(conversation):
     found = settings_for(conversation)
     if found and found.resolved_message.strip():
@@ -157,7 +180,8 @@ def _reply_content(rule, conversation, question):
 
 def _article_link(article_id, question):
     """The published article in the customer's script when it has that version, else any published one."""
-    versions = {v.locale: v for v in ArticleVersion.objects.filter(article_id=article_id, article__status=Article.Status.PUBLISHED).select_related("article__workspace")}
+    versions = {v.locale: v for v in ArticleVersion.objects.filter(article_id=article_id, article__status=Article.Status.PUBLISHED,
+                                                                   article__internal_only=False).select_related("article__workspace")}
     if not versions:
         return None
     version = versions.get(locale_of(question)) or versions.get("zh-hans") or next(iter(versions.values()))
@@ -167,10 +191,17 @@ def _article_link(article_id, question):
 # --- hosting -------------------------------------------------------------------------------
 
 
-def hosting_answers_now(conversation, now=None):
-    """Routing's generic "we are away" line gives way when hosting speaks for the workspace."""
+def host_now(conversation, now=None):
+    """Nobody can serve: the hosting message when hosting speaks for the workspace now. True when it
+    does (whether or not it spoke again: once per customer in its limit), False when the generic
+    line must speak instead."""
     found = settings_for(conversation)
-    return bool(found and hosting.active_reason(found, conversation.inbox, conversation.workspace.timezone, now or timezone.now()))
+    now = now or timezone.now()
+    reason = hosting.active_reason(found, conversation.inbox, conversation.workspace.timezone, now) if found else None
+    if not reason:
+        return False
+    send_hosting(conversation.pk, found, reason, now)
+    return True
 
 
 def _take_hosting_slot(customer_id, now, limit_minutes):
@@ -192,7 +223,8 @@ def send_hosting(conversation_id, found, reason, now):
             return None  # a person is in this conversation right now
         if not _take_hosting_slot(conversation.customer_id, now, found.hosting_limit_minutes):
             return None
-        return _post(conversation, _fill(found.hosting_message, conversation), "hosting", event=ConversationEvent.Kind.HOSTED, event_data={"reason": reason})
+        return _post(conversation, _fill(found.hosting_message, conversation), "hosting", event=ConversationEvent.Kind.HOSTED, event_data={"reason": reason},
+                     attachments=[contact_choice()])
 
 
 def no_answer_due(deadline, now):

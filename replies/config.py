@@ -39,5 +39,6 @@ def _load(workspace_id):
 
 _cache = WorkspaceCache(_load, ttl=lambda: settings.AUTO_REPLIES["CONFIG_TTL_SECONDS"])
 for_workspace = _cache.get
+peek = _cache.peek  # None when not in memory
 invalidate = _cache.invalidate
 

@@ -228,12 +228,14 @@ def route(conversation_id, only_group_id=None, exclude=()):
                 if first_time:
                     ConversationEvent.record(conversation, ConversationEvent.Kind.ROUTED, from_state=conversation.state, to_state=conversation.state,
                                              data={"routing": decision.kind, "group": decision.group_id})
-                    hooks.listener().conversation_queued(conversation)
+                    hooks.listener().conversation_queued(conversation, staffed=not nobody_on_duty)
                     notify_conversation(conversation, everyone_serving=True)
-                    # A newcomer changes nobody else's position (VIPs excepted: they are rare); tell them theirs.
+                    # A newcomer changes nobody else's position (VIPs excepted: they are rare); tell them theirs,
+                    # unless nobody is on duty (a place in a queue nobody serves only contradicts the flow's line).
                     # partial binds the values now: a lambda would read the loop's variables at commit time.
-                    transaction.on_commit(partial(publish_queue_positions, conversation.workspace_id, decision.group_id,
-                                                  only=None if conversation.vip_level else conversation.pk))
+                    if not nobody_on_duty:
+                        transaction.on_commit(partial(publish_queue_positions, conversation.workspace_id, decision.group_id,
+                                                      only=None if conversation.vip_level else conversation.pk))
             return decision
 
 

@@ -4,7 +4,9 @@ embedded default) and PostgreSQL (the index in the database, knowledge/search_pg
 
 --backend whoosh: a fresh SQLite database and Whoosh directory (temporary unless --dir);
 --backend postgres: a scratch database kb_pg_bench_<pid> on --pg (created, dropped after
-unless --keep); --backend both (default): one run of each, in that order. Each run creates
+unless --keep); --reuse kb_pg_bench_<pid>: search again in a database a --keep run left
+(migrated, not seeded nor rebuilt unless --rebuild: saves the ~4 minutes of a 100,000-article
+build while tuning the queries); --backend both (default): one run of each, in that order. Each run creates
 --articles (100,000) published articles in one workspace, generated from a vocabulary of
 Chinese and English shop terms with varied lengths (every article in zh-Hans, 25% also in
 English, 10% also in zh-Hant), then:
@@ -20,11 +22,12 @@ English, 10% also in zh-Hant), then:
      question halves through search(), and the bot's answers (bot.decide) on them, including
      false answers on the `none` questions (--no-quality skips it);
   4. writes: --writes (20) index_article calls interleaved with searches: the time of a
-     write, and of the first search after it (which opens a new searcher on Whoosh).
+     write, and of the first search after it (which opens a new searcher on Whoosh); the
+     titles are put back and reindexed afterwards, so a kept database stays as built.
 
 Usage: python scripts/bench_search.py [--backend both|whoosh|postgres] [--articles 100000]
        [--queries 400] [--writes 20] [--limit 10] [--dir DIR] [--keep] [--seed 7]
-       [--pg postgres://postgres@127.0.0.1:5432] [--no-quality]
+       [--pg postgres://postgres@127.0.0.1:5432] [--no-quality] [--reuse kb_pg_bench_<pid> [--rebuild]]
 """
 
 import argparse
@@ -199,12 +202,16 @@ def main():
     parser.add_argument("--writes", type=int, default=20)
     parser.add_argument("--limit", type=int, default=10)
     parser.add_argument("--dir", help="keep the database and index here (default: a temporary directory)")
-    parser.add_argument("--keep", action="store_true", help="don't delete the temporary directory")
+    parser.add_argument("--keep", action="store_true", help="don't delete the temporary directory (nor the PostgreSQL database)")
+    parser.add_argument("--reuse", metavar="DATABASE", help="--backend postgres: the database a --keep run left; kept again")
+    parser.add_argument("--rebuild", action="store_true", help="with --reuse: rebuild the index (the articles stay)")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--corpus", choices=["zipf", "dense"], default="zipf",
                         help="zipf: topical articles over a background of real word frequencies (default); "
                              "dense: every word from the ~300-word shop vocabulary (worst case: each term in 10-40%% of articles)")
     args = parser.parse_args()
+    if args.reuse and args.backend != "postgres":
+        parser.error("--reuse needs --backend postgres")
     if args.backend == "both":
         rest = [a for a in sys.argv[1:] if a not in ("--backend", "both") and not a.startswith("--backend=")]
         status = 0
@@ -221,7 +228,8 @@ def main():
         elif target.exists():
             target.unlink()
     if args.backend == "postgres":
-        database, label = scratch_database(args.pg, create=True), "PostgreSQL (index in the database)"
+        database = f"{args.pg}/{args.reuse}" if args.reuse else scratch_database(args.pg, create=True)
+        label = "PostgreSQL (index in the database)"
     else:
         database, label = f"sqlite:///{work / 'db.sqlite3'}", "SQLite + Whoosh"
     os.environ.update(DATABASE_URL=database, REDIS_URL="", SEARCH_URL="", WHOOSH_PATH=str(work / "whoosh"))
@@ -230,7 +238,7 @@ def main():
         subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v0"], cwd=BASE, check=True)
         run(args, work, label)
     finally:
-        if args.backend == "postgres" and not args.keep:
+        if args.backend == "postgres" and not (args.keep or args.reuse):
             from django.db import connections
 
             connections.close_all()
@@ -238,7 +246,9 @@ def main():
     if not args.dir and not args.keep:
         shutil.rmtree(work)
     else:
-        print(f"  kept in {work}" + (f" and {database}" if args.backend == "postgres" else ""))
+        print(f"  kept in {work}")
+    if args.backend == "postgres" and (args.keep or args.reuse):
+        print(f"  kept {database}: measure again with --backend postgres --reuse {database.rsplit('/', 1)[1]}")
 
 
 def run(args, work, label):
@@ -246,13 +256,30 @@ def run(args, work, label):
 
     django.setup()
     import opencc
-    from django.db import transaction
 
     from accounts.models import Workspace
     from knowledge import search
     from knowledge.models import Article, ArticleVersion
 
     s2t = opencc.OpenCC("s2t")
+    if args.reuse:
+        ws = Workspace.objects.get(slug="bench-search")
+        print(f"knowledge search on {label}, reused {args.reuse}: {Article.objects.filter(workspace=ws).count():,} articles, "
+              f"{ArticleVersion.objects.filter(article__workspace=ws).count():,} versions (documents)")
+        if args.rebuild:
+            build_index(args, work, search)
+    else:
+        ws = seed(args, work, label, s2t)
+        build_index(args, work, search)
+    measure(args, ws, s2t, search)
+
+
+def seed(args, work, label, s2t):
+    from django.db import transaction
+
+    from accounts.models import Workspace
+    from knowledge.models import Article, ArticleVersion
+
     rng = random.Random(args.seed)
     t0 = time.perf_counter()
     zipf = Zipf(rng) if args.corpus == "zipf" else None
@@ -294,7 +321,10 @@ def run(args, work, label):
         versions_total = ArticleVersion.objects.filter(article__workspace=ws).count()
     print(f"knowledge search on {label}: {Article.objects.filter(workspace=ws).count():,} articles, {versions_total:,} versions (documents), "
           f"{args.corpus} corpus, seeded in {seed_seconds:.1f} s")
+    return ws
 
+
+def build_index(args, work, search):
     if args.backend == "postgres":
         from django.db import connection
 
@@ -314,6 +344,10 @@ def run(args, work, label):
         size, how, where = dir_size(work / "whoosh"), "one writer, one commit", "on disk"
     print(f"  build: {documents:,} documents in {build:.1f} s ({documents / build:,.0f} documents/s), {how}; "
           f"index {size / 2**20:.1f} MiB {where} ({size / documents:,.0f} bytes/document)")
+
+
+def measure(args, ws, s2t, search):
+    from knowledge.models import Article, ArticleVersion
 
     qrng = random.Random(args.seed + 1)
     queries = []
@@ -357,6 +391,7 @@ def run(args, work, label):
     if args.writes:
         write_ms, first_ms = [], []
         ids = list(Article.objects.filter(workspace=ws).values_list("pk", flat=True)[: args.writes])
+        titles = dict(ArticleVersion.objects.filter(article_id__in=ids, locale="zh-hans").values_list("pk", "title"))
         for article_id in ids:
             ArticleVersion.objects.filter(article_id=article_id, locale="zh-hans").update(title="退货运费说明")
             t0 = time.perf_counter()
@@ -368,6 +403,10 @@ def run(args, work, label):
             first_ms.append((time.perf_counter() - t0) * 1000)
         print(summary(f"index_article ({len(write_ms)} writes, lock + delete + add + commit)", write_ms))
         print(summary("first search after a write" + ("" if args.backend == "postgres" else " (new searcher + workspace filter)"), first_ms))
+        for version_id, title in titles.items():
+            ArticleVersion.objects.filter(pk=version_id).update(title=title)
+        for article_id in ids:
+            search.index_article(article_id)
 
 
 if __name__ == "__main__":

@@ -4,7 +4,6 @@ Frames are JSON objects with a "type"; docs/protocol.md lists every one.
 A bad frame gets an error frame and the connection stays open; only a bad
 credential closes it (after an error frame saying why)."""
 
-import functools
 import logging
 import time
 from urllib.parse import parse_qs
@@ -216,20 +215,17 @@ class ChatConsumer(AsyncWebsocketConsumer):
         await self.send_frame({"type": "pong", "ref": frame.get("ref")})
 
     async def on_send(self, frame):
-        # Stored with the other sockets' sends of the moment, in one transaction (surfaces.group_commit).
-        message, created = await group_commit.store(functools.partial(
-            throttle.send_message,
-            self.actor,
-            ip=ratelimit.scope_ip(self.scope),  # customers are throttled (surfaces.throttle), agents not
-            client_msg_id=frame.get("client_msg_id"),
-            body=frame.get("body", ""),
-            msg_type=frame.get("msg_type", "text"),
-            conversation_id=frame.get("conversation_id"),
-            attachments=frame.get("attachments"),
-            is_private=frame.get("is_private", False),
-            entry_page=frame.get("entry_page", ""),
-        ))
-        # The action returned: the message is committed. Only now is it acknowledged.
+        send = {
+            "client_msg_id": frame.get("client_msg_id"), "body": frame.get("body", ""), "msg_type": frame.get("msg_type", "text"),
+            "conversation_id": frame.get("conversation_id"), "attachments": frame.get("attachments"),
+            "is_private": frame.get("is_private", False), "entry_page": frame.get("entry_page", ""),
+        }
+        # A customer's plain text is stored from the event loop where it can be; everything else (and
+        # what that path hands back) in a database thread, grouped with the other sockets' sends of the
+        # moment (surfaces.group_commit). Customers are throttled (surfaces.throttle), agents not.
+        result = await throttle.send_message_on_loop(self.actor, ip=ratelimit.scope_ip(self.scope), **send)
+        message, created = result if isinstance(result, tuple) else await group_commit.store(result)
+        # The message is committed. Only now is it acknowledged.
         await self.send_frame(
             {"type": "ack", "client_msg_id": message.client_msg_id, "duplicate": not created, "message": message_payload(message, for_customer=self.for_customer)}
         )

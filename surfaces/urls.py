@@ -36,6 +36,7 @@ urlpatterns += [
     path("api/v1/customer/visits", widget_api.CustomerVisitsView.as_view(), name="api-customer-visits"),
     path("api/v1/customer/profile", widget_api.CustomerProfileView.as_view(), name="api-customer-profile"),
     path("api/v1/customer/conversations/<int:conversation_id>/rating", widget_api.ConversationRatingView.as_view(), name="api-customer-rating"),
+    path("api/v1/customer/conversations/<int:conversation_id>/contact", widget_api.ConversationContactView.as_view(), name="api-customer-contact"),
     path("api/v1/customer/conversations/<int:conversation_id>/handoff", widget_api.ConversationHandoffView.as_view(), name="api-customer-handoff"),
     path("api/v1/customer/conversations/<int:conversation_id>/bot-feedback", widget_api.ConversationBotFeedbackView.as_view(),
          name="api-customer-bot-feedback"),

@@ -17,7 +17,7 @@ from guardian.shortcuts import assign_perm
 from accounts import roles
 from accounts.admin_scope import WorkspaceScopedAdmin
 from accounts.models import AuditLog, CustomRole, Invite, Membership, Role, Workspace
-from chat.models import Conversation, Customer, Inbox, SatisfactionRating, Tag
+from chat.models import Conversation, Customer, Disposition, Inbox, SatisfactionRating, Tag, WrapUpSettings
 from connectors.models import ChannelAccount
 from conftest import send, verified_client
 from knowledge.models import Article, ArticleVersion, Category, SynonymGroup, UnansweredQuestion
@@ -55,6 +55,7 @@ def fill(workspace, inbox, visitor, agent_user, name):
                                       count=1, last_asked_at=timezone.now(), handled_article=article)
     Voucher.objects.create(workspace=workspace, code=f"{name}-1", title=f"{name} voucher", customer_id=visitor.customer_id)
     ReplySettings.objects.create(workspace=workspace, inbox=inbox, welcome_message=f"{name} welcome")
+    Disposition.objects.create(wrap_up=WrapUpSettings.objects.create(workspace=workspace), name=f"{name} wrap-up category")
     AutoReplyRule.objects.create(workspace=workspace, inbox=inbox, name=f"{name} rule", keywords="hi", reply_text="hello", article=article)
     SensitiveWordList.objects.create(workspace=workspace, name=f"{name} words", words="bad")
     QuickPhrase.objects.create(workspace=workspace, scope=QuickPhrase.Scope.GROUP, group=group, title=f"{name} phrase",

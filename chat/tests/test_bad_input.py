@@ -10,7 +10,7 @@ from chat.models import Conversation, Message
 from chat.tests.wsutil import connect_agent, connect_customer, frame, frames_until, send_json, session_cookie
 from helpdesk.asgi import application
 
-pytestmark = [pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("agents_on_duty_but_full")]  # seqs here: no nobody-can-serve line (lifecycle.flow)
 
 message_count = sync_to_async(Message.objects.count)
 

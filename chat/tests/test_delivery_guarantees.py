@@ -14,7 +14,7 @@ from chat.models import ConversationEvent, Message
 from conftest import run_threads, send
 from helpdesk import realtime
 
-pytestmark = [pytest.mark.engine_db, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.engine_db, pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("agents_on_duty_but_full")]  # seqs here: no nobody-can-serve line (lifecycle.flow)
 
 
 def test_concurrent_senders_get_distinct_consecutive_seqs(personas):

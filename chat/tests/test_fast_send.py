@@ -16,7 +16,7 @@ from lifecycle import push
 from replies import config
 from replies.models import AutoReplyRule, ReplySettings, SensitiveWordList
 
-pytestmark = [pytest.mark.engine_db, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.engine_db, pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("agents_on_duty_but_full")]  # seqs here: no nobody-can-serve line (lifecycle.flow)
 
 
 def postgres():

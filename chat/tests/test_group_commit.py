@@ -20,7 +20,7 @@ from helpdesk.errors import DomainError
 
 from .wsutil import connect_customer, frames_until, send_json
 
-pytestmark = [pytest.mark.engine_db, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.engine_db, pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("agents_on_duty_but_full")]  # seqs here: no nobody-can-serve line (lifecycle.flow)
 
 
 def storing(actor, client_msg_id, body="hi", **kwargs):

@@ -14,7 +14,7 @@ from chat.models import Conversation, Message
 from conftest import make_visitor, run_threads, send
 from helpdesk.errors import DomainError
 
-pytestmark = [pytest.mark.engine_db, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.engine_db, pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("agents_on_duty_but_full")]  # seqs here: no nobody-can-serve line (lifecycle.flow)
 
 
 def resolve(personas, conversation_id):

@@ -9,7 +9,7 @@ from django.test import Client
 
 from chat.models import Message
 
-pytestmark = [pytest.mark.scaleout, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.scaleout, pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("agents_on_duty_but_full")]  # seqs here: no nobody-can-serve line
 
 IDLE_SECONDS = 35  # longer than redis-py 8's ~5 s idle close and than a 30 s proxy timeout
 

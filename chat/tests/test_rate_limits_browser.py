@@ -44,5 +44,5 @@ def test_a_throttled_send_waits_politely_and_goes_out_once(one_send_per_3_second
     expect(page.locator(".w-msg--pending")).to_have_count(0, timeout=30_000)
     stored = outside_the_browser_loop(stored_bodies)
     assert stored == TEXTS  # each exactly once, in the order typed
-    expect(page.locator("#w-messages .w-body")).to_have_count(3)
+    expect(page.locator("#w-messages .w-msg--mine .w-body")).to_have_count(3)
     assert errors == []

@@ -12,6 +12,8 @@ from chat.models import Inbox, ReadState
 from chat.tests.wsutil import connect_agent, connect_customer, frames_until, send_json
 from conftest import make_inbox, make_visitor, send, verified_client
 
+pytestmark = pytest.mark.usefixtures("agents_on_duty_but_full")  # seqs here: no nobody-can-serve line (lifecycle.flow)
+
 read_states = sync_to_async(lambda conversation_id: dict(
     ReadState.objects.filter(conversation_id=conversation_id).values_list("participant_key", "last_read_seq")))
 

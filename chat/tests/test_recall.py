@@ -10,7 +10,7 @@ from chat.models import ConversationEvent, Message
 from chat.tests.wsutil import connect_agent, connect_customer, frames_until, send_json
 from helpdesk.errors import DomainError
 
-pytestmark = [pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("agents_on_duty_but_full")]  # seqs here: no nobody-can-serve line (lifecycle.flow)
 
 
 async def test_recall_own_message_hides_it_everywhere(personas):

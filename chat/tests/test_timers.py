@@ -16,7 +16,7 @@ from lifecycle import worker
 from routing import actions as routing
 from routing.models import AgentGroup, AgentPresence
 
-pytestmark = [pytest.mark.engine_db, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.engine_db, pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("agents_on_duty_but_full")]  # seqs here: no nobody-can-serve line (lifecycle.flow)
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=dt_timezone.utc)
 
@@ -131,6 +131,10 @@ def test_a_snoozed_conversation_is_resolved_only_a_quiet_period_after_the_snooze
 # --- rating request -----------------------------------------------------------------------------
 
 
+def serving_line(personas):
+    return gettext("%(name)s is serving you now.") % {"name": "agent_a"}
+
+
 def test_csat_prompt_is_posted_once(personas, clock):
     routing.set_status(personas.agent_a, "online", capacity=3)
     chat, _ = new_chat(personas.inbox_a)
@@ -141,9 +145,9 @@ def test_csat_prompt_is_posted_once(personas, clock):
     clock(seconds=61)
     assert worker.fire_due() == 1
     assert worker.fire_due() == 0
-    lines = Message.objects.filter(conversation=chat, sender_kind="system")
-    assert lines.count() == 1
-    assert lines.get().body == gettext("How did we do? Please take a moment to rate this conversation.")
+    prompt = gettext("How did we do? Please take a moment to rate this conversation.")
+    lines = Message.objects.filter(conversation=chat, sender_kind="system").exclude(body=serving_line(personas))  # the assignment's own line
+    assert list(lines.values_list("body", flat=True)) == [prompt]
     assert ConversationEvent.objects.filter(conversation=chat, kind="csat_prompted", actor_kind="system").count() == 1
 
 
@@ -154,7 +158,7 @@ def test_no_csat_prompt_when_already_rated(personas, clock):
     ratings.rate_conversation(visitor, chat.pk, 5)
     clock(minutes=5)
     assert worker.fire_due() == 1
-    assert not Message.objects.filter(conversation=chat, sender_kind="system").exists()
+    assert not Message.objects.filter(conversation=chat, sender_kind="system").exclude(body=serving_line(personas)).exists()
     assert not ConversationEvent.objects.filter(conversation=chat, kind="csat_prompted").exists()
     assert Deadline.objects.get(conversation=chat, kind="csat_prompt").state == "fired"
 

@@ -6,7 +6,7 @@ from channels.db import database_sync_to_async as sync_to_async  # closes its DB
 from chat.models import Message
 from chat.tests.wsutil import connect_agent, connect_customer, frames_until, quiet, send_json
 
-pytestmark = [pytest.mark.engine_db, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.engine_db, pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("agents_on_duty_but_full")]  # seqs here: no nobody-can-serve line (lifecycle.flow)
 
 count_messages = sync_to_async(lambda **kw: Message.objects.filter(**kw).count())
 

@@ -73,13 +73,15 @@ def test_verified_identity_is_the_same_customer_on_every_device(personas):
     assert Customer.objects.filter(external_id="u-1001").count() == 1
 
 
-def test_anonymous_token_with_a_verified_identity_gives_the_identified_customer_without_merging(personas, sender):
+def test_anonymous_token_with_a_verified_identity_merges_the_visitor_into_the_identified_customer(personas, sender):
     sender(personas.visitor, "anonymous question")
     body = identified(personas.inbox_a, token=personas.visitor_token).json()
     assert body["customer_id"] != public_id(personas.visitor) and body["customer"]["identified"] is True
-    assert body["conversation"] is None  # the anonymous conversation stays with the anonymous customer
-    assert Conversation.objects.get().customer_id == personas.visitor.customer_id
-    assert Customer.objects.get(pk=personas.visitor.customer_id).external_id is None
+    # The visitor logged in: their open conversation is now the customer's (chat.customers.merge_visitor).
+    conversation = Conversation.objects.get()
+    assert body["conversation"]["id"] == conversation.pk and conversation.customer.public_id == body["customer_id"]
+    visitor = Customer.objects.get(pk=personas.visitor.customer_id)
+    assert visitor.external_id is None and visitor.merged_into_id == conversation.customer_id
 
 
 @pytest.mark.parametrize(
@@ -440,7 +442,7 @@ def test_rating_a_finished_conversation(personas, finished, monkeypatch, django_
     assert stored.agent_id == personas.agent_a_user.pk and stored.customer_id == personas.visitor.customer_id
     assert stored.comment == "Quick <b>and</b> kind\nthanks"  # plain text, escaped when shown
     event = ConversationEvent.objects.get(kind=ConversationEvent.Kind.RATED)
-    assert event.conversation_id == finished and event.data == {"rating": 4} and event.actor_customer_id == personas.visitor.customer_id
+    assert event.conversation_id == finished and event.data == {"rating": 4, "reasons": []} and event.actor_customer_id == personas.visitor.customer_id
     to_agents = [frame for group, frame in sent if group == realtime.group_for_inbox(personas.inbox_a.pk)]
     assert to_agents and '"type":"conversation.updated"' in to_agents[0]["text"]
     assert c.get(url).json() == {"rating": body}

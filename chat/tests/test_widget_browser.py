@@ -114,8 +114,8 @@ def test_widget_chat_reload_and_offline_sends_exactly_once(personas, live_server
     page.click("[data-helpdesk-launcher]")
     frame = page.frame_locator("[data-helpdesk-frame]")
     widget_session_open(frame)
-    expect(frame.locator("#w-messages .w-body")).to_have_text(["Hello, is my order shipped? <b>x</b>", "Yes, it left this morning."],
-                                                            timeout=BROWSER_WAIT_MS)
+    expect(frame.locator("#w-messages .w-body")).to_have_text(["Hello, is my order shipped? <b>x</b>", "客服 agent_a 为您服务",
+                                                             "Yes, it left this morning."], timeout=BROWSER_WAIT_MS)
 
     # Offline while sending three messages; back online: each arrives once, in order.
     context.set_offline(True)
@@ -140,7 +140,7 @@ def test_widget_chat_reload_and_offline_sends_exactly_once(personas, live_server
     # the customer rates the conversation.
     resolve_on_the_server(live_server_url, personas, conversation_id)
     expect(frame.locator("#w-csat")).to_be_visible(timeout=10000)
-    frame.locator("#w-csat label", has_text="4").click()
+    frame.locator('#w-csat .w-stars label:has(input[value="4"])').click()
     frame.locator("#w-csat-comment").fill("Quick, thanks <script>alert(1)</script>")
     frame.locator("#w-csat button[type=submit]").click()
     expect(frame.locator("#w-csat-thanks")).to_be_visible()
@@ -195,7 +195,7 @@ def test_identity_signed_by_the_merchant_is_accepted_and_a_wrong_one_is_not(pers
     # Another device of the same user: the history follows.
     other_device = browser.new_context(locale="en-US").new_page()
     frame2 = open_widget(other_device, good.url)
-    expect(frame2.locator("#w-messages .w-body")).to_have_text(["identified hello"], timeout=BROWSER_WAIT_MS)
+    expect(frame2.locator("#w-messages .w-body")).to_have_text(["identified hello", "客服 agent_a 为您服务"], timeout=BROWSER_WAIT_MS)
     good.close()
 
     forged = MerchantSite(live_server_url, personas.inbox_a.public_key, identity_js(personas.inbox_a, "u-43", secret="wrong"))
@@ -233,7 +233,9 @@ def test_after_hours_the_customer_leaves_a_message(personas, live_server_url, br
     start_chat(frame)
     frame.locator("#w-input").fill("Please call me back tomorrow")
     frame.locator("#w-composer button[type=submit]").click()
-    expect(frame.locator(".w-msg--system")).to_have_count(1, timeout=10000)
+    # One line says so, from the assistant, and offers the contact form (lifecycle.flow).
+    expect(frame.locator('.w-msg--bot .w-choice[data-choice="contact"]')).to_have_count(1, timeout=10000)
+    expect(frame.locator(".w-msg--bot")).to_have_count(1)
     conversation = outside_the_browser_loop(lambda: Message.objects.get(body="Please call me back tomorrow").conversation)
     assert conversation.is_leave_message and conversation.state == Conversation.State.PENDING
     site.close()
@@ -260,6 +262,10 @@ def test_prechat_form_queue_position_and_attachment(personas, live_server_url, b
     from chat.tests.test_uploads import png_bytes
 
     def configure():
+        # Someone serves the inbox but has no free slot: the chat waits in a queue that has an end.
+        from routing.models import AgentPresence
+
+        AgentPresence.objects.create(workspace=personas.workspace, user=personas.agent_a_user, status="online", capacity=0)
         inbox = personas.inbox_a
         inbox.prechat_fields = [{"key": "name", "label": "Your name", "type": "text", "required": True},
                                 {"key": "phone", "label": "Phone", "type": "tel", "required": False}]
@@ -279,7 +285,7 @@ def test_prechat_form_queue_position_and_attachment(personas, live_server_url, b
     expect(frame.locator("#w-chat")).to_be_visible(timeout=BROWSER_WAIT_MS)
     frame.locator("#w-input").fill("Anyone there?")
     frame.locator("#w-composer button[type=submit]").click()
-    # Nobody is online: the customer waits in the queue and is told where.
+    # The customer waits in the queue and is told where.
     expect(frame.locator("#w-notice")).to_contain_text("number 1", timeout=10000)
     frame.locator("#w-file").set_input_files(files=[{"name": "photo.png", "mimeType": "image/png", "buffer": png_bytes(5, 5)}])
     expect(frame.locator(".w-msg--mine img")).to_have_count(1, timeout=10000)

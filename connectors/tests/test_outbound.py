@@ -12,6 +12,7 @@ from django.utils import timezone
 from chat import uploads
 from chat.models import Inbox, Message
 from conftest import make_agent, send
+from routing.models import AgentPresence
 from connectors import inbound, outbound
 from connectors.base import InboundItem
 from connectors.models import ChannelAccount, ChannelUser, OutboundMessage
@@ -50,6 +51,8 @@ def make_chat(kind=Inbox.Kind.WECHAT_OA, **account):
     acc.save()
     c.account = acc
     c.user, c.agent = make_agent(c.inbox.workspace, [c.inbox])
+    # On duty but full: the chat queues with no "nobody can serve" line, which would go out to WeChat too.
+    AgentPresence.objects.create(workspace=c.inbox.workspace, user=c.user, status="online", capacity=0)
     c.customer_message = customer_writes(c.inbox)
     c.conversation = c.customer_message.conversation
     c.channel_user = ChannelUser.objects.get(inbox=c.inbox, external_id=OPENID)

@@ -39,7 +39,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from accounts import tokens
 from accounts.admin_scope import WorkspaceScopedAdmin
 from accounts.models import AuditLog, CustomRole, Invite, Membership, Role
-from chat.models import Conversation, Customer, Inbox, Message, SatisfactionRating
+from chat.models import Conversation, Customer, CustomerBlock, CustomerNote, Disposition, Inbox, Message, SatisfactionRating, WrapUpSettings
 from chat.tests.wsutil import connect_agent, connect_customer, frame, frames_until, send_json, session_cookie
 from conftest import make_agent, send, verified_client
 from helpdesk.asgi import application
@@ -67,6 +67,8 @@ API_TOKEN, PHRASE, KB_CATEGORY, KB_ARTICLE = "api token", "quick phrase", "help-
 AGENT_USER, AGENT_GROUP = "agent (user id)", "agent group"
 INBOX_KEY = "WeChat inbox (public key)"
 CHANNEL_MESSAGE = "message sent to a channel (failed delivery)"
+CUSTOMER_BLOCK = "customer block (黑名单)"
+CUSTOMER_NOTE = "customer note"
 
 # Parameters that do not name a workspace's object: always workspace A's value, never varied.
 HELP_CENTER = "help center (workspace slug: public, the URL's own workspace)"
@@ -86,9 +88,18 @@ URL_PARAMS = {
     **{f"console:{name}": {"conversation_id": CONVERSATION} for name in _CONSOLE_CONVERSATION},
     "console:tag-add": {"customer_id": CUSTOMER},
     "console:tag-remove": {"customer_id": CUSTOMER},
+    "console:customer-block": {"customer_id": CUSTOMER},
+    "console:block-lift": {"block_id": CUSTOMER_BLOCK},
+    "console:customer": {"customer_id": CUSTOMER},
+    "console:customer-note-add": {"customer_id": CUSTOMER},
+    "console:customer-note-delete": {"note_id": CUSTOMER_NOTE},
+    "console:customer-level": {"customer_id": CUSTOMER},
+    "console:customer-contact": {"customer_id": CUSTOMER},
     "console:phrase-use": {"phrase_id": PHRASE},
     "console:phrase-edit": {"phrase_id": PHRASE},
     "console:phrase-delete": {"phrase_id": PHRASE},
+    "console:history-transcript": {"conversation_id": CONVERSATION},
+    "console:history-transcript-export": {"conversation_id": CONVERSATION},
     "knowledge:root": {"workspace": HELP_CENTER},
     "knowledge:sitemap": {"workspace": HELP_CENTER},
     "knowledge:home": _HELP,
@@ -102,6 +113,7 @@ URL_PARAMS = {
     "chat:api-state": {"conversation_id": CONVERSATION},
     "chat:api-customer-rating": {"conversation_id": CONVERSATION},
     "chat:api-customer-handoff": {"conversation_id": CONVERSATION},
+    "chat:api-customer-contact": {"conversation_id": CONVERSATION},
     "chat:api-customer-bot-feedback": {"conversation_id": CONVERSATION},
     "admin:view_on_site": {"content_type_id": CONTENT_TYPE, "object_id": CONVERSATION},
     "connectors:media": {"public_key": INBOX_KEY, "media_id": CHANNEL_MEDIA},
@@ -136,6 +148,10 @@ BODIES = {
     "console:snooze": {"until": "1h"},
     "console:tag-add": {"name": "vip"},
     "console:tag-remove": {"name": "vip"},
+    "console:customer-block": {"reason": "spam", "days": 7},
+    "console:customer-note-add": {"text": "a note"},
+    "console:customer-level": {"level": 3},
+    "console:customer-contact": {"body": "hello", "client_msg_id": "iso-outreach"},
     "console:phrase-edit": {"title": "t", "shortcut": "t", "body": "t"},
     "api-member": {"role": "agent"},
     "api-inbox-access": {"granted": False},
@@ -144,6 +160,7 @@ BODIES = {
     "chat:api-read": {"seq": 1},
     "chat:api-state": {"state": "resolved"},
     "chat:api-customer-rating": {"rating": 5, "comment": "ok"},
+    "chat:api-customer-contact": {"phone": "13800138000"},
     "chat:api-customer-bot-feedback": {"message_id": 1, "resolved": True},
 }
 
@@ -300,6 +317,9 @@ def populate(workspace, inbox, founder_user, agent_user, visitor, mark):
     AgentPresence.objects.get_or_create(workspace=workspace, user=agent_user)
     Voucher.objects.create(workspace=workspace, customer=s.customer, code=f"{mark}-0001", title=f"{mark} voucher")
     ReplySettings.objects.create(workspace=workspace, inbox=inbox, resolved_message=f"{mark} resolved line")
+    s.note = CustomerNote.objects.create(workspace=workspace, customer=s.customer, author=founder_user, text=f"{mark} customer note")
+    s.block = CustomerBlock.objects.create(workspace=workspace, customer=s.customer, reason=f"{mark} block reason", created_by=founder_user)
+    Disposition.objects.create(wrap_up=WrapUpSettings.objects.create(workspace=workspace), name=f"{mark} wrap-up category")
     AutoReplyRule.objects.create(workspace=workspace, name=f"{mark} rule", keywords=f"{low}-keyword", reply_text=f"{mark} reply", enabled=False)
     SensitiveWordList.objects.create(workspace=workspace, name=f"{mark} words", words=f"{low}-word", enabled=False)
     FollowUp.objects.create(workspace=workspace, conversation=s.conversation, kind=FollowUp.Kind.PUSH_MESSAGE, run_after=timezone.now(),
@@ -351,6 +371,8 @@ class World:
             INBOX: lambda: [side.inbox.pk],
             INBOX_KEY: lambda: [side.wechat_inbox.public_key],
             CHANNEL_MESSAGE: lambda: [side.channel_message.pk],
+            CUSTOMER_BLOCK: lambda: [side.block.pk],
+            CUSTOMER_NOTE: lambda: [side.note.pk],
             CHANNEL_MEDIA: lambda: ["MEDIA_1"],
             API_TOKEN: lambda: [side.token.pk],
             PHRASE: lambda: [side.phrase.pk, side.personal_phrase.pk],

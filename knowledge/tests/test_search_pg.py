@@ -146,6 +146,12 @@ def test_frequent_terms_only_rescore_the_candidates_of_rarer_ones(ws, monkeypatc
     paired = search.search(ws.pk, "订单 发票", limit=20)
     scores = {h.slug: h.score for h in exact}
     assert [h.slug for h in paired] == [h.slug for h in exact] and all(scores[h.slug] == h.score for h in paired)
+    # An intersection is as large as its smaller list at most: pairs are taken while those bounds fit.
+    monkeypatch.setattr(search_pg, "CANDIDATE_BUDGET", 2)
+    monkeypatch.setattr(search_pg, "PAIR_BUDGET", 4)
+    assert search_pg.PostgresSearchBackend.candidate_units([(9.0, 2, "t发票"), (8.0, 13, "t订单"), (7.0, 2, "b发票"),
+                                                            (6.0, 13, "b订单"), (1.0, 1, "b_x")]) == [
+        ("t发票",), ("t订单", "b发票"), ("b发票", "b订单")]
 
 
 @pytest.mark.django_db(transaction=True)

@@ -13,7 +13,7 @@ from lifecycle import followups
 from lifecycle.models import FollowUp
 from replies.models import AutoReplyRule
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("agents_on_duty_but_full")]
 
 
 @pytest.fixture

@@ -215,7 +215,8 @@ def test_agents_get_no_reply_admin_and_other_workspaces_stay_hidden(personas):
 
 def test_hosting_answers_only_when_no_other_automatic_line_did(personas, night_hosting, say):
     """At night "你好" used to get the welcome, the keyword reply and the hosting line, with an
-    agent assigned: one automatic answer per message, hosting last."""
+    agent assigned. Now the welcome greets before the question, the keyword reply answers it, and
+    the hosting window stays quiet while someone serving the inbox is on duty."""
     night_hosting.welcome_message = "您好，请问有什么可以帮您？"
     night_hosting.save()
     AutoReplyRule.objects.create(workspace=personas.workspace, name="hi", keywords="你好", reply_text="你好！稍等，客服马上到。")
@@ -227,5 +228,7 @@ def test_hosting_answers_only_when_no_other_automatic_line_did(personas, night_h
         lines = list(Message.objects.filter(conversation=conversation, sender_kind=SenderKind.BOT).order_by("seq").values_list("body", flat=True))
         assert lines == ["您好，请问有什么可以帮您？", "你好！稍等，客服马上到。"]  # welcome, keyword reply: no hosting on top
         clock.shift(timedelta(minutes=1))
-        say(personas.visitor, "什么时候发货", conversation_id=conversation.pk)  # nothing else answers this one
-        assert hosting_lines(conversation.pk) == 1
+        assert list(Message.objects.filter(conversation=conversation).order_by("seq").values_list("body", flat=True))[:2] == [
+            "您好，请问有什么可以帮您？", "你好"]
+        say(personas.visitor, "什么时候发货", conversation_id=conversation.pk)
+        assert hosting_lines(conversation.pk) == 0  # agent_a is on duty and has the chat: no "we are away" line

@@ -275,7 +275,8 @@ def test_outside_business_hours_the_customer_leaves_a_message(personas):
     chat.refresh_from_db()
     assert (chat.state, chat.is_leave_message, chat.assignee_id) == ("pending", True, None)
     last = Message.objects.filter(conversation=chat).order_by("-seq").first()
-    assert last.sender_kind == "system" and not last.is_private
+    # One line for the situation, from the assistant, offering the contact form (lifecycle.flow).
+    assert last.sender_kind == "bot" and not last.is_private and [a.get("choice") for a in last.attachments] == ["contact"]
     assert [c.pk for c in states.conversations_for(personas.agent_a, leave_message=True)] == [chat.pk]
     actions.claim(personas.agent_a, chat.pk)  # an agent takes it from the leave-a-message list
     assert Conversation.objects.get(pk=chat.pk).assignee_id == personas.agent_a_user.pk

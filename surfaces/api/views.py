@@ -51,6 +51,8 @@ class ReadIn(serializers.Serializer):
 
 class StateIn(serializers.Serializer):
     state = serializers.ChoiceField(choices=Conversation.State.choices)
+    disposition = serializers.IntegerField(required=False, allow_null=True, min_value=1,
+                                           help_text="resolve only: the id of a wrap-up category (咨询分类) of the workspace's list")
 
 
 MessageOut = inline_serializer(
@@ -182,5 +184,5 @@ class ConversationStateView(APIView):
     @extend_schema(request=StateIn, responses=inline_serializer("StateOk", {"conversation": serializers.DictField()}), summary="Agent changes the state (resolve, close, pending, reopen)")
     def post(self, request, conversation_id):
         data = _validated(StateIn, request.data)
-        conversation = states.change_state(actor_for(request), conversation_id, data["state"])
+        conversation = states.change_state(actor_for(request), conversation_id, data["state"], disposition=data.get("disposition"))
         return Response({"conversation": conversation_payload(conversation, for_customer=False)})

@@ -9,7 +9,7 @@ from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Membership, shown_name
-from chat import access
+from chat import access, blocks
 from chat import messages as chat_messages
 from chat.models import Conversation, Customer, CustomerVisit, Inbox, InboxUserPermission, Message, ReadState, SenderKind, Tag
 from connectors.models import CHANNEL_KINDS
@@ -17,6 +17,8 @@ from helpdesk.errors import invalid
 from helpdesk.validation import id_param
 from orders.models import Voucher
 from routing.models import AgentGroup, AgentPresence
+
+from .customer_queries import customer_extras
 
 PAGE_SIZE = 40
 OPEN = list(Conversation.OPEN_STATES)
@@ -204,7 +206,25 @@ def customer_panel(actor, customer_id):
     visits = list(CustomerVisit.objects.filter(customer_id=customer_id).order_by("-created_at")[:20])
     orders = list(Voucher.objects.filter(workspace_id=actor.workspace_id, customer_id=customer_id).order_by("-created_at")[:10])
     attributes = {k: v for k, v in (customer.attributes or {}).items() if k not in {"tags"} and isinstance(v, (str, int, float, bool))}
-    return {"customer": customer, "previous": previous, "visits": visits, "orders": orders, "attributes": attributes}
+    return {"customer": customer, "previous": previous, "visits": visits, "orders": orders, "attributes": attributes,
+            **block_context(actor, customer), **customer_extras(actor, customer)}
+
+
+def block_context(actor, customer):
+    """What the customer panel's 黑名单 section shows: the block in force, and whether this member may lift it."""
+    block = blocks.block_for(customer.pk)
+    return {"customer": customer, "customer_block": block, "may_lift": blocks.may_lift(actor),
+            "blocked_by_name": member_name(actor.workspace_id, block.created_by) if block else ""}
+
+
+def blocklist_rows(actor, limit=500):
+    """The blocklist page's rows, each with `blocked_by_name` (one query for the names)."""
+    rows = list(blocks.listed(actor)[:limit])
+    users = {row.created_by_id: row.created_by for row in rows if row.created_by_id}
+    displays = dict(Membership.objects.filter(workspace_id=actor.workspace_id, user_id__in=users).values_list("user_id", "display_name"))
+    for row in rows:
+        row.blocked_by_name = shown_name(displays.get(row.created_by_id), row.created_by) if row.created_by_id else ""
+    return rows
 
 
 def history(actor, conversation, limit=30):

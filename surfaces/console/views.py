@@ -19,7 +19,7 @@ from django.views.decorators.http import require_GET, require_POST
 from accounts import actions as account_actions
 from accounts.models import UserPreferences
 from accounts.views import remember_language
-from chat import access, states
+from chat import access, states, wrapup
 from chat import messages as chat_messages
 from chat import tags as customer_tags
 from chat.models import Conversation
@@ -71,6 +71,8 @@ def _client_texts():
         "sensitive_alert": _("Sensitive words in conversation #{id}: {words}"), "dismiss": _("Dismiss"),
         "transferred_agent": _("Transferred to {name}."), "transferred_group": _("Transferred to the group {name}."),
         "read": _("Read"), "unread": _("Unread"),
+        "no_articles": _("No article matches."), "faq_send": _("Send as a card"), "faq_paste": _("Paste the answer"),
+        "faq_internal": _("Internal"),
     }
 
 
@@ -110,6 +112,7 @@ def _pane_context(actor, conversation):
         "assignee_name": console.member_name(conversation.workspace_id, conversation.assignee),
         "recall_window": timedelta(seconds=settings.CHAT["RECALL_WINDOW_SECONDS"]),
         "customer_read_seq": console.customer_read_seq(actor, conversation),
+        "wrapup": wrapup.options(conversation.workspace_id) if can_reply and conversation.is_open else None,
         **console.customer_panel(actor, conversation.customer_id),
     }
 
@@ -202,8 +205,8 @@ def _body(request):
 @require_POST
 @console_view
 def change_state(request, actor, conversation_id):
-    state = _body(request).get("state")
-    conversation = states.change_state(actor, conversation_id, state)
+    data = _body(request)
+    conversation = states.change_state(actor, conversation_id, data.get("state"), disposition=data.get("disposition"))
     return JsonResponse({"state": conversation.state})
 
 

@@ -29,6 +29,7 @@ def rating_payload(rating):
         "conversation_id": rating.conversation_id,
         "rating": rating.rating,
         "comment": rating.comment,
+        "reasons": rating.reasons,
         "created_at": rating.created_at.isoformat(),
     }
 
@@ -71,14 +72,28 @@ class ConversationRatingView(APIView):
         return Response({"rating": rating_payload(ratings.conversation_rating(actor_for(request), conversation_id))})
 
     @extend_schema(
-        request=inline_serializer("RatingIn", {"rating": serializers.IntegerField(min_value=1, max_value=5), "comment": serializers.CharField(required=False)}),
+        request=inline_serializer("RatingIn", {"rating": serializers.IntegerField(min_value=1, max_value=5), "comment": serializers.CharField(required=False),
+                                               "reasons": serializers.ListField(child=serializers.CharField(), required=False)}),
         responses={201: RatingOut},
         summary="The customer rates their finished conversation (once)",
     )
     def post(self, request, conversation_id):
         data = _body(request)
-        rating = ratings.rate_conversation(actor_for(request), conversation_id, data.get("rating"), data.get("comment", ""))
+        rating = ratings.rate_conversation(actor_for(request), conversation_id, data.get("rating"), data.get("comment", ""), data.get("reasons"))
         return Response({"rating": rating_payload(rating)}, status=status.HTTP_201_CREATED)
+
+
+class ConversationContactView(APIView):
+    @extend_schema(
+        request=inline_serializer("ContactIn", {"phone": serializers.CharField(required=False), "wechat": serializers.CharField(required=False)}),
+        responses=inline_serializer("ContactOk", {"phone": serializers.CharField(), "wechat": serializers.CharField()}),
+        summary="留下联系方式: a phone number and/or a WeChat ID when nobody can answer now (400 with field errors)",
+    )
+    def post(self, request, conversation_id):
+        data = _body(request)
+        customer = profile.leave_contact(actor_for(request), conversation_id, phone=data.get("phone", ""), wechat=data.get("wechat", ""))
+        attributes = customer.attributes or {}
+        return Response({"phone": attributes.get("contact_phone", ""), "wechat": attributes.get("contact_wechat", "")})
 
 
 class ConversationHandoffView(APIView):

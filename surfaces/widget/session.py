@@ -1,10 +1,13 @@
 """What the widget is told about its inbox and its visitor's open conversation (the session answer
 and GET /api/v1/customer/inbox)."""
 
+from django.utils.translation import gettext as _
+
 from chat.models import Conversation
 from chat.payloads import conversation_payload
 from chat.profile import prechat_fields_of
 from knowledge.models import Article
+from replies import auto
 from routing.availability import inbox_availability
 
 
@@ -22,7 +25,7 @@ def widget_inbox(inbox):
 
 
 def _has_help_center(workspace_id):
-    return Article.objects.filter(workspace_id=workspace_id, status=Article.Status.PUBLISHED).exists()
+    return Article.objects.filter(workspace_id=workspace_id, status=Article.Status.PUBLISHED, internal_only=False).exists()
 
 
 def widget_session(customer, inbox, token):
@@ -37,4 +40,7 @@ def widget_session(customer, inbox, token):
         "customer": {"name": customer.name, "identified": customer.external_id is not None},
         "inbox": widget_inbox(inbox),
         "conversation": conversation_payload(conversation, for_customer=True) if conversation else None,
+        # Shown before the customer writes (no conversation yet); stored before their first message.
+        "welcome": "" if conversation else auto.welcome_text(inbox, customer),
+        "assistant": str(_("Assistant")),
     }

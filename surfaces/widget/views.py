@@ -8,6 +8,7 @@ from django.utils import translation
 from django.views.decorators.clickjacking import xframe_options_exempt
 from django.views.decorators.http import require_GET
 
+from chat import ratings
 from chat.models import Inbox
 from surfaces.demo import demo_page
 
@@ -40,7 +41,8 @@ def _render_frame(request, mode):
     if language:
         translation.activate(language)
         request.LANGUAGE_CODE = language
-    response = render(request, "chat/widget/frame.html", {"inbox": inbox, "mode": mode})
+    csat = {"choices": [(n, ratings.LABELS[n]) for n in (5, 4, 3, 2, 1)], "praise": ratings.PRAISE.items(), "complaints": ratings.COMPLAINTS.items()}
+    response = render(request, "chat/widget/frame.html", {"inbox": inbox, "mode": mode, "csat": csat})
     response["Content-Security-Policy"] = FRAME_CSP
     response["Referrer-Policy"] = "no-referrer"
     return response

@@ -1,6 +1,8 @@
 // The reply box: send through the client's outbox (optimistic, retried until acknowledged),
 // private notes, quick phrases (type "/" or tap ⚡; searchable; Chinese matches by substring),
 // emoji, attachments, and typing signals. A phrase with an attachment sends it with the text.
+// 常见问题 (the book button): faq.js.
+import { initFaq } from "./faq.js";
 import { request } from "./http.js";
 
 let phraseCache = null;
@@ -30,6 +32,7 @@ export function initComposer(form, { client, conversationId, customerName, agent
   input.before(chip);
 
   const isNote = () => form.elements.mode.value === "note";
+  const faq = initFaq(form, { send, texts, closeOthers: () => { closePicker(); emoji.hidden = true; } });
 
   function send(body, extra = {}) {
     client.send(body, conversationId, { is_private: isNote(), ...extra });
@@ -89,6 +92,7 @@ export function initComposer(form, { client, conversationId, customerName, agent
   async function openPicker(query = "") {
     picker.hidden = false;
     emoji.hidden = true;
+    faq.close();
     const all = await loadPhrases();
     // The server folds each phrase (lower case, full width, simplified and traditional forms) into p.search.
     const q = query.normalize("NFKC").toLowerCase().trim();
@@ -184,6 +188,7 @@ export function initComposer(form, { client, conversationId, customerName, agent
   form.querySelector('[data-action="emoji"]').addEventListener("click", () => {
     emoji.hidden = !emoji.hidden;
     picker.hidden = true;
+    faq.close();
   });
   emoji.addEventListener("click", (e) => {
     const b = e.target.closest("[data-emoji]");

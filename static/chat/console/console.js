@@ -296,6 +296,7 @@ document.addEventListener("click", async (e) => {
       $("#transfer-dialog")?.showModal();
     }
     else if (action === "open-snooze") $("#snooze-dialog").showModal();
+    else if (action === "open-wrapup") $("#wrapup-dialog").showModal();
     else if (action === "close-dialog") el.closest("dialog").close();
     else if (action === "recall") {
       await client.call({ type: "recall", message_id: Number(el.closest("[data-message-id]").dataset.messageId) });
@@ -344,6 +345,11 @@ document.addEventListener("submit", async (e) => {
       await refreshHeader();
     } else if (form.dataset.form === "snooze") {
       await snooze(form.elements.until.value, form);
+    } else if (form.dataset.form === "wrapup") { // 咨询分类: resolve with the chosen category (the server checks it)
+      const disposition = form.elements.disposition.value;
+      await request("POST", `/console/c/${state.open}/state/`, { state: "resolved", disposition: disposition ? Number(disposition) : null });
+      form.closest("dialog").close();
+      await refreshHeader();
     } else if (form.dataset.form === "add-tag") {
       const { html } = await request("POST", `/console/customers/${form.dataset.customer}/tags/`, { name: form.elements.name.value }, { html: true });
       $("#customer-tags").replaceChildren(fragment(html));

@@ -1,7 +1,8 @@
 // The bot's tappable choices inside its messages (knowledge/choices.py): 猜你想问 suggestions
 // (tapping one sends its title as the customer's message; the bot answers with that article),
 // 已解决 / 未解决 after an answer (POST …/bot-feedback, once), and 转人工 (POST …/handoff).
-// Labels are inserted as text, never as HTML.
+// 留下联系方式 (choice "contact", under the line saying nobody can answer now) opens a small form
+// (on.contactForm). Labels are inserted as text, never as HTML.
 
 export const isChoice = (a) => Boolean(a && a.choice);
 
@@ -18,6 +19,7 @@ export function choiceButtons(m, on) {
     b.dataset.choice = a.choice;
     b.addEventListener("click", () => {
       if (a.choice === "ask") return on.ask(a.name);
+      if (a.choice === "contact") return void b.replaceWith(on.contactForm(m.conversation_id));
       if (a.choice === "handoff") return void on.handoff(m.conversation_id).then(() => (b.disabled = true), () => {});
       // 已解决 / 未解决: one answer per question; the server keeps the first (a repeat is a no-op).
       for (const other of buttons) other.disabled = true;

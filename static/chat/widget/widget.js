@@ -234,11 +234,40 @@ function agentRead(conversationId, seq) {
 
 const botChoices = {
   ask: (title) => sendText(title),
+  contactForm: (conversationId) => contactForm(conversationId),
   feedback: (m, resolved) => api("POST", `customer/conversations/${m.conversation_id}/bot-feedback`, { message_id: m.id, resolved }),
   handoff: (conversationId) => api("POST", `customer/conversations/${conversationId}/handoff`).then(() => ($("w-bot").hidden = true)),
 };
 
+// 留下联系方式: a phone number or a WeChat ID (at least one) for the reply when nobody can answer now.
+function contactForm(conversationId) {
+  const form = Object.assign(document.createElement("form"), { className: "w-contact", noValidate: true });
+  const field = (name, label, type, autocomplete) => {
+    const id = `w-contact-${name}-${conversationId}`;
+    const input = Object.assign(document.createElement("input"), { id, name, type, autocomplete, maxLength: name === "phone" ? 32 : 40 });
+    return [Object.assign(document.createElement("label"), { htmlFor: id, className: "w-label", textContent: label }), input];
+  };
+  const error = Object.assign(document.createElement("p"), { className: "w-error", role: "alert" });
+  const submit = Object.assign(document.createElement("button"), { type: "submit", className: "w-primary", textContent: texts.contact_send });
+  form.append(...field("phone", texts.contact_phone, "tel", "tel"), ...field("wechat", texts.contact_wechat, "text", "off"), error, submit);
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const phone = form.elements.phone.value.trim(), wechat = form.elements.wechat.value.trim();
+    if (!phone && !wechat) return void (error.textContent = texts.contact_needed);
+    submit.disabled = true;
+    try {
+      await api("POST", `customer/conversations/${conversationId}/contact`, { phone, wechat });
+      form.replaceWith(Object.assign(document.createElement("p"), { className: "w-contact-done", role: "status", textContent: texts.contact_done }));
+    } catch (err) {
+      error.textContent = err.message;
+      submit.disabled = false;
+    }
+  });
+  return form;
+}
+
 function place(m) {
+  list.querySelector(".w-welcome")?.remove(); // the conversation has begun: its stored welcome comes with it
   if (m.client_msg_id) list.querySelector(`.w-msg--pending[data-client="${CSS.escape(m.client_msg_id)}"]`)?.remove();
   const existing = list.querySelector(`[data-order="${order(m)}"]`);
   const li = bubble(m);
@@ -270,7 +299,19 @@ function connect() {
 
 function startChat() {
   connect();
+  showWelcome();
   show("w-chat");
+}
+
+// The welcome greets before the customer writes. Shown here until the conversation exists: its
+// stored copy (seq 1, written before the first message) then takes its place.
+function showWelcome() {
+  const text = state.session.welcome;
+  if (!text || state.session.conversation || list.querySelector("[data-order], .w-welcome")) return;
+  const li = bubble({ sender: { kind: "bot", name: state.session.assistant || "" }, body: text, attachments: [] });
+  li.classList.add("w-welcome");
+  li.removeAttribute("data-order");
+  list.prepend(li);
 }
 
 function onEvent(f) {
@@ -279,7 +320,8 @@ function onEvent(f) {
       const m = f.message;
       place(m);
       state.conversationId = Math.max(state.conversationId || 0, m.conversation_id);
-      if (m.sender.kind !== "customer" && f.live) attention(m);
+      // A person's or the assistant's line asks for attention; a system notice (客服 X 为您服务) does not.
+      if (m.sender.kind !== "customer" && m.sender.kind !== "system" && f.live) attention(m);
       markRead(m);
       scrollEnd();
       break;
@@ -301,7 +343,10 @@ function onEvent(f) {
       if (f.client_msg_id) {
         const li = list.querySelector(`.w-msg--pending[data-client="${CSS.escape(f.client_msg_id)}"] .w-state`);
         // rate_limited: a polite line from the server; the client sends it again after retry_after.
-        if (li) li.textContent = f.code === "rate_limited" ? f.message : `${texts.failed}: ${f.message}`;
+        // blocked: the server's polite line as it is, not as a failure to retry.
+        if (li) li.textContent = f.code === "rate_limited" || f.code === "blocked" ? f.message : `${texts.failed}: ${f.message}`;
+        // Anything but rate_limited is final (the client dropped it from its outbox): no longer pending.
+        if (li && f.code !== "rate_limited") li.closest(".w-msg")?.classList.replace("w-msg--pending", "w-msg--refused");
       }
       $("w-error").textContent = f.client_msg_id ? "" : f.message || "";
       break;
@@ -350,11 +395,23 @@ async function offerRating(conversationId) {
   scrollEnd();
 }
 
+// The reasons follow the rating: what went well (满意 and above), or what did not.
+$("w-csat").addEventListener("change", (e) => {
+  if (e.target.name !== "rating") return;
+  const praise = Number(e.target.value) >= 4;
+  for (const box of $("w-csat").querySelectorAll(".w-reasons")) {
+    box.hidden = (box.dataset.reasons === "praise") !== praise;
+    if (box.hidden) for (const el of box.querySelectorAll("input")) el.checked = false;
+  }
+});
+
 $("w-csat").addEventListener("submit", async (e) => {
   e.preventDefault();
   const form = e.target;
   try {
-    await api("POST", `customer/conversations/${form.dataset.conversation}/rating`, { rating: Number(form.elements.rating.value), comment: form.elements.comment.value });
+    const side = form.querySelector(".w-reasons:not([hidden])");
+    const reasons = side ? [...side.querySelectorAll("input:checked")].map((el) => el.value) : [];
+    await api("POST", `customer/conversations/${form.dataset.conversation}/rating`, { rating: Number(form.elements.rating.value), comment: form.elements.comment.value, reasons });
     form.hidden = true;
     $("w-csat-thanks").hidden = false;
   } catch (err) {

@@ -17,7 +17,7 @@ from django.db import transaction
 from guardian.shortcuts import assign_perm
 
 from accounts.models import Membership, Role, Workspace
-from chat.models import Inbox, Tag
+from chat.models import Disposition, Inbox, Tag, WrapUpSettings
 from connectors.models import ChannelAccount
 from knowledge import actions as kb
 from knowledge.models import Article
@@ -65,6 +65,11 @@ ARTICLES = [
     ("shipping", "多久发货", "付款后 **48 小时内**发货，发货后短信通知物流单号。", ["什么时候发货", "发货时间"]),
     ("invoice", "如何开发票", "在订单详情页点击“申请发票”，电子发票会发送到您的邮箱。", ["怎么开发票", "发票怎么开"]),
 ]
+# For agents only (the console's 常见问题 picker), never in the help center or the bot.
+INTERNAL_ARTICLES = [
+    ("returns-review", "退货审核（内部）", "1. 先查物流签收记录\n2. 商品完好：在后台点击“同意退货”\n3. 有损坏：请顾客上传照片，转售后组", ["退货怎么审核"]),
+]
+WRAP_UP = ["退货退款", "物流查询", "发票", "商品咨询", "其他"]  # 咨询分类 chosen at resolve
 
 
 class Command(BaseCommand):
@@ -98,6 +103,9 @@ class Command(BaseCommand):
             Tag.objects.get_or_create(workspace=workspace, name=name)
         self._replies(workspace)
         self._articles(workspace)
+        wrap_up, _ = WrapUpSettings.objects.get_or_create(workspace=workspace)
+        for position, name in enumerate(WRAP_UP):
+            Disposition.objects.get_or_create(wrap_up=wrap_up, name=name, defaults={"position": position})
         self.stdout.write(self.style.SUCCESS("Demo workspace ready."))
         self.stdout.write(f"  Widget on a demo shop page: /widget/demo/?inbox={web.public_key}   Full-page H5 chat: /widget/chat/?inbox={app.public_key}")
         self.stdout.write(f"  Bare protocol demo page: /demo/?inbox={web.public_key}")
@@ -139,7 +147,9 @@ class Command(BaseCommand):
     def _articles(self, workspace):
         """A few published help-center articles, so the help center and the bot have something to show."""
         founder = Membership.objects.get(workspace=workspace, user__username="founder")
-        for slug, title, body, similar in ARTICLES:
-            if not Article.objects.filter(workspace=workspace, slug=slug).exists():
-                article = kb.save_article(founder, slug=slug, versions={"zh-hans": {"title": title, "body": body, "similar_questions": similar}})
-                kb.publish(founder, article.pk)
+        for internal, articles in ((False, ARTICLES), (True, INTERNAL_ARTICLES)):
+            for slug, title, body, similar in articles:
+                if not Article.objects.filter(workspace=workspace, slug=slug).exists():
+                    article = kb.save_article(founder, slug=slug, versions={"zh-hans": {"title": title, "body": body, "similar_questions": similar}},
+                                              internal_only=internal)
+                    kb.publish(founder, article.pk)
