@@ -13,7 +13,7 @@ without grouping. Nothing is lost or stored twice either way: no caller has been
 
 import threading
 
-from django.db import DatabaseError, transaction
+from django.db import DatabaseError, OperationalError, transaction
 
 _state = threading.local()
 
@@ -27,11 +27,20 @@ def grouped():
     return getattr(_state, "grouped", False)
 
 
+DEADLOCK_RETRIES = 3
+
+
 def _alone(send):
-    try:
-        return send()
-    except Exception as exc:
-        return exc
+    """One send on its own. A deadlock victim (a group holding several conversations in another
+    order) stored nothing: it is run again, a few times; a send is idempotent by its client id."""
+    for attempt in range(DEADLOCK_RETRIES + 1):
+        try:
+            return send()
+        except OperationalError as exc:
+            if getattr(exc.__cause__, "sqlstate", None) != "40P01" or attempt == DEADLOCK_RETRIES:
+                return exc
+        except Exception as exc:
+            return exc
 
 
 def store_together(sends):
