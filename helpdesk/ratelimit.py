@@ -85,10 +85,7 @@ async def hit_all_async(*pairs):
     backend = _backend()
     try:
         async with client.pipeline(transaction=False) as pipe:
-            for cache_key, _count, seconds, _window in windows:
-                stored_key = backend.make_key(cache_key)
-                pipe.incr(stored_key)
-                pipe.expire(stored_key, seconds + 5, nx=True)
+            _queue_counts(pipe, backend, [(cache_key, seconds) for cache_key, _count, seconds, _window in windows])
             used = (await pipe.execute())[0::2]
     except Exception:
         log.warning("rate limits %s not counted: cache unavailable", [p[0] for p in pairs], exc_info=True)
@@ -163,14 +160,18 @@ def _count_many(keys):
     window (another process's clock may lag), then expires."""
     client = _redis_client()
     if client is not None:
-        backend = _backend()
         pipe = client.pipeline(transaction=False)
-        for cache_key, seconds in keys:
-            stored_key = backend.make_key(cache_key)  # the cache's prefix and version, as cache.decr expects
-            pipe.incr(stored_key)
-            pipe.expire(stored_key, seconds + 5, nx=True)
+        _queue_counts(pipe, _backend(), keys)
         return pipe.execute()[0::2]
     return [_count_one(cache_key, seconds) for cache_key, seconds in keys]
+
+
+def _queue_counts(pipe, backend, keys):
+    """INCR and EXPIRE NX of each (key, seconds) counter on a Redis pipeline (sync or asyncio)."""
+    for cache_key, seconds in keys:
+        stored_key = backend.make_key(cache_key)  # the cache's prefix and version, as cache.decr expects
+        pipe.incr(stored_key)
+        pipe.expire(stored_key, seconds + 5, nx=True)
 
 
 def _count_one(cache_key, seconds):

@@ -33,10 +33,15 @@ OPEN = Conversation.OPEN_STATES
 
 
 def settings_for(conversation):
+    """The reply settings that apply to a conversation (settings_of_inbox)."""
+    return settings_of_inbox(conversation.workspace_id, conversation.inbox_id)
+
+
+def settings_of_inbox(workspace_id, inbox_id):
     """The inbox's own reply settings, else the workspace's (one query; none when the workspace has none)."""
-    if not config.for_workspace(conversation.workspace_id).has_settings:
+    if not config.for_workspace(workspace_id).has_settings:
         return None
-    rows = list(ReplySettings.objects.filter(workspace_id=conversation.workspace_id).filter(Q(inbox_id=conversation.inbox_id) | Q(inbox__isnull=True)))
+    rows = list(ReplySettings.objects.filter(workspace_id=workspace_id).filter(Q(inbox_id=inbox_id) | Q(inbox__isnull=True)))
     return next((r for r in rows if r.inbox_id), rows[0] if rows else None)
 
 
@@ -94,10 +99,7 @@ def leave_message_line(conversation):
 
 def welcome_text(inbox, customer=None):
     """The welcome as the widget shows it before the customer writes ("" when none is set)."""
-    if not config.for_workspace(inbox.workspace_id).has_settings:
-        return ""
-    rows = list(ReplySettings.objects.filter(workspace_id=inbox.workspace_id).filter(Q(inbox_id=inbox.pk) | Q(inbox__isnull=True)))
-    found = next((r for r in rows if r.inbox_id), rows[0] if rows else None)
+    found = settings_of_inbox(inbox.workspace_id, inbox.pk)
     if found is None or not found.welcome_message.strip():
         return ""
     return fill_variables(found.welcome_message, customer_name=customer.name if customer else "", agent_name="")
