@@ -58,6 +58,13 @@ DEFAULT_CSP = (
 )
 
 
+def policy_allowing_webassembly():
+    """The default policy plus 'wasm-unsafe-eval': compiling WebAssembly (the verifier's camera scan,
+    ZXing) is the only thing it adds; inline script and eval stay refused."""
+    policy = getattr(settings, "CONTENT_SECURITY_POLICY", DEFAULT_CSP) or ""
+    return policy.replace("script-src 'self'", "script-src 'self' 'wasm-unsafe-eval'", 1)
+
+
 class ContentSecurityPolicyMiddleware:
     """The default policy on every response whose view set none (the widget frame and the demo
     shop page set their own: the frame must be embeddable on merchants' sites)."""

@@ -9,6 +9,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_http_methods
 
 from helpdesk.errors import DomainError
+from helpdesk.middleware import policy_allowing_webassembly
 
 from . import access, actions
 from .models import Voucher
@@ -47,4 +48,6 @@ def verify(request):
             if exc.status == 409:  # exists but cannot be used: show why on the card
                 context.update(_card(actions.lookup_voucher(membership, code)))
     context["recent"] = actions.recent_verifications(membership)
-    return render(request, "orders/verify.html", context, status=status)
+    response = render(request, "orders/verify.html", context, status=status)
+    response["Content-Security-Policy"] = policy_allowing_webassembly()  # the camera scan's QR reader
+    return response
