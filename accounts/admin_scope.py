@@ -201,9 +201,26 @@ class SameWorkspaceRelationsFormSet:
                 refuse_other_workspaces(form, workspace_id, self.scope_admin.admin_site)
 
 
+class LabelledRowsMixin:
+    """A tabular inline shows one column header, no label per row: each input gets an accessible name
+    with its row number, so screen readers (and axe-core's `label` rule) know what it is."""
+
+    def add_fields(self, form, index):
+        super().add_fields(form, index)
+        row = _("row %(n)s") % {"n": index + 1} if index is not None else _("new row")
+        for name, field in form.fields.items():
+            label = _("Delete") if name == "DELETE" else field.label
+            widget = getattr(field.widget, "widget", field.widget)  # the select inside admin's related-object wrapper
+            widget.attrs = {**widget.attrs, "aria-label": f"{label} ({row})"}
+
+
 class ParentRightsInline:
     """For an inline: the rights of the page it sits on (that page's capability), not Django's
     per-model permissions. Adding rows to a new parent follows the right to add the parent."""
+
+    def get_formset(self, request, obj=None, **kwargs):
+        formset = super().get_formset(request, obj, **kwargs)
+        return type(formset.__name__, (LabelledRowsMixin, formset), {})
 
     def parent_admin(self):
         return self.admin_site._registry[self.parent_model]

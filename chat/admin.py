@@ -13,7 +13,8 @@ from accounts import roles
 from accounts.admin_scope import ParentRightsInline, WorkspaceScopedAdmin, acting
 from helpdesk.errors import DomainError
 
-from . import hours, wrapup
+from . import wrapup
+from .hours_form import BUSINESS_HOURS_FIELDS, BusinessHoursFormMixin
 from .models import (Conversation, ConversationEvent, Customer, Disposition, Inbox, InboxUserPermission, Message, SatisfactionRating,
                      WrapUpSettings)
 from .staff import set_inbox_access
@@ -55,13 +56,12 @@ class InboxAccessInline(ObjectAccessInline):
     verbose_name_plural = _("agents serving this inbox")
 
 
-class InboxForm(forms.ModelForm):
+class InboxForm(BusinessHoursFormMixin, forms.ModelForm):
     class Meta:
         model = Inbox
-        fields = ["workspace", "name", "kind", "bot_first", "business_hours", "leave_message_when_nobody_online",
+        fields = ["workspace", "name", "kind", "bot_first", "leave_message_when_nobody_online",
                   "answer_timeout_marks_away", "widget_greeting", "prechat_fields", "csat_enabled"]
         help_texts = {
-            "business_hours": _('{"timezone": "Asia/Shanghai", "weekly": {"mon": [["09:00", "18:00"]]}, "holidays": ["2026-10-01"]}; empty: always open'),
             "prechat_fields": _('[{"key": "name", "label": "Your name", "type": "text", "required": true}, '
                                 '{"key": "phone", "label": "Phone", "type": "tel", "required": false}]; types: text, email, tel, '
                                 'textarea; empty: no form'),
@@ -70,13 +70,11 @@ class InboxForm(forms.ModelForm):
     def clean_prechat_fields(self):
         return self.cleaned_data.get("prechat_fields") or []  # checked by Inbox.clean()
 
-    def clean_business_hours(self):
-        value = self.cleaned_data.get("business_hours") or {}
-        try:
-            hours.validate(value)
-        except Exception as exc:  # any parsing problem is the user's input, shown on the field
-            raise forms.ValidationError(_("Invalid business hours: %(reason)s") % {"reason": exc}) from None
-        return value
+    def clean(self):
+        cleaned = super().clean()
+        if not self.errors:
+            self.instance.business_hours = self.business_hours_config()
+        return cleaned
 
 
 @admin.register(Inbox)
@@ -87,6 +85,12 @@ class InboxAdmin(WorkspaceScopedAdmin):
     readonly_fields = ["public_key"]
     inlines = [InboxAccessInline]
     audit_name = "inbox"
+    fieldsets = [
+        (None, {"fields": ["workspace", "name", "kind", "public_key", "bot_first", "leave_message_when_nobody_online",
+                           "answer_timeout_marks_away"]}),
+        (_("Business hours"), {"fields": BUSINESS_HOURS_FIELDS, "classes": ["business-hours"]}),
+        (_("Widget"), {"fields": ["widget_greeting", "prechat_fields", "csat_enabled"]}),
+    ]
 
     def get_readonly_fields(self, request, obj=None):
         return ["public_key", "workspace"] if obj is not None else ["public_key"]

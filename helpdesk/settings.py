@@ -43,6 +43,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "django.forms",  # its widget templates, for FORM_RENDERER below
     "channels",
     "rest_framework",
     "drf_spectacular",
@@ -86,6 +87,9 @@ MIDDLEWARE = [
 
 ROOT_URLCONF = "helpdesk.urls"
 ASGI_APPLICATION = "helpdesk.asgi.application"
+
+# Widgets render with the project's templates too (templates/admin/widgets/: the business-hours timetable).
+FORM_RENDERER = "django.forms.renderers.TemplatesSetting"
 
 TEMPLATES = [
     {
@@ -384,6 +388,10 @@ SCHEDULER = {
     "EMBEDDED": env_bool("SCHEDULER_EMBEDDED", DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3"),
     "INTERVAL_SECONDS": float(os.environ.get("SCHEDULER_INTERVAL_SECONDS", "1.0")),
     "SWEEP_INTERVAL_SECONDS": float(os.environ.get("SCHEDULER_SWEEP_INTERVAL_SECONDS", "5.0")),
+    # 预警: every group's thresholds are evaluated this often (reports.alerts); 0: never.
+    "ALERT_INTERVAL_SECONDS": float(os.environ.get("SCHEDULER_ALERT_INTERVAL_SECONDS", "15.0")),
+    # The live board's viewers are told of changes at most this often per workspace (reports.board); 0: never.
+    "BOARD_INTERVAL_SECONDS": float(os.environ.get("SCHEDULER_BOARD_INTERVAL_SECONDS", "3.0")),
     "BATCH": 500,
 }
 

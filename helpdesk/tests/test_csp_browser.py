@@ -14,9 +14,9 @@ def watch_violations(page):
     return seen
 
 
-def logged_in_context(browser, live_server_url, user):
+def logged_in_context(browser, live_server_url, user, locale="en-US"):
     session = outside_the_browser_loop(lambda: verified_client(user).cookies["sessionid"].value)
-    context = browser.new_context(locale="en-US")
+    context = browser.new_context(locale=locale)
     context.add_cookies([{"name": "sessionid", "value": session, "url": live_server_url}])
     return context
 
