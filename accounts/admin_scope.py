@@ -186,6 +186,18 @@ class SameWorkspaceRelationsForm:
         return cleaned
 
 
+def _without_field(fields, name):
+    kept = []
+    for entry in fields:
+        if isinstance(entry, list | tuple):
+            entry = type(entry)(f for f in entry if f != name)
+            if entry:
+                kept.append(entry)
+        elif entry != name:
+            kept.append(entry)
+    return kept
+
+
 class SameWorkspaceRelationsFormSet:
     """Mixed into each inline formset: its rows relate only to the parent object's workspace."""
 
@@ -271,9 +283,28 @@ class WorkspaceScopedAdmin(admin.ModelAdmin):
     def get_queryset(self, request):
         return super().get_queryset(request).filter(**{f"{self.workspace_path}__in": self.workspace_ids(request)})
 
+    def single_workspace_id(self, request):
+        """The workspace of a member who configures exactly one (most merchants): their pages show
+        no workspace field, column or filter; a new object's field is hidden and preset."""
+        ids = self.workspace_ids(request)
+        return ids[0] if len(ids) == 1 and self.workspace_path == "workspace" else None
+
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = super().get_fieldsets(request, obj)
+        if obj is None or self.single_workspace_id(request) is None:  # a new object's field is hidden (get_form)
+            return fieldsets
+        return [(name, {**options, "fields": _without_field(options["fields"], "workspace")}) for name, options in fieldsets]
+
+    def get_list_display(self, request):
+        shown = super().get_list_display(request)
+        return [f for f in shown if f != "workspace"] if self.single_workspace_id(request) is not None else shown
+
     def get_list_filter(self, request):
         scoped = []
-        for entry in super().get_list_filter(request):
+        entries = super().get_list_filter(request)
+        if self.single_workspace_id(request) is not None:
+            entries = [e for e in entries if e != "workspace"]
+        for entry in entries:
             field = self.model._meta.get_field(entry) if isinstance(entry, str) and "__" not in entry else None
             related = getattr(field, "related_model", None)
             if related is not None and is_workspace_data(related, self.admin_site):
@@ -301,6 +332,10 @@ class WorkspaceScopedAdmin(admin.ModelAdmin):
     def get_form(self, request, obj=None, change=False, **kwargs):
         form = super().get_form(request, obj, change=change, **kwargs)
         form = type(form)(form.__name__, (SameWorkspaceRelationsForm, form), {"__module__": form.__module__, "scope_admin": self})
+        single = self.single_workspace_id(request)
+        if single is not None and "workspace" in form.base_fields:  # set for them, still validated (tampering is refused)
+            form.base_fields["workspace"].widget = forms.HiddenInput()
+            form.base_fields["workspace"].initial = single
         scope_relation_fields(form.base_fields, self.workspace_ids(request), self.admin_site)
         return form
 

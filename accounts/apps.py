@@ -1,8 +1,10 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class AccountsConfig(AppConfig):
     name = "accounts"
+    verbose_name = _("Team and workspace")
 
     def ready(self):
         from helpdesk import checks  # noqa: F401  (registers the deployment checks)

@@ -15,6 +15,7 @@ from helpdesk.errors import DomainError
 
 from . import wrapup
 from .hours_form import BUSINESS_HOURS_FIELDS, BusinessHoursFormMixin
+from .prechat_form import PrechatFieldsField, key_choices_for
 from .models import (Conversation, ConversationEvent, Customer, Disposition, Inbox, InboxUserPermission, Message, SatisfactionRating,
                      WrapUpSettings)
 from .staff import set_inbox_access
@@ -57,18 +58,18 @@ class InboxAccessInline(ObjectAccessInline):
 
 
 class InboxForm(BusinessHoursFormMixin, forms.ModelForm):
+    prechat_fields = PrechatFieldsField(
+        label=_("pre-chat form fields"),
+        help_text=_("Questions the customer answers before the chat starts, in the order of their numbers. No question: no form."))
+
     class Meta:
         model = Inbox
         fields = ["workspace", "name", "kind", "bot_first", "leave_message_when_nobody_online",
                   "answer_timeout_marks_away", "widget_greeting", "prechat_fields", "csat_enabled"]
-        help_texts = {
-            "prechat_fields": _('[{"key": "name", "label": "Your name", "type": "text", "required": true}, '
-                                '{"key": "phone", "label": "Phone", "type": "tel", "required": false}]; types: text, email, tel, '
-                                'textarea; empty: no form'),
-        }
 
-    def clean_prechat_fields(self):
-        return self.cleaned_data.get("prechat_fields") or []  # checked by Inbox.clean()
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["prechat_fields"].set_key_choices(key_choices_for(self.instance.prechat_fields))
 
     def clean(self):
         cleaned = super().clean()

@@ -30,7 +30,7 @@ class DayWindowsWidget(forms.MultiWidget):
     template_name = "admin/widgets/day_windows.html"
 
     class Media:
-        css = {"all": ["chat/admin/hours.css"]}
+        css = {"all": ["chat/admin/forms.css"]}
 
     def __init__(self, day_label="", attrs=None):
         self.day_label = day_label

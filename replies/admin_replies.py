@@ -2,6 +2,7 @@
 hosting), keyword auto-replies and sensitive word lists. Workspace-scoped (CONFIGURE),
 validated by the models' clean(), audited by the base admin. Registered from replies.admin."""
 
+from django import forms
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
@@ -19,8 +20,28 @@ class ConfigRowAdmin(WorkspaceScopedAdmin):
             config.invalidate(workspace_id)
 
 
+WEEKDAY_CHOICES = [(0, _("Monday")), (1, _("Tuesday")), (2, _("Wednesday")), (3, _("Thursday")), (4, _("Friday")),
+                   (5, _("Saturday")), (6, _("Sunday"))]
+
+
+class ReplySettingsForm(forms.ModelForm):
+    """Hosting weekdays as checkboxes (stored as the list of day numbers the window starts on)."""
+
+    hosting_weekdays = forms.TypedMultipleChoiceField(
+        label=_("hosting weekdays"), choices=WEEKDAY_CHOICES, coerce=int, required=False, widget=forms.CheckboxSelectMultiple,
+        help_text=_("The days the window starts on (22:00–08:00 on Friday runs into Saturday morning). None ticked: every day."))
+
+    class Meta:
+        model = ReplySettings
+        fields = "__all__"
+
+    def clean_hosting_weekdays(self):
+        return sorted(set(self.cleaned_data.get("hosting_weekdays") or ()))
+
+
 @admin.register(ReplySettings)
 class ReplySettingsAdmin(ConfigRowAdmin):
+    form = ReplySettingsForm
     list_display = ["__str__", "workspace", "hosting_enabled", "hosting_start", "hosting_end", "hosting_limit_minutes"]
     list_filter = ["workspace", "hosting_enabled"]
     audit_name = "reply_settings"
@@ -31,7 +52,7 @@ class ReplySettingsAdmin(ConfigRowAdmin):
             "fields": ["hosting_enabled", "hosting_message", "hosting_use_window", "hosting_start", "hosting_end", "hosting_weekdays",
                        "hosting_outside_business_hours", "hosting_no_answer_minutes", "hosting_limit_minutes"],
             "description": _("Times are in the workspace's time zone. A window whose end is before its start runs past midnight "
-                             "(22:00–08:00) and belongs to the day it starts. Weekdays: 0 = Monday … 6 = Sunday; empty = every day."),
+                             "(22:00–08:00) and belongs to the day it starts."),
         }),
     ]
 

@@ -114,3 +114,19 @@ def test_no_other_workspace_name_appears_anywhere(shop, path, sender):
     sender(shop.other_visitor, "rival conversation")
     page = verified_client(shop.owner_user).get(path).content.decode()
     assert "Shop Z" not in page and "Site Z" not in page and "agent_z" not in page
+
+
+def test_a_member_of_one_workspace_never_picks_a_workspace(shop):
+    """Most merchants have one shop: no workspace field, column or filter; a new object is theirs."""
+    admin = verified_client(shop.admin_user)
+    listing = admin.get("/admin/chat/inbox/").content.decode()
+    assert "column-workspace" not in listing and "workspace__id__exact" not in listing
+    add = admin.get("/admin/chat/inbox/add/")
+    field = add.context["adminform"].form.fields["workspace"]
+    assert field.widget.input_type == "hidden" and field.initial == shop.workspace.pk
+    change = admin.get(f"/admin/chat/inbox/{shop.inbox_a.pk}/change/").content.decode()
+    assert "field-workspace" not in change
+    r = admin.post("/admin/chat/inbox/add/", {"workspace": shop.workspace.pk, "name": "Mini program", "kind": "wechat_mp",
+                                              "user_permissions-TOTAL_FORMS": "0", "user_permissions-INITIAL_FORMS": "0"})
+    assert r.status_code == 302
+    assert Inbox.objects.get(name="Mini program").workspace_id == shop.workspace.pk

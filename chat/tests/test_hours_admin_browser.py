@@ -1,6 +1,6 @@
-"""A founder sets an inbox's business hours in the admin without typing JSON (issue 20 item 1), in
-zh-Hans on a desktop (1440 px) and a tablet (820 px): weekday hours with a lunch break, mainland
-China's holidays, an own closed day; the customer who writes on 国庆 leaves a message."""
+"""A founder sets an inbox's business hours and pre-chat form in the admin without typing JSON
+(issue 20 item 1), in zh-Hans on a desktop (1440 px) and a tablet (820 px): weekday hours with a lunch
+break, mainland China's holidays, an own closed day, a required phone question."""
 
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -37,8 +37,17 @@ def test_founder_sets_business_hours_with_the_national_day_holiday(personas, liv
     page.get_by_label("跟随中国大陆法定节假日").check()
     expect(page.locator(".field-hours_cn_official .help")).to_contain_text("尚未包含 2027 年的官方放假安排")
     page.get_by_label("自定休息日").fill("2026-12-24")
+    # the pre-chat form: a phone number, required, then the customer's name
+    page.get_by_label("第 1 个问题：询问内容").select_option("phone")
+    page.get_by_label("第 1 个问题：客户看到的标题").fill("您的手机号")
+    page.get_by_label("第 1 个问题：回答类型").select_option("tel")
+    page.get_by_label("第 1 个问题：必填").check()
+    expect(page.get_by_label("第 3 个问题：询问内容")).to_be_hidden()  # the questions asked and one spare row
+    page.get_by_role("button", name="添加问题").click()
+    page.get_by_label("第 2 个问题：询问内容").select_option("name")
     assert page.evaluate("document.documentElement.scrollWidth") <= TABLET["width"]
     page.screenshot(path=artifacts / "admin-business-hours-tablet.png", full_page=True)
+    page.locator(".prechat-rows").screenshot(path=artifacts / "admin-prechat-builder-tablet.png")
     assert violations == []
     no_serious_accessibility_violations(page)
     violations.clear()  # axe-core's own injected styles are refused by the policy, as they should be
@@ -57,6 +66,9 @@ def test_founder_sets_business_hours_with_the_national_day_holiday(personas, liv
     stored = outside_the_browser_loop(lambda: Inbox.objects.get(pk=personas.inbox_a.pk).business_hours)
     assert stored["weekly"]["fri"] == [["09:00", "12:00"], ["13:30", "18:00"]] and stored["cn_official"] is True
     assert stored["holidays"] == ["2026-12-24"] and "sat" not in stored["weekly"]
+    assert outside_the_browser_loop(lambda: Inbox.objects.get(pk=personas.inbox_a.pk).prechat_fields) == [
+        {"key": "phone", "label": "您的手机号", "type": "tel", "required": True},
+        {"key": "name", "label": "您的姓名", "type": "text", "required": False}]
     national_day = datetime(2026, 10, 5, 10, tzinfo=ZoneInfo("Asia/Shanghai"))  # a Monday
     assert not hours.is_open(stored, national_day)
     assert hours.is_open(stored, national_day.replace(day=12))

@@ -3,7 +3,6 @@ pre-chat form, availability and the satisfaction rating (docs/protocol.md, "Widg
 
 import hashlib
 import hmac
-import json
 import time
 from datetime import timedelta
 from unittest import mock
@@ -392,20 +391,33 @@ def test_inbox_clean_rejects_bad_prechat_configs(personas, fields):
     personas.inbox_a.full_clean()
 
 
+def prechat_rows(fields):
+    """The builder's posted parts for these fields (chat/prechat_form.py), row by row."""
+    data = {}
+    for n, field in enumerate(fields):
+        base = 5 * n
+        data.update({f"prechat_fields_{base}": str(n + 1), f"prechat_fields_{base + 1}": field["key"],
+                     f"prechat_fields_{base + 2}": field["label"], f"prechat_fields_{base + 3}": field["type"]})
+        if field["required"]:
+            data[f"prechat_fields_{base + 4}"] = "on"
+    return data
+
+
 def test_the_admin_shows_a_bad_prechat_config_on_the_field(personas):
     admin = verified_client(personas.owner_user)
     url = f"/admin/chat/inbox/{personas.inbox_a.pk}/change/"
     existing = list(personas.inbox_a.user_permissions.order_by("pk"))
-    data = {"name": "Site A", "kind": "web", "csat_enabled": "on", "widget_greeting": "Hello!", "business_hours": "{}",
+    data = {"name": "Site A", "kind": "web", "csat_enabled": "on", "widget_greeting": "Hello!",
             "user_permissions-TOTAL_FORMS": str(len(existing)), "user_permissions-INITIAL_FORMS": str(len(existing))}
     for i, row in enumerate(existing):
         data.update({f"user_permissions-{i}-id": row.pk, f"user_permissions-{i}-user": row.user_id,
                      f"user_permissions-{i}-content_object": personas.inbox_a.pk})
-    bad = admin.post(url, {**data, "prechat_fields": '[{"key": "level", "label": "VIP level", "type": "text", "required": false}]'})
+    # the same question twice is refused on the field
+    bad = admin.post(url, {**data, **prechat_rows([PRECHAT[0], {**PRECHAT[0], "label": "Name again"}])})
     assert bad.status_code == 200 and "prechat_fields" in bad.context["adminform"].form.errors
     personas.inbox_a.refresh_from_db()
     assert personas.inbox_a.prechat_fields == []
-    good = admin.post(url, {**data, "prechat_fields": json.dumps(PRECHAT[:2])})
+    good = admin.post(url, {**data, **prechat_rows(PRECHAT[:2])})
     assert good.status_code == 302, good.context["adminform"].form.errors if good.context else good
     personas.inbox_a.refresh_from_db()
     assert personas.inbox_a.prechat_fields == PRECHAT[:2] and personas.inbox_a.widget_greeting == "Hello!"

@@ -185,10 +185,11 @@ def test_no_answer_timeout_cancelled_by_an_agent_reply(personas, unanswered_host
 
 def test_bad_settings_are_refused_in_the_admin(personas):
     client = verified_client(personas.owner_user)
-    base = {"workspace": personas.workspace.pk, "hosting_limit_minutes": 60, "hosting_no_answer_minutes": 0, "hosting_weekdays": "[]",
+    base = {"workspace": personas.workspace.pk, "hosting_limit_minutes": 60, "hosting_no_answer_minutes": 0,
             "hosting_use_window": "on", "_save": "Save"}
     cases = [
-        ({"hosting_weekdays": "[7]"}, "hosting_weekdays"),
+        ({"hosting_weekdays": ["7"]}, "hosting_weekdays"),
+        ({"hosting_weekdays": ["[0, 1]"]}, "hosting_weekdays"),  # JSON is not a weekday
         ({"hosting_start": "22:00"}, "hosting_end"),
         ({"hosting_enabled": "on"}, "hosting_message"),
         ({"inbox": personas.other_inbox.pk}, "inbox"),
@@ -198,10 +199,12 @@ def test_bad_settings_are_refused_in_the_admin(personas):
         assert r.status_code == 200 and field in r.context["adminform"].form.errors, (extra, r.status_code)
     assert not ReplySettings.objects.exists()
     r = client.post("/admin/replies/replysettings/add/", {**base, "hosting_enabled": "on", "hosting_message": NIGHT,
-                                                           "hosting_start": "22:00", "hosting_end": "08:00", "hosting_weekdays": "[4, 5, 4]"})
+                                                           "hosting_start": "22:00", "hosting_end": "08:00", "hosting_weekdays": ["5", "4"]})
     assert r.status_code == 302
     saved = ReplySettings.objects.get()
     assert saved.hosting_weekdays == [4, 5] and saved.hosting_start == time(22, 0)
+    page = client.get(f"/admin/replies/replysettings/{saved.pk}/change/").content.decode()
+    assert page.count('name="hosting_weekdays"') == 7 and page.count("checked") >= 2  # the ticked days read back
 
 
 def test_agents_get_no_reply_admin_and_other_workspaces_stay_hidden(personas):
