@@ -8,7 +8,7 @@ SIM_PORT ?= 8765
 SIM := http://127.0.0.1:$(SIM_PORT)
 STAMP := $(VENV)/.installed
 
-.PHONY: run test bench bench-faults bench-console bench-search bench-scheduler bench-history bench-followups eval-search install messages clean
+.PHONY: run test bench bench-faults bench-console bench-search bench-scheduler bench-history bench-reports bench-followups eval-search install messages clean
 
 $(STAMP): requirements.txt requirements-dev.txt constraints.txt
 	test -x $(PY) || $$(scripts/python312.sh) -m venv $(VENV)
@@ -64,6 +64,10 @@ bench-scheduler: install
 bench-history: install
 	$(PY) scripts/bench_history.py $(BENCH_ARGS)
 
+## Reports benchmark (报表): the reports page over 90 days of 1,000,000 conversations on PostgreSQL (BENCH_ARGS="--conversations 200000"): docs/benchmarks.md.
+bench-reports: install
+	$(PY) scripts/bench_reports.py $(BENCH_ARGS)
+
 ## Bot answer latency through follow-up jobs (a real server on the embedded default): docs/benchmarks.md.
 bench-followups: install
 	$(PY) scripts/bench_followups.py $(BENCH_ARGS)
@@ -75,7 +79,7 @@ eval-search: install
 
 ## Regenerate translation catalogues (needs gettext).
 messages: install
-	$(PY) manage.py makemessages --no-obsolete -l zh_Hans -l zh_Hant -l en --ignore=.venv --ignore=staticfiles --ignore=scripts
+	$(PY) manage.py makemessages --no-obsolete -l zh_Hans -l zh_Hant -l en --ignore=.venv --ignore=staticfiles --ignore=scripts --ignore=templates/admin/search_form.html
 	$(PY) scripts/fill_translations.py
 	$(PY) manage.py compilemessages --ignore=.venv
 

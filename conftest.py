@@ -133,6 +133,16 @@ def sender():
 
 
 @pytest.fixture(autouse=True)
+def _default_language():
+    """Every test starts in the server's language: a request in an earlier test (a member's own
+    language, activated by the middleware) must not carry over into this thread's next test."""
+    from django.conf import settings
+    from django.utils import translation
+
+    translation.activate(settings.LANGUAGE_CODE)
+
+
+@pytest.fixture(autouse=True)
 def _fresh_rate_limits():
     """Every test starts with no requests counted (helpdesk.ratelimit): the suite runs in one process."""
     ratelimit.reset()

@@ -22,6 +22,7 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import FieldDoesNotExist, ObjectDoesNotExist, PermissionDenied
 from django.http import Http404, HttpResponseRedirect
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import gettext_noop
 
 from helpdesk.errors import DomainError
 
@@ -140,11 +141,31 @@ class ScopedRawIdWidget(ForeignKeyRawIdWidget):
         return super().label_and_url_for_value(value) if offered else ("", "")
 
 
+class MemberNames:
+    """A user picker shows members by the name their workspace knows them by (Membership.display_name),
+    looked up once per page when the picker first renders, not by login name."""
+
+    def __init__(self, workspace_ids):
+        self.workspace_ids, self.names = list(workspace_ids), None
+
+    def __call__(self, user):
+        if self.names is None:
+            self.names = {}
+            for user_id, name in Membership.objects.filter(workspace_id__in=self.workspace_ids).order_by("-pk").values_list(
+                    "user_id", "display_name"):
+                self.names[user_id] = name or self.names.get(user_id, "")
+        return self.names.get(user.pk) or user.get_username()
+
+
 def scope_relation_fields(fields, workspace_ids, admin_site):
-    """Restrict every relation field (FK, one-to-one, many-to-many) to rows of these workspaces."""
+    """Restrict every relation field (FK, one-to-one, many-to-many) to rows of these workspaces;
+    user pickers name members by display name."""
     for name, field in list(fields.items()):
         if not isinstance(field, forms.ModelChoiceField):
             continue
+        if field.queryset.model is get_user_model() and not isinstance(field.label_from_instance, MemberNames):
+            fields[name] = field = copy.deepcopy(field)
+            field.label_from_instance = MemberNames(workspace_ids)
         allowed = rows_in(field.queryset.model, workspace_ids, admin_site)
         if allowed is None:
             continue
@@ -213,6 +234,21 @@ class SameWorkspaceRelationsFormSet:
                 refuse_other_workspaces(form, workspace_id, self.scope_admin.admin_site)
 
 
+# Django 5.2 admin strings its zh-Hans and zh-Hant catalogues lack (the app list's hidden table headers):
+# named here so our catalogue translates them.
+DJANGO_ADMIN_STRINGS = (gettext_noop("Model name"), gettext_noop("Add link"), gettext_noop("Change or view list link"))
+
+
+def label_split_date_times(fields):
+    """Django's date-and-time widget labels only its first input: name both (axe-core: label)."""
+    for field in fields.values():
+        widget = getattr(field.widget, "widget", field.widget)
+        if isinstance(widget, forms.SplitDateTimeWidget):
+            date_input, time_input = widget.widgets
+            date_input.attrs = {**date_input.attrs, "aria-label": _("%(field)s: date") % {"field": field.label}}
+            time_input.attrs = {**time_input.attrs, "aria-label": _("%(field)s: time") % {"field": field.label}}
+
+
 class LabelledRowsMixin:
     """A tabular inline shows one column header, no label per row: each input gets an accessible name
     with its row number, so screen readers (and axe-core's `label` rule) know what it is."""
@@ -221,6 +257,8 @@ class LabelledRowsMixin:
         super().add_fields(form, index)
         row = _("row %(n)s") % {"n": index + 1} if index is not None else _("new row")
         for name, field in form.fields.items():
+            if field.widget.is_hidden:
+                continue
             label = _("Delete") if name == "DELETE" else field.label
             widget = getattr(field.widget, "widget", field.widget)  # the select inside admin's related-object wrapper
             widget.attrs = {**widget.attrs, "aria-label": f"{label} ({row})"}
@@ -332,6 +370,9 @@ class WorkspaceScopedAdmin(admin.ModelAdmin):
     def get_form(self, request, obj=None, change=False, **kwargs):
         form = super().get_form(request, obj, change=change, **kwargs)
         form = type(form)(form.__name__, (SameWorkspaceRelationsForm, form), {"__module__": form.__module__, "scope_admin": self})
+        if "workspace" in form.base_fields:
+            form.base_fields["workspace"].label = _("workspace")  # the models' foreign keys carry no translated name
+        label_split_date_times(form.base_fields)
         single = self.single_workspace_id(request)
         if single is not None and "workspace" in form.base_fields:  # set for them, still validated (tampering is refused)
             form.base_fields["workspace"].widget = forms.HiddenInput()

@@ -112,9 +112,10 @@ class Membership(models.Model):
     """A user's place in a workspace: a base role, optionally a custom role on top."""
 
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="memberships")
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships", verbose_name=_("user"))
     role = models.CharField(_("role"), max_length=20, choices=Role.choices, default=Role.AGENT)
-    custom_role = models.ForeignKey(CustomRole, on_delete=models.SET_NULL, null=True, blank=True, related_name="members")
+    custom_role = models.ForeignKey(CustomRole, on_delete=models.SET_NULL, null=True, blank=True, related_name="members",
+                                    verbose_name=_("custom role"))
     display_name = models.CharField(_("display name"), max_length=80, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -124,7 +125,7 @@ class Membership(models.Model):
         constraints = [models.UniqueConstraint(fields=["workspace", "user"], name="uniq_membership")]
 
     def __str__(self):
-        return f"{self.user} @ {self.workspace} ({self.role})"
+        return f"{self.display_name or self.user} @ {self.workspace} ({self.get_role_display()})"
 
     @property
     def shown_name(self):

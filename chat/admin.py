@@ -2,10 +2,13 @@ from datetime import timedelta
 
 from django import forms
 from django.contrib import admin, messages
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.forms.models import BaseInlineFormSet
 from django.utils import timezone
+from django.template.loader import render_to_string
 from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 
 from accounts import actions as account_actions
@@ -13,7 +16,7 @@ from accounts import roles
 from accounts.admin_scope import ParentRightsInline, WorkspaceScopedAdmin, acting
 from helpdesk.errors import DomainError
 
-from . import wrapup
+from . import widget_snippets, wrapup
 from .hours_form import BUSINESS_HOURS_FIELDS, BusinessHoursFormMixin
 from .prechat_form import PrechatFieldsField, key_choices_for
 from .models import (Conversation, ConversationEvent, Customer, Disposition, Inbox, InboxUserPermission, Message, SatisfactionRating,
@@ -36,6 +39,7 @@ class ObjectAccessInline(ParentRightsInline, admin.TabularInline):
         if db_field.name == "user":
             ids = self.parent_admin().workspace_ids(request)
             kwargs["queryset"] = get_user_model().objects.filter(memberships__workspace_id__in=ids).distinct()
+            kwargs["label"] = _("member")
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
 
@@ -65,7 +69,9 @@ class InboxForm(BusinessHoursFormMixin, forms.ModelForm):
     class Meta:
         model = Inbox
         fields = ["workspace", "name", "kind", "bot_first", "leave_message_when_nobody_online",
-                  "answer_timeout_marks_away", "widget_greeting", "prechat_fields", "csat_enabled"]
+                  "answer_timeout_marks_away", "widget_title", "widget_color", "widget_position", "widget_launcher_text",
+                  "widget_greeting", "widget_language", "prechat_fields", "csat_enabled"]
+        widgets = {"widget_color": forms.TextInput(attrs={"type": "color"}), "widget_position": forms.RadioSelect}
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -78,23 +84,42 @@ class InboxForm(BusinessHoursFormMixin, forms.ModelForm):
         return cleaned
 
 
+def _as_readonly(html):
+    """The admin turns newlines of a read-only value into <br>: code blocks keep theirs as entities."""
+    return mark_safe(html.replace("\n", "&#10;"))  # rendered by our template, escaped there
+
+
 @admin.register(Inbox)
 class InboxAdmin(WorkspaceScopedAdmin):
     form = InboxForm
     list_display = ["name", "workspace", "kind", "public_key", "bot_first"]
     list_filter = ["kind", "workspace"]
-    readonly_fields = ["public_key"]
+    readonly_fields = ["public_key", "widget_preview", "embed_code"]
     inlines = [InboxAccessInline]
     audit_name = "inbox"
     fieldsets = [
         (None, {"fields": ["workspace", "name", "kind", "public_key", "bot_first", "leave_message_when_nobody_online",
                            "answer_timeout_marks_away"]}),
         (_("Business hours"), {"fields": BUSINESS_HOURS_FIELDS, "classes": ["business-hours"]}),
-        (_("Widget"), {"fields": ["widget_greeting", "prechat_fields", "csat_enabled"]}),
+        (_("Widget"), {"fields": ["widget_title", "widget_color", "widget_position", "widget_launcher_text", "widget_greeting",
+                                  "widget_language", "widget_preview", "prechat_fields", "csat_enabled"]}),
+        (_("Put the chat on your site"), {"fields": ["embed_code"]}),
     ]
 
+    @admin.display(description=_("Preview"))
+    def widget_preview(self, inbox):
+        return _as_readonly(render_to_string("admin/chat/inbox/_widget_preview.html", {"inbox": inbox}))
+
+    @admin.display(description=_("Code for your site"))
+    def embed_code(self, inbox):
+        origin = settings.SITE_URL.rstrip("/") if getattr(settings, "SITE_URL", "") else "{origin}"
+        return _as_readonly(render_to_string("admin/chat/inbox/_embed_code.html", {
+            "embed": widget_snippets.EMBED.format(origin=origin, key=inbox.public_key), "page_identity": widget_snippets.PAGE_IDENTITY,
+            "server": widget_snippets.SERVER.items(), "env": widget_snippets.SECRET_ENV, "secret": inbox.secret}))
+
     def get_readonly_fields(self, request, obj=None):
-        return ["public_key", "workspace"] if obj is not None else ["public_key"]
+        shown = ["public_key", "widget_preview", "embed_code"]
+        return [*shown, "workspace"] if obj is not None else shown
 
     def save_formset(self, request, form, formset, change):
         save_access_formset(request, formset, form.instance, set_inbox_access)

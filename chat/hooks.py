@@ -48,6 +48,10 @@ class Hooks:
     def left_as_message(self, conversation, reason):
         """Nobody can answer now: routing turned the chat into a message (留言) for later."""
 
+    def agent_status_changed(self, workspace_id, user_id, from_status, to_status):
+        """An agent's status changed (routing, inside the transaction that changed it): reports count
+        online time from these."""
+
 
 _listener = [Hooks()]
 

@@ -47,6 +47,14 @@ def _windows_on(config, day):
     return weekly.get(DAYS[day.weekday()], [])
 
 
+def zone(name):
+    """The named time zone; UTC for an empty or unknown name (a stored config is never an error here)."""
+    try:
+        return ZoneInfo(name or "UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
+
+
 def _parse(hhmm):
     hours, minutes = str(hhmm).split(":")
     return time(int(hours), int(minutes))
@@ -56,19 +64,15 @@ def is_open(config, now):
     """Whether the inbox is within business hours at the aware datetime `now`."""
     if not config or not config.get("weekly"):
         return True
-    try:
-        zone = ZoneInfo(config.get("timezone") or "UTC")
-    except (ZoneInfoNotFoundError, ValueError):
-        zone = ZoneInfo("UTC")
-    local = now.astimezone(zone)
+    local = now.astimezone(zone(config.get("timezone")))
     for day_offset in (0, -1):  # today's windows, and yesterday's that run past midnight
         day = (local + timedelta(days=day_offset)).date()
         for start_text, end_text in _windows_on(config, day):
             start, end = _parse(start_text), _parse(end_text)
             if day_offset == -1 and end > start:
                 continue
-            opens = datetime.combine(day, start, zone)
-            closes = datetime.combine(day + timedelta(days=1) if end <= start else day, end, zone)
+            opens = datetime.combine(day, start, local.tzinfo)
+            closes = datetime.combine(day + timedelta(days=1) if end <= start else day, end, local.tzinfo)
             if opens <= local < closes:
                 return True
     return False

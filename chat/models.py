@@ -3,6 +3,7 @@ import secrets
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
@@ -83,6 +84,18 @@ class Inbox(models.Model):
     leave_message_when_nobody_online = models.BooleanField(_("leave a message when no agent is online"), default=False)
     # The widget: its welcome line, the pre-chat form (see validate_prechat_fields), satisfaction survey.
     widget_greeting = models.CharField(_("widget greeting"), max_length=300, blank=True)
+    # The widget's look (the admin's widget editor; the frame and the loader apply it).
+    widget_title = models.CharField(_("title in the chat window"), max_length=40, blank=True,
+                                    help_text=_("Empty: the inbox's name."))
+    widget_color = models.CharField(_("theme colour"), max_length=7, default="#0b5cad",
+                                    validators=[RegexValidator(r"^#[0-9a-fA-F]{6}$", _("Choose a colour such as #0b5cad."))])
+    widget_position = models.CharField(_("button position"), max_length=5, default="right",
+                                       choices=[("right", _("Bottom right")), ("left", _("Bottom left"))])
+    widget_launcher_text = models.CharField(_("button text"), max_length=12, blank=True,
+                                            help_text=_("Shown beside the chat icon, e.g. 在线客服. Empty: the icon alone."))
+    widget_language = models.CharField(_("widget language"), max_length=7, blank=True, default="",
+                                       choices=[("", _("Follow the page or browser")), ("zh-hans", "简体中文"), ("zh-hant", "繁體中文"),
+                                                ("en", "English")])
     prechat_fields = models.JSONField(_("pre-chat form fields"), default=list, blank=True)
     csat_enabled = models.BooleanField(_("ask customers to rate finished conversations"), default=True)
     # Deadlines (chat.scheduler): 0 turns each off.
@@ -153,13 +166,13 @@ class Customer(models.Model):
     # still has to guess 128 random bits to name someone else.
     public_id = models.CharField(max_length=32, unique=True, default=new_public_id, editable=False)
     workspace = models.ForeignKey("accounts.Workspace", on_delete=models.CASCADE, related_name="customers")
-    first_inbox = models.ForeignKey(Inbox, on_delete=models.SET_NULL, null=True, related_name="+")
+    first_inbox = models.ForeignKey(Inbox, on_delete=models.SET_NULL, null=True, related_name="+", verbose_name=_("first inbox"))
     external_id = models.CharField(_("merchant user id"), max_length=128, null=True, blank=True)
     name = models.CharField(_("name"), max_length=120, blank=True)
     attributes = models.JSONField(_("attributes"), default=dict, blank=True)
     tags = models.ManyToManyField(Tag, blank=True, related_name="customers", verbose_name=_("tags"))
-    created_at = models.DateTimeField(auto_now_add=True)
-    last_seen_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(_("first seen"), auto_now_add=True)
+    last_seen_at = models.DateTimeField(_("last seen"), null=True, blank=True)
     # The address the last chat session was opened from, as rate limits count it (an IPv6 /64):
     # what a block "with the address" covers (chat.blocks).
     last_ip = models.CharField(_("last address"), max_length=64, blank=True)

@@ -11,6 +11,7 @@ from django.utils.translation import gettext_lazy as _
 from pypinyin import lazy_pinyin
 
 from .models import MAX_PRECHAT_FIELDS, PRECHAT_RESERVED_KEYS, validate_prechat_fields
+from .row_widgets import RowsWidget
 
 COMMON_KEYS = [("name", _("Your name")), ("phone", _("Phone number")), ("email", _("E-mail")), ("wechat", _("WeChat ID")),
                ("order", _("Order number")), ("question", _("Your question"))]
@@ -29,11 +30,11 @@ def _row_widgets(key_choices):
     ]
 
 
-class PrechatRowsWidget(forms.MultiWidget):
-    template_name = "admin/widgets/prechat_rows.html"
+class PrechatRowsWidget(RowsWidget):
+    table_class = "prechat-rows"
+    add_label = _("Add a question")
 
     class Media:
-        css = {"all": ["chat/admin/forms.css"]}
         js = ["chat/admin/prechat.js"]
 
     def __init__(self, key_choices=(), attrs=None):
@@ -52,21 +53,11 @@ class PrechatRowsWidget(forms.MultiWidget):
             flat += [position, OTHER, "", "text", False]
         return flat
 
-    def get_context(self, name, value, attrs):
-        if isinstance(value, list) and (not value or isinstance(value[0], dict)):  # stored fields, not posted parts
-            value = self.decompress(value)
-        context = super().get_context(name, value, attrs)
-        subwidgets = context["widget"]["subwidgets"]
-        headers = [_("Position"), _("Asks for"), _("Label shown to the customer"), _("Answer type"), _("Required")]
-        rows = []
-        for n in range(0, len(subwidgets), len(PARTS)):
-            row = subwidgets[n:n + len(PARTS)]
-            for header, subwidget in zip(headers, row, strict=True):
-                subwidget["attrs"]["aria-label"] = _("%(what)s, question %(n)s") % {"what": header, "n": n // len(PARTS) + 1}
-            rows.append(row)
-        context["widget"]["rows"] = rows
-        context["widget"]["headers"] = headers
-        return context
+    def headers(self):
+        return [_("Position"), _("Asks for"), _("Label shown to the customer"), _("Answer type"), _("Required")]
+
+    def cell_label(self, header, row_number):
+        return _("%(what)s, question %(n)s") % {"what": header, "n": row_number}
 
 
 class PrechatFieldsField(forms.MultiValueField):

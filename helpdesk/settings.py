@@ -388,6 +388,8 @@ SCHEDULER = {
     "EMBEDDED": env_bool("SCHEDULER_EMBEDDED", DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3"),
     "INTERVAL_SECONDS": float(os.environ.get("SCHEDULER_INTERVAL_SECONDS", "1.0")),
     "SWEEP_INTERVAL_SECONDS": float(os.environ.get("SCHEDULER_SWEEP_INTERVAL_SECONDS", "5.0")),
+    # How often the loop looks for left messages to tell off-duty members of (lifecycle/offline_notify.py).
+    "OFFLINE_NOTIFY_SECONDS": float(os.environ.get("SCHEDULER_OFFLINE_NOTIFY_SECONDS", "60")),
     # 预警: every group's thresholds are evaluated this often (reports.alerts); 0: never.
     "ALERT_INTERVAL_SECONDS": float(os.environ.get("SCHEDULER_ALERT_INTERVAL_SECONDS", "15.0")),
     # The live board's viewers are told of changes at most this often per workspace (reports.board); 0: never.

@@ -22,6 +22,7 @@ from connectors import outbound
 from connectors.wechat import oa  # noqa: F401 - registers the Official Account / Mini Program Sender
 from connectors.wechat import kf
 from knowledge import bot
+from reports import rollups
 from replies import auto, config, hosting, sensitive
 from routing import actions as routing
 from routing.availability import inbox_availability
@@ -33,6 +34,10 @@ OPEN = set(Conversation.OPEN_STATES)
 
 
 class Flow(hooks.Hooks):
+    def agent_status_changed(self, workspace_id, user_id, from_status, to_status):
+        """Online time in reports: one row per change, in the transaction that made it."""
+        rollups.record_status(workspace_id, user_id, to_status)
+
     def screen_message(self, conversation, actor, body, is_private):
         """Sensitive words: masked or refused before anything is stored; alerts after."""
         if is_private:

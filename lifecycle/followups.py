@@ -52,8 +52,17 @@ def _config():
 
 def enqueue(conversation, kind, **data):
     """Caller holds the transaction that makes this job necessary. Returns the row."""
+    return _enqueue(conversation.workspace_id, conversation.pk, kind, data)
+
+
+def enqueue_for_workspace(workspace_id, kind, **data):
+    """A job about no single conversation (an offline member's digest: lifecycle.offline_notify)."""
+    return _enqueue(workspace_id, None, kind, data)
+
+
+def _enqueue(workspace_id, conversation_id, kind, data):
     now = timezone.now()
-    job = FollowUp.objects.create(workspace_id=conversation.workspace_id, conversation_id=conversation.pk, kind=kind, data=data,
+    job = FollowUp.objects.create(workspace_id=workspace_id, conversation_id=conversation_id, kind=kind, data=data,
                                   run_after=now + timedelta(seconds=_config()["GRACE_SECONDS"]))
     if _config()["EAGER"]:
         transaction.on_commit(lambda: _dispatch(job.pk))

@@ -302,6 +302,14 @@ def send_test(user):
     return _send_all(list(rows), build, topic="test")
 
 
+def send_to_member(workspace_id, user_id, build, *, topic):
+    """To a member's devices in this workspace, on duty or not (lifecycle.offline_notify), except
+    while a console tab of theirs is visible. Returns (sent, failed)."""
+    if not _config()["ENABLED"]:
+        return 0, 0
+    return _send_all(_devices(workspace_id, [user_id], on_duty=False), build, topic=topic)
+
+
 # --- jobs (follow-up rows) --------------------------------------------------------------
 
 

@@ -1,7 +1,10 @@
 """The worker loop: every INTERVAL_SECONDS it fires due deadlines (chat.scheduler, with the
 handlers named here) and runs pending follow-up jobs a process left behind (lifecycle.followups);
 every SWEEP_INTERVAL_SECONDS the routing sweep; every WECOM_KF_SYNC_SECONDS a backstop pull of the
-WeCom kf accounts (connectors.wechat.kf.sync_all); hourly it prunes old rows and unused uploads. It runs inside the
+WeCom kf accounts (connectors.wechat.kf.sync_all); every reports.rollups.INTERVAL_SECONDS the report
+aggregates of days that changed; every OFFLINE_NOTIFY_SECONDS the notices to off-duty members
+(lifecycle.offline_notify); every ALERT_INTERVAL_SECONDS the service alerts (reports.alerts, pushes:
+lifecycle.alert_push) and every BOARD_INTERVAL_SECONDS the live boards' change notices; hourly it prunes old rows and unused uploads. It runs inside the
 app process on the embedded default (start_embedded, from helpdesk.asgi's lifespan) and as
 `manage.py run_scheduler` at scale (any number of them: each deadline and job still runs once).
 See docs/scheduler.md."""
@@ -13,14 +16,16 @@ import time
 from asgiref.sync import SyncToAsync
 from django.conf import settings
 from django.db import close_old_connections, connection
+from django.utils import timezone
 
 from chat import scheduler
 from chat.models import Deadline
 from connectors.wechat import kf
 from replies.auto import no_answer_due
+from reports import board, rollups
 from routing.actions import sweep
 
-from . import followups, storage, timers
+from . import alert_push, followups, offline_notify, storage, timers
 
 log = logging.getLogger(__name__)
 
@@ -59,8 +64,12 @@ def run_loop(stop, *, interval=None, sweep_interval=None, batch=None, once=False
     sweep_interval = conf["SWEEP_INTERVAL_SECONDS"] if sweep_interval is None else sweep_interval
     stats = stats if stats is not None else {}
     kf_interval = kf.sync_interval() if kf_interval is None else kf_interval
-    stats.update(fired=0, followups=0, sweeps=0, errors=0, turns=0, pruned=0, kf_stored=0)
-    next_sweep = next_prune = next_kf = time.monotonic()  # kf at start too: a restart picks up what a dead sync left
+    stats.update(fired=0, followups=0, sweeps=0, errors=0, turns=0, pruned=0, kf_stored=0, rolled_up=0, offline_notices=0)
+    next_sweep = next_prune = next_kf = next_rollup = next_offline = time.monotonic()  # kf at start too: a restart picks up what a dead sync left
+    # 预警 and the live board (reports.alerts, reports.board): from the first turn on.
+    next_alerts = next_board = time.monotonic()
+    board_watch = board.BoardWatch()
+    stats.update(alerts=0, boards=0)
     while True:
         close_old_connections()  # a connection the database dropped is replaced, not reused
         stats["fired"] += _guarded(stats, "firing deadlines", lambda: fire_all_due(batch, stop))
@@ -73,6 +82,18 @@ def run_loop(stop, *, interval=None, sweep_interval=None, batch=None, once=False
         if kf_interval and time.monotonic() >= next_kf and not stop.is_set():
             next_kf = time.monotonic() + kf_interval
             stats["kf_stored"] += _guarded(stats, "WeCom kf backstop sync", kf.sync_all)
+        if time.monotonic() >= next_rollup and not stop.is_set():
+            next_rollup = time.monotonic() + rollups.INTERVAL_SECONDS
+            stats["rolled_up"] += _guarded(stats, "report rollups", rollups.run_due)
+        if time.monotonic() >= next_offline and not stop.is_set():
+            next_offline = time.monotonic() + offline_notify.check_seconds()
+            stats["offline_notices"] += _guarded(stats, "offline notifications", offline_notify.run_due)
+        if conf.get("ALERT_INTERVAL_SECONDS") and time.monotonic() >= next_alerts and not stop.is_set():
+            next_alerts = time.monotonic() + conf["ALERT_INTERVAL_SECONDS"]
+            stats["alerts"] += _guarded(stats, "service alerts", alert_push.evaluate_and_push)
+        if conf.get("BOARD_INTERVAL_SECONDS") and time.monotonic() >= next_board and not stop.is_set():
+            next_board = time.monotonic() + conf["BOARD_INTERVAL_SECONDS"]
+            stats["boards"] += _guarded(stats, "board notices", lambda: board_watch.announce(timezone.now()))
         if time.monotonic() >= next_prune and not stop.is_set():
             next_prune = time.monotonic() + 3600
             stats["pruned"] += _guarded(stats, "pruning old rows", lambda: scheduler.prune() + followups.prune()

@@ -5,16 +5,8 @@ crosses midnight (22:00–08:00) and belongs to the weekday it starts on: Friday
 Saturday 08:00 is Friday's window. No start and end: the whole of each chosen day."""
 
 from datetime import datetime, time, timedelta
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from chat import hours
-
-
-def zone(name):
-    try:
-        return ZoneInfo(name or "UTC")
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo("UTC")
 
 
 def in_window(start, end, weekdays, now, tz):
@@ -40,7 +32,7 @@ def active_reason(settings, inbox, workspace_tz, now):
     if settings is None or not settings.hosting_enabled or not settings.hosting_message.strip():
         return None
     if settings.hosting_use_window and (settings.hosting_start or settings.hosting_end or settings.hosting_weekdays):
-        if in_window(settings.hosting_start, settings.hosting_end, settings.hosting_weekdays, now, zone(workspace_tz)):
+        if in_window(settings.hosting_start, settings.hosting_end, settings.hosting_weekdays, now, hours.zone(workspace_tz)):
             return "window"
     if settings.hosting_outside_business_hours and inbox.business_hours and not hours.is_open(inbox.business_hours, now):
         return "after_hours"

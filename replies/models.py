@@ -20,7 +20,8 @@ class QuickPhrase(models.Model):
 
     workspace = models.ForeignKey("accounts.Workspace", on_delete=models.CASCADE, related_name="quick_phrases")
     scope = models.CharField(_("scope"), max_length=10, choices=Scope.choices, default=Scope.WORKSPACE)
-    group = models.ForeignKey("routing.AgentGroup", on_delete=models.CASCADE, null=True, blank=True, related_name="quick_phrases")
+    group = models.ForeignKey("routing.AgentGroup", on_delete=models.CASCADE, null=True, blank=True, related_name="quick_phrases",
+                              verbose_name=_("group"))
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, null=True, blank=True, related_name="quick_phrases")
     category = models.CharField(_("category"), max_length=40, blank=True)
     title = models.CharField(_("title"), max_length=80)

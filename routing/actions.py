@@ -72,7 +72,7 @@ def _load_structure(workspace_id, inbox_id):
     for group_id, user_id in AgentGroup.members.through.objects.filter(agentgroup__workspace_id=workspace_id).values_list("agentgroup_id", "user_id"):
         members.setdefault(group_id, set()).add(user_id)
     groups = tuple(
-        GroupSpec(pk, priority, _rules(rules), Strategy(strategy), is_default, True,
+        GroupSpec(pk, priority, parse_rules(rules), Strategy(strategy), is_default, True,
                   serving if is_default else frozenset(members.get(pk, set()) & serving))
         for pk, priority, rules, strategy, is_default in rows
     )
@@ -104,7 +104,7 @@ def serving_user_ids(workspace_id, inbox_id, version=None):
     return structure(workspace_id, inbox_id, version).serving
 
 
-def _rules(raw_rules):
+def parse_rules(raw_rules):
     rules = []
     for raw in raw_rules or []:
         try:
@@ -133,7 +133,7 @@ def snapshot(workspace_id, inbox_id, exclude=()):
     return groups, agents
 
 
-def context_for(conversation, need_last_agent=True):
+def context_for(conversation, need_last_agent=True, need_local_time=False):
     customer = conversation.customer
     attrs = customer.attributes or {}
     last_agent = None
@@ -150,7 +150,14 @@ def context_for(conversation, need_last_agent=True):
         entry_page=conversation.entry_page, region=str(attrs.get("region", "")), store=str(attrs.get("store", "")),
         inbox_id=conversation.inbox_id, tags=frozenset(tags),
         level=str(attrs.get("level", "")), attributes=attrs, last_agent_id=last_agent, vip_level=conversation.vip_level,
+        channel=conversation.inbox.kind, language=str(attrs.get("language", "")),
+        local_minutes=local_minutes(conversation.workspace.timezone) if need_local_time else None,
     )
+
+
+def local_minutes(time_zone, now=None):
+    local = (now or timezone.now()).astimezone(hours.zone(time_zone))
+    return local.hour * 60 + local.minute
 
 
 # --- routing ------------------------------------------------------------------------------
@@ -210,7 +217,8 @@ def route(conversation_id, only_group_id=None, exclude=()):
             if only_group_id is not None:
                 groups = [replace(g, is_default=True, rules=()) for g in groups if g.id == only_group_id]
             familiar = any(g.strategy == Strategy.FAMILIAR_FIRST for g in groups)
-            decision = decide(groups, agents, context_for(conversation, need_last_agent=familiar))
+            timed = any(r.field == RuleField.TIME_OF_DAY for g in groups for r in g.rules)
+            decision = decide(groups, agents, context_for(conversation, need_last_agent=familiar, need_local_time=timed))
             if decision.kind == "assign":
                 if not _lock_capacity(conversation.workspace_id, decision.agent_id):
                     excluded.add(decision.agent_id)  # lost a race for the last slot: decide again without them
@@ -290,6 +298,8 @@ def set_status(actor, status, capacity=None):
         if capacity is not None:
             presence.capacity = capacity
         presence.save(update_fields=["status", "capacity", "updated_at"])
+        if before != presence.status:
+            hooks.listener().agent_status_changed(actor.workspace_id, actor.user_id, before, presence.status)
         _publish_status(actor.user_id, presence.status, presence.capacity)
         workspace_id = actor.workspace_id
         if presence.status == AgentStatus.OFFLINE and before != AgentStatus.OFFLINE and settings.ROUTING["REROUTE_UNANSWERED_ON_OFFLINE"]:
@@ -443,7 +453,8 @@ def sweep(now=None):
             if _release_unanswered(conversation_id, agent_id, reason="answer timeout"):
                 timed_out += 1
                 if marks_away:  # per inbox, off by default: re-routing the chat is enough for phone-first agents
-                    AgentPresence.objects.filter(workspace_id=workspace_id, user_id=agent_id, status=AgentStatus.ONLINE).update(status=AgentStatus.AWAY)
+                    if AgentPresence.objects.filter(workspace_id=workspace_id, user_id=agent_id, status=AgentStatus.ONLINE).update(status=AgentStatus.AWAY):
+                        hooks.listener().agent_status_changed(workspace_id, agent_id, AgentStatus.ONLINE, AgentStatus.AWAY)
                     _publish_status(agent_id, AgentStatus.AWAY, AgentPresence.objects.filter(workspace_id=workspace_id, user_id=agent_id).values_list("capacity", flat=True).first())
                 route(conversation_id, exclude={agent_id})
     return {"assigned_from_queue": drained, "timed_out": timed_out, "woken": woken}

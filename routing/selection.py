@@ -44,6 +44,9 @@ class RuleField(StrEnum):
     TAG = "tag"  # any of the customer's tags
     LEVEL = "level"
     ATTRIBUTE = "attribute"  # a custom attribute named by `key`
+    CHANNEL = "channel"  # the inbox's kind: web, app, wechat_mp, wechat_oa, wecom_kf, email, api
+    LANGUAGE = "language"  # the customer's language (identity attribute `language`): "zh" matches "zh-hant"
+    TIME_OF_DAY = "time_of_day"  # "21:00-08:00" in the workspace's time zone; an end before the start crosses midnight
 
 
 @dataclass(frozen=True)
@@ -92,6 +95,9 @@ class CustomerContext:
     attributes: dict = field(default_factory=dict, hash=False, compare=False)
     last_agent_id: int | None = None  # who served this customer within the familiarity window, if anyone
     vip_level: int = 0
+    channel: str = ""
+    language: str = ""
+    local_minutes: int | None = None  # minutes since local midnight, set when a group has a time-of-day rule
 
 
 @dataclass(frozen=True)
@@ -121,7 +127,37 @@ def rule_matches(rule, ctx):
         return bool(ctx.level) and ctx.level in values
     if rule.field == RuleField.ATTRIBUTE:
         return rule.key in ctx.attributes and str(ctx.attributes[rule.key]) in values
+    if rule.field == RuleField.CHANNEL:
+        return bool(ctx.channel) and ctx.channel in values
+    if rule.field == RuleField.LANGUAGE:
+        language = ctx.language.lower()
+        return bool(language) and any(language == v.lower() or language.startswith(v.lower() + "-") for v in values)
+    if rule.field == RuleField.TIME_OF_DAY:
+        return ctx.local_minutes is not None and any(in_time_window(ctx.local_minutes, v) for v in values)
     return False
+
+
+def parse_time_window(text):
+    """"21:00-08:00" → (1260, 480) minutes, or None when unreadable."""
+    try:
+        start, end = (part.strip() for part in str(text).split("-"))
+        minutes = []
+        for part in (start, end):
+            hours, mins = part.split(":")
+            if not (0 <= int(hours) <= 24 and 0 <= int(mins) < 60) or (int(hours) == 24 and int(mins)):
+                return None
+            minutes.append(int(hours) * 60 + int(mins))
+    except ValueError:
+        return None
+    return None if minutes[0] == minutes[1] else tuple(minutes)
+
+
+def in_time_window(minute, text):
+    window = parse_time_window(text)
+    if window is None:
+        return False
+    start, end = window
+    return start <= minute < end if start < end else (minute >= start or minute < end)
 
 
 def matching_groups(groups, ctx):

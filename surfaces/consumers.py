@@ -22,6 +22,7 @@ from chat.payloads import conversation_payload, message_payload
 from helpdesk import ratelimit, realtime
 from helpdesk.errors import DomainError, not_found
 from helpdesk.validation import loads_json
+from reports import alerts, board
 from routing import actions as routing
 from surfaces import group_commit, throttle
 
@@ -320,6 +321,9 @@ class AgentConsumer(ChatConsumer):
         actor = access.agent_actor_for(user, (params.get("workspace") or [None])[0])
         inbox_ids = access.agent_inbox_ids(actor)
         groups = [realtime.group_for_inbox(i) for i in inbox_ids] + [realtime.group_for_agent(actor.user_id)]
+        groups.append(alerts.alerts_group(actor.workspace_id))  # 预警 banner: opened or cleared (no data: each fetches its own)
+        if (params.get("board") or [""])[0] == "1":
+            groups.append(board.board_group(actor.workspace_id))  # the live board page: "fetch your board again"
         return actor, groups, {"user": {"id": actor.user_id, "name": actor.name}, "inbox_ids": inbox_ids}
 
     def typing_groups(self, conversation):

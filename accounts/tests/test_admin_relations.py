@@ -24,7 +24,7 @@ from knowledge.models import Article, ArticleVersion, Category, SynonymGroup, Un
 from lifecycle.models import FollowUp
 from orders.models import Voucher
 from replies.models import AutoReplyRule, QuickPhrase, ReplySettings, SensitiveWordList
-from routing.models import AgentGroup, AgentPresence
+from routing.models import AgentGroup, AgentPresence, ServiceAlertBreach, ServiceAlertRule
 
 pytestmark = pytest.mark.django_db
 
@@ -46,6 +46,8 @@ def fill(workspace, inbox, visitor, agent_user, name):
     group = AgentGroup.objects.create(workspace=workspace, name=f"{name} group")
     group.members.add(agent_user)
     assign_perm("routing.supervise_group", agent_user, group)
+    ServiceAlertRule.objects.create(group=group, max_wait_seconds=300)
+    ServiceAlertBreach.objects.create(workspace=workspace, group=group, metric="longest_wait", value=400, threshold=300, opened_at=timezone.now())
     AgentPresence.objects.get_or_create(workspace=workspace, user=agent_user)
     category = Category.objects.create(workspace=workspace, slug=f"{name.lower()}-category", name_zh_hans=f"{name} category")
     article = Article.objects.create(workspace=workspace, category=category, slug=f"{name.lower()}-article")

@@ -74,7 +74,8 @@ def test_inbox_access_inline_grants_through_the_audited_action(shop):
     admin = verified_client(shop.admin_user)
     url = f"/admin/chat/inbox/{shop.inbox_a.pk}/change/"
     form = admin.get(url).context["adminform"].form
-    data = {"name": form.initial["name"], "kind": form.initial["kind"], "user_permissions-TOTAL_FORMS": "1",
+    data = {"name": form.initial["name"], "kind": form.initial["kind"], "widget_color": "#0b5cad", "widget_position": "right",
+            "user_permissions-TOTAL_FORMS": "1",
             "user_permissions-INITIAL_FORMS": "0", "user_permissions-0-user": shop.agent_b_user.pk}
     existing = list(shop.inbox_a.user_permissions.order_by("pk"))
     data["user_permissions-TOTAL_FORMS"] = str(len(existing) + 1)
@@ -127,6 +128,7 @@ def test_a_member_of_one_workspace_never_picks_a_workspace(shop):
     change = admin.get(f"/admin/chat/inbox/{shop.inbox_a.pk}/change/").content.decode()
     assert "field-workspace" not in change
     r = admin.post("/admin/chat/inbox/add/", {"workspace": shop.workspace.pk, "name": "Mini program", "kind": "wechat_mp",
+                                              "widget_color": "#0b5cad", "widget_position": "right",
                                               "user_permissions-TOTAL_FORMS": "0", "user_permissions-INITIAL_FORMS": "0"})
     assert r.status_code == 302
     assert Inbox.objects.get(name="Mini program").workspace_id == shop.workspace.pk

@@ -55,7 +55,8 @@ def test_years_the_calendar_does_not_cover_follow_the_weekly_table():
 # --- the form ------------------------------------------------------------------------------------------
 
 def form_data(**overrides):
-    data = {"name": "Site A", "kind": "web", "csat_enabled": "on", "hours_enabled": "on", "hours_timezone": "Asia/Shanghai",
+    data = {"name": "Site A", "kind": "web", "csat_enabled": "on", "widget_color": "#0b5cad", "widget_position": "right",
+            "hours_enabled": "on", "hours_timezone": "Asia/Shanghai",
             "hours_mon_0": "09:00", "hours_mon_1": "12:00", "hours_mon_2": "13:30", "hours_mon_3": "18:00",
             "hours_sat_0": "22:00", "hours_sat_1": "02:00", "hours_cn_official": "on",
             "hours_closed_days": "2026-12-24\n2027-1-30 ~ 2027-02-02", "hours_extra_workdays": "2026-12-27"}
@@ -89,7 +90,7 @@ def test_stored_config_reads_back_into_the_form_losslessly(personas):
     assert 'value="19:00"' in str(shown["hours_tue"])
     # what the page shows, posted back unchanged, stores the same config
     data = {name: shown[name].value() for name in shown.fields if name not in ("prechat_fields",)}
-    post = {"workspace": personas.workspace.pk, "prechat_fields": "[]"}
+    post = {"workspace": personas.workspace.pk}
     for name, value in data.items():
         if name.startswith("hours_") and name[6:] in hours.DAYS:
             post.update({f"{name}_{i}": part or "" for i, part in enumerate(shown.fields[name].widget.decompress(value))})

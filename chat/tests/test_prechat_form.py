@@ -11,7 +11,8 @@ from .test_widget_api import PRECHAT, prechat_rows
 
 
 def bound(personas, rows, **extra):
-    return InboxForm(data={"workspace": personas.workspace.pk, "name": "Site A", "kind": "web", **rows, **extra},
+    return InboxForm(data={"workspace": personas.workspace.pk, "name": "Site A", "kind": "web", "widget_color": "#0b5cad",
+                           "widget_position": "right", **rows, **extra},
                      instance=personas.inbox_a)
 
 

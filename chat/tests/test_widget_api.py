@@ -407,7 +407,8 @@ def test_the_admin_shows_a_bad_prechat_config_on_the_field(personas):
     admin = verified_client(personas.owner_user)
     url = f"/admin/chat/inbox/{personas.inbox_a.pk}/change/"
     existing = list(personas.inbox_a.user_permissions.order_by("pk"))
-    data = {"name": "Site A", "kind": "web", "csat_enabled": "on", "widget_greeting": "Hello!",
+    data = {"name": "Site A", "kind": "web", "csat_enabled": "on", "widget_greeting": "Hello!", "widget_color": "#0b5cad",
+            "widget_position": "right",
             "user_permissions-TOTAL_FORMS": str(len(existing)), "user_permissions-INITIAL_FORMS": str(len(existing))}
     for i, row in enumerate(existing):
         data.update({f"user_permissions-{i}-id": row.pk, f"user_permissions-{i}-user": row.user_id,

@@ -61,7 +61,8 @@ ALLOWED = {
     "replies": _DOMAIN | {"replies"},
     # Outside channels: inbound into the engine, outbound as durable jobs; lifecycle says when.
     "connectors": _DOMAIN | {"replies", "connectors"},
-    "lifecycle": _DOMAIN | {"replies", "connectors", "lifecycle"},
+    # lifecycle: also reports (its worker rolls report aggregates up; flow records agent status changes).
+    "lifecycle": _DOMAIN | {"replies", "connectors", "reports", "lifecycle"},
     # Reading past service (issue 18: history search and its exports): the domains below, never the lifecycle.
     "reports": _DOMAIN | {"reports"},
     "surfaces": _DOMAIN | {"replies", "connectors", "lifecycle", "reports", "surfaces"},

@@ -50,7 +50,9 @@ from connectors.models import ChannelAccount, ChannelUser, OutboundMessage
 from lifecycle.models import FollowUp
 from orders.models import Voucher
 from replies.models import AutoReplyRule, QuickPhrase, ReplySettings, SensitiveWordList
-from routing.models import AgentGroup, AgentPresence
+from reports import rollups
+from reports.rollups import zone
+from routing.models import AgentGroup, AgentPresence, ServiceAlertBreach, ServiceAlertRule
 from surfaces.consumers import AgentConsumer, CustomerConsumer
 
 MARK_A, MARK_B = "Aardvark", "Zebra"
@@ -75,7 +77,9 @@ HELP_CENTER = "help center (workspace slug: public, the URL's own workspace)"
 LOCALE = "help-center locale"
 CONTENT_TYPE = "content type (installation-wide)"
 CHANNEL_MEDIA = "channel media id (the platform's, not a row)"
-CONTEXT = {HELP_CENTER, LOCALE, CONTENT_TYPE, CHANNEL_MEDIA}
+REPORT_TABLE = "report table (a name: timeline, breakdown...)"
+EXPORT_FORMAT = "export format (csv, xlsx)"
+CONTEXT = {HELP_CENTER, LOCALE, CONTENT_TYPE, CHANNEL_MEDIA, REPORT_TABLE, EXPORT_FORMAT}
 
 _HELP = {"workspace": HELP_CENTER, "locale": LOCALE}
 _CONSOLE_CONVERSATION = ("row", "conversation", "pane", "history", "messages", "state", "snooze")
@@ -100,6 +104,7 @@ URL_PARAMS = {
     "console:phrase-delete": {"phrase_id": PHRASE},
     "console:history-transcript": {"conversation_id": CONVERSATION},
     "console:history-transcript-export": {"conversation_id": CONVERSATION},
+    "console:reports-export": {"table": REPORT_TABLE, "fmt": EXPORT_FORMAT},
     "knowledge:root": {"workspace": HELP_CENTER},
     "knowledge:sitemap": {"workspace": HELP_CENTER},
     "knowledge:home": _HELP,
@@ -299,6 +304,8 @@ def populate(workspace, inbox, founder_user, agent_user, visitor, mark):
     s.founder_membership = Membership.objects.get(workspace=workspace, user=founder_user)
     s.token, s.token_key = tokens.issue(s.founder_membership, f"{mark} token")
     s.group = AgentGroup.objects.create(workspace=workspace, name=f"{mark} group")
+    ServiceAlertRule.objects.create(group=s.group, max_queue_length=5)  # 预警: the group's thresholds and an open breach (banner, log)
+    ServiceAlertBreach.objects.create(workspace=workspace, group=s.group, metric="queue_length", value=9, threshold=5, opened_at=timezone.now())
     s.phrase = QuickPhrase.objects.create(workspace=workspace, scope="workspace", title=f"{mark} phrase", shortcut=f"{low}-hi", body=f"{mark} text")
     s.personal_phrase = QuickPhrase.objects.create(workspace=workspace, scope="personal", owner=founder_user, title=f"{mark} own phrase",
                                                    shortcut=f"{low}-mine", body=f"{mark} own text")
@@ -344,6 +351,9 @@ def populate(workspace, inbox, founder_user, agent_user, visitor, mark):
     s.axes_attempt = AccessAttempt.objects.create(**seen, get_data="", post_data="", failures_since_start=1)
     s.axes_log = AccessLog.objects.create(**seen)
     s.axes_failure = AccessFailureLog.objects.create(**seen)
+    today = timezone.localdate(timezone.now(), zone(workspace.timezone))
+    rollups.record_status(workspace.pk, agent_user.pk, "online")
+    rollups.rebuild_range(workspace.pk, today, today)  # the reports pages show this workspace's figures and names
     return s
 
 
@@ -382,6 +392,8 @@ class World:
             AGENT_GROUP: lambda: [side.group.pk],
             HELP_CENTER: lambda: [self.a.workspace.slug],
             LOCALE: lambda: ["en"],
+            REPORT_TABLE: lambda: ["breakdown"],
+            EXPORT_FORMAT: lambda: ["csv"],
             CONTENT_TYPE: lambda: [ContentType.objects.get_for_model(Conversation).pk],
         }[kind]()
 

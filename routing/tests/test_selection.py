@@ -60,6 +60,22 @@ def agents_by_id(*states):
         (Rule(RuleField.ATTRIBUTE, ("wholesale",), key="channel"), CustomerContext(attributes={"channel": "wholesale"}), True),
         (Rule(RuleField.ATTRIBUTE, ("wholesale",), key="channel"), CustomerContext(attributes={"other": "wholesale"}), False),
         (Rule(RuleField.ATTRIBUTE, ("3",), key="orders"), CustomerContext(attributes={"orders": 3}), True),
+        (Rule(RuleField.CHANNEL, ("wechat_mp", "app")), CustomerContext(channel="wechat_mp"), True),
+        (Rule(RuleField.CHANNEL, ("wechat_mp",)), CustomerContext(channel="web"), False),
+        (Rule(RuleField.CHANNEL, ("wechat_mp",)), CustomerContext(), False),
+        (Rule(RuleField.LANGUAGE, ("zh",)), CustomerContext(language="zh-Hant"), True),
+        (Rule(RuleField.LANGUAGE, ("en",)), CustomerContext(language="en"), True),
+        (Rule(RuleField.LANGUAGE, ("zh-hans",)), CustomerContext(language="zh-hant"), False),
+        (Rule(RuleField.LANGUAGE, ("z",)), CustomerContext(language="zh-hans"), False),  # no partial codes
+        (Rule(RuleField.LANGUAGE, ("zh",)), CustomerContext(language=""), False),
+        (Rule(RuleField.TIME_OF_DAY, ("09:00-18:00",)), CustomerContext(local_minutes=9 * 60), True),
+        (Rule(RuleField.TIME_OF_DAY, ("09:00-18:00",)), CustomerContext(local_minutes=18 * 60), False),  # the end is outside
+        (Rule(RuleField.TIME_OF_DAY, ("21:00-08:00",)), CustomerContext(local_minutes=23 * 60), True),  # across midnight
+        (Rule(RuleField.TIME_OF_DAY, ("21:00-08:00",)), CustomerContext(local_minutes=7 * 60 + 59), True),
+        (Rule(RuleField.TIME_OF_DAY, ("21:00-08:00",)), CustomerContext(local_minutes=12 * 60), False),
+        (Rule(RuleField.TIME_OF_DAY, ("12:00-13:00", "21:00-24:00")), CustomerContext(local_minutes=23 * 60 + 59), True),
+        (Rule(RuleField.TIME_OF_DAY, ("09:00-18:00",)), CustomerContext(local_minutes=None), False),  # no clock given
+        (Rule(RuleField.TIME_OF_DAY, ("9-18", "25:00-08:00", "08:00-08:00")), CustomerContext(local_minutes=10 * 60), False),  # unreadable
     ],
 )
 def test_rule_matching(rule, ctx, expected):

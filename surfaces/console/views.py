@@ -10,6 +10,7 @@ from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
@@ -17,7 +18,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts import actions as account_actions
-from accounts.models import UserPreferences
+from accounts.models import Membership, UserPreferences
 from accounts.views import remember_language
 from chat import access, states, wrapup
 from chat import messages as chat_messages
@@ -25,6 +26,7 @@ from chat import tags as customer_tags
 from chat.models import Conversation
 from helpdesk.errors import DomainError, invalid
 from helpdesk.validation import id_param, int_or_none, loads_json
+from lifecycle.forms import OfflineNotifyForm
 from orders.access import verifier_membership
 from routing import actions as routing
 
@@ -253,10 +255,30 @@ def preferences(request, actor):
                                                  sound=request.POST.get("sound") == "on")
         # Redirect so the page (and everything after) speaks the chosen language.
         return remember_language(redirect(f"{request.path}?saved=1"), prefs.language)
-    saved = request.GET.get("saved") == "1"
+    return _preferences_page(request, actor, prefs)
+
+
+def _preferences_page(request, actor, prefs, offline_form=None, status=200):
+    saved = request.GET.get("saved")
+    offline_form = offline_form or OfflineNotifyForm(membership=_membership(request, actor))
     return render(request, "chat/console/preferences.html", {"actor": actor, "prefs": prefs, "saved": saved,
-                                                             "languages": UserPreferences.Language.choices,
-                                                             "statuses": STATUS_CHOICES, **console.sidebar(actor)})
+                                                             "languages": UserPreferences.Language.choices, "offline_form": offline_form,
+                                                             "statuses": STATUS_CHOICES, **console.sidebar(actor)}, status=status)
+
+
+def _membership(request, actor):
+    return Membership.objects.select_related("user").get(workspace_id=actor.workspace_id, user=request.user)
+
+
+@require_POST
+@console_view
+def offline_notify(request, actor):
+    """The settings page's 离线通知 section: saved, or the page again with the errors next to their inputs (400)."""
+    form = OfflineNotifyForm(request.POST, membership=_membership(request, actor))
+    if form.is_valid() and form.save():
+        return redirect(f"{reverse('console:preferences')}?saved=offline#offline-notify")
+    prefs = UserPreferences.objects.filter(user=request.user).first() or UserPreferences(user=request.user)
+    return _preferences_page(request, actor, prefs, form, status=400)
 
 
 @require_POST

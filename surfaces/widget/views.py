@@ -37,7 +37,7 @@ def _inbox(request):
 
 def _render_frame(request, mode):
     inbox = _inbox(request)
-    language = widget_language(request.GET.get("lang"))
+    language = inbox.widget_language or widget_language(request.GET.get("lang"))  # the owner's choice wins
     if language:
         translation.activate(language)
         request.LANGUAGE_CODE = language

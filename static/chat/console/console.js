@@ -11,6 +11,7 @@ import { initComposer } from "./composer.js";
 import { registerServiceWorker } from "./push.js";
 import { deliveryChanged, retryOutbound } from "./channels.js";
 import { applyReceipts, resetReceipts } from "./receipts.js";
+import { refreshServiceAlerts } from "./service-alerts.js";
 
 const texts = JSON.parse(document.getElementById("console-texts").textContent);
 const config = JSON.parse(document.getElementById("console-config").textContent);
@@ -467,6 +468,9 @@ function handleEvent(frame) {
       break;
     case "alert":
       showAlert(frame);
+      break;
+    case "alerts.changed": // 预警 opened or cleared: the banner as the server renders it for us
+      refreshServiceAlerts();
       break;
   }
 }

@@ -11,7 +11,8 @@
   var inbox = script.getAttribute("data-inbox") || settings.inbox;
   var origin = new URL(script.src, location.href).origin;
   var lang = settings.lang || document.documentElement.lang || navigator.language || "";
-  var listeners = {}, queue = [], ready = false, isOpen = false, unread = 0, frame, button, badge;
+  var listeners = {}, queue = [], ready = false, isOpen = false, unread = 0, frame, button, badge, caption;
+  var side = settings.position === "left" ? "left" : "right";
 
   function css(el, styles) {
     for (var k in styles) el.style.setProperty(k, styles[k]);
@@ -52,9 +53,25 @@
     return window.innerWidth < 480;
   }
   function layout() {
+    var edge = {};
+    edge[side] = "20px";
     css(frame, small()
       ? { inset: "0", width: "100%", height: "100%", "border-radius": "0", bottom: "0", right: "0" }
-      : { inset: "auto", right: "20px", bottom: "88px", width: "380px", height: "min(640px, calc(100vh - 110px))", "border-radius": "12px" });
+      : Object.assign({ inset: "auto", bottom: "88px", width: "380px", height: "min(640px, calc(100vh - 110px))", "border-radius": "12px" }, edge));
+  }
+  /* The inbox's look from the admin's widget editor, sent by the frame when it is ready: colour,
+     side, a caption beside the icon. HelpdeskSettings.color / position on the page still win. */
+  function applyLook(look) {
+    if (look && !settings.color) css(button, { background: look.color, color: look.text });
+    if (look && !settings.position && (look.position === "left" || look.position === "right")) side = look.position;
+    css(button, side === "left" ? { left: "20px", right: "auto" } : { right: "20px", left: "auto" });
+    if (look && look.launcherText) {
+      caption.textContent = String(look.launcherText).slice(0, 12);
+      css(caption, { display: "inline" });
+      css(button, { width: "auto", "border-radius": "28px", padding: "0 18px 0 14px", gap: "8px" });
+    }
+    if (isOpen) layout();
+    css(button, { visibility: "visible" });
   }
   function setUnread(n) {
     unread = n;
@@ -87,6 +104,7 @@
       position: "fixed", right: "20px", bottom: "20px", width: "56px", height: "56px", "border-radius": "50%",
       border: "0", background: settings.color || "#0b5cad", color: "#fff", cursor: "pointer", "z-index": "2147483000",
       "box-shadow": "0 4px 14px rgba(0,0,0,.25)", display: "flex", "align-items": "center", "justify-content": "center", padding: "0",
+      visibility: "hidden",  // until the frame says how the merchant wants it to look (or 3 s pass)
     });
     button.type = "button";
     button.setAttribute("aria-label", label());
@@ -102,6 +120,8 @@
     path.setAttribute("fill", "currentColor");
     icon.appendChild(path);
     button.appendChild(icon);
+    caption = css(document.createElement("span"), { display: "none", font: "600 15px/1 system-ui, sans-serif", "white-space": "nowrap" });
+    button.appendChild(caption);
     badge = css(document.createElement("span"), {
       position: "absolute", top: "-4px", right: "-4px", "min-width": "20px", height: "20px", padding: "0 5px",
       "border-radius": "10px", background: "#b42318", color: "#fff", "font": "600 12px/20px system-ui, sans-serif",
@@ -121,6 +141,9 @@
     frame.src = origin + "/widget/frame/?inbox=" + encodeURIComponent(inbox) + "&lang=" + encodeURIComponent(lang);
     document.body.appendChild(frame);
     document.body.appendChild(button);
+    applyLook(null);
+    css(button, { visibility: "hidden" });
+    setTimeout(function () { css(button, { visibility: "visible" }); }, 3000);
     addEventListener("resize", function () { if (isOpen) layout(); });
     addEventListener("popstate", function () { post({ type: "page", page: page() }); });
     addEventListener("hashchange", function () { post({ type: "page", page: page() }); });
@@ -131,6 +154,7 @@
     var d = e.data;
     if (d.type === "ready") {
       ready = true;
+      applyLook(d.appearance || null);
       frame.contentWindow.postMessage({ helpdesk: 1, type: "init", identity: settings.identity || null, page: page(), open: isOpen, store: stored() }, origin);
       queue.splice(0).forEach(function (m) { frame.contentWindow.postMessage(m, origin); });
       emit("ready");

@@ -6,11 +6,14 @@
 import { beep } from "../beep.js";
 import { ChatClient } from "../client.js";
 import { choiceButtons, isChoice } from "./choices.js";
+import { applyTheme, isColor, textOn } from "./theme.js";
 
 const $ = (id) => document.getElementById(id);
 const key = document.body.dataset.inboxKey;
 const embedded = document.body.dataset.mode === "embed" && window.parent !== window;
 const texts = JSON.parse($("w-texts").textContent);
+const look = document.body.dataset;  // the inbox's widget look (admin: widget editor)
+applyTheme(document.documentElement, look.color);
 const store = `hd:${key}`;
 const state = { token: null, session: null, client: null, open: !embedded, unread: 0, conversationId: null, rated: new Set(), hostPage: null,
   agentRead: new Map(), seen: new Map(), readSent: new Map(), readTimer: null }; // read receipts: how far agents have read / the customer has seen, per conversation
@@ -541,8 +544,10 @@ async function boot(identity) {
   }
 }
 
-if (embedded) toHost({ type: "ready" });
-else {
+if (embedded) {
+  toHost({ type: "ready", appearance: isColor(look.color)
+    ? { color: look.color, text: textOn(look.color), position: look.position, launcherText: look.launcherText || "" } : null });
+} else {
   const params = new URLSearchParams(location.search);
   state.hostPage = params.get("page") ? { url: params.get("page"), title: "" } : null;
   boot(params.get("user_id") ? { userId: params.get("user_id"), userHash: params.get("user_hash"), attributes: params.get("name") ? { name: params.get("name") } : undefined } : null);
