@@ -3,22 +3,28 @@ Every write goes through accounts.actions, so the role rules and the audit apply
 exactly as in the API."""
 
 from django import forms
-from django.conf import settings
 from django.contrib import admin, messages
-from django.core.mail import send_mail
+from django.contrib.admin.views.main import ChangeList
+from django.core.exceptions import PermissionDenied
+from django.db.models import OuterRef, Subquery
+from django.http import Http404
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path
+from django.utils.html import format_html
+from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
 from chat import staff as chat_staff
+from lifecycle import invite_email
 from helpdesk.errors import DomainError
+from helpdesk.validation import int_or_none
 
-from . import actions, roles
+from . import actions, audit_text, roles, team
 from . import admin_auth  # noqa: F401 (re-registers the user and TOTP device pages)
 from .admin_scope import WorkspaceScopedAdmin, acting
 from .invite_views import invite_url
-from .models import AuditLog, CustomRole, Invite, Membership, Role, RoutingVersion, Workspace
+from .models import AuditLog, CustomRole, Invite, Membership, Role, RoutingVersion, Workspace, shown_name
 
 
 @admin.register(Workspace)
@@ -147,8 +153,31 @@ class MembershipAdmin(ManageableRoleChoices, WorkspaceScopedAdmin):
     # --- bulk creation from CSV ---------------------------------------------------
 
     def get_urls(self):
-        extra = [path("import/", self.admin_site.admin_view(self.import_csv), name="accounts_membership_import")]
+        extra = [path("import/", self.admin_site.admin_view(self.import_csv), name="accounts_membership_import"),
+                 path("team/", self.admin_site.admin_view(self.team_view), name="accounts_membership_team")]
         return extra + super().get_urls()
+
+    def team_view(self, request):
+        """团队与角色: what each role may do, as one table generated from accounts.roles."""
+        ids = self.workspace_ids(request)
+        if not ids:
+            raise PermissionDenied
+        workspaces = list(Workspace.objects.filter(pk__in=ids).order_by("pk"))
+        chosen = int_or_none(request.GET.get("workspace"))
+        if request.GET.get("workspace") and chosen not in ids:
+            raise Http404  # another workspace's id looks like one that does not exist
+        workspace = next((w for w in workspaces if w.pk == chosen), workspaces[0])
+        actor = acting(request, workspace.pk)
+        custom_roles = list(CustomRole.objects.filter(workspace=workspace).order_by("name"))
+        columns, rows = team.permission_matrix(custom_roles)
+        context = {
+            **self.admin_site.each_context(request), "opts": self.model._meta, "title": _("Team and roles"),
+            "workspace": workspace, "workspaces": workspaces if len(workspaces) > 1 else [],
+            "columns": columns, "rows": rows, "may_define_roles": roles.can(actor, roles.MANAGE_ROLES),
+            "managing": [(label, team.manageable_roles_text(value)) for value, label in Role.choices if value in team.ADMIN_ROLES],
+            "grantable": [roles.CAPABILITY_LABELS[c] for c in roles.CAPABILITY_LABELS if c in roles.GRANTABLE_BY_CUSTOM_ROLE],
+        }
+        return TemplateResponse(request, "admin/accounts/team.html", context)
 
     def import_csv(self, request):
         ids = self.workspace_ids(request)
@@ -195,7 +224,21 @@ class InviteAdmin(ManageableRoleChoices, WorkspaceScopedAdmin):
 
     capability = roles.MANAGE_MEMBERS
     form = InviteForm
-    list_display = ["__str__", "workspace", "role", "invited_by", "created_at", "expires_at", "accepted_at"]
+    list_display = ["__str__", "workspace", "role", "inviter", "created", "expires_at", "accepted_at"]
+
+    def get_queryset(self, request):
+        inviter = Membership.objects.filter(workspace_id=OuterRef("workspace_id"), user_id=OuterRef("invited_by_id"))
+        return super().get_queryset(request).annotate(inviter_name=Subquery(inviter.values("display_name")[:1]))
+
+    @admin.display(description=_("invited by"))
+    def inviter(self, obj):
+        if obj.invited_by is None:
+            return "—"
+        return getattr(obj, "inviter_name", "") or shown_name("", obj.invited_by)
+
+    @admin.display(description=_("created at"), ordering="created_at")
+    def created(self, obj):
+        return obj.created_at
     list_filter = ["role", "workspace"]
     list_select_related = ["workspace", "invited_by"]
 
@@ -214,17 +257,23 @@ class InviteAdmin(ManageableRoleChoices, WorkspaceScopedAdmin):
             return
         obj.pk = invite.pk
         link = invite_url(request, secret)
-        if invite.email:
-            send_mail(str(_("You are invited to %(workspace)s") % {"workspace": invite.workspace.name}),
-                      str(_("Open this link within 72 hours to join: %(link)s") % {"link": link}),
-                      settings.DEFAULT_FROM_EMAIL, [invite.email], fail_silently=True)
-        messages.warning(request, _("Invitation link (shown once, valid 72 hours): %(link)s") % {"link": link})
+        if invite.email:  # sent by a follow-up job once the admin's transaction commits
+            invite_email.enqueue(invite, link, get_language())
+        request._invite_link = link  # only the digest is stored: the page after the save shows it once
+
+    def response_add(self, request, obj, post_url_continue=None):
+        link = getattr(request, "_invite_link", None)
+        if link is None:  # refused: the message says why
+            return super().response_add(request, obj, post_url_continue)
+        context = {**self.admin_site.each_context(request), "opts": self.model._meta, "invite": obj, "link": link,
+                   "title": _("Invitation created")}
+        return TemplateResponse(request, "admin/accounts/invite/created.html", context)
 
 
 class CustomRoleForm(forms.ModelForm):
     capabilities = forms.MultipleChoiceField(
         label=_("capabilities"),
-        choices=[(c, roles.CAPABILITY_LABELS[c]) for c in sorted(roles.GRANTABLE_BY_CUSTOM_ROLE)],
+        choices=[(c, label) for c, label in roles.CAPABILITY_LABELS.items() if c in roles.GRANTABLE_BY_CUSTOM_ROLE],
         widget=forms.CheckboxSelectMultiple,
         required=False,
     )
@@ -233,12 +282,35 @@ class CustomRoleForm(forms.ModelForm):
         model = CustomRole
         fields = ["workspace", "name", "capabilities"]
 
+    def clean_name(self):
+        name = (self.cleaned_data.get("name") or "").strip()
+        if not name:
+            raise forms.ValidationError(_("A name is required."))
+        return name
+
+    def clean(self):
+        cleaned = super().clean()
+        workspace = cleaned.get("workspace") or (self.instance.workspace if self.instance.pk else None)
+        name = cleaned.get("name")
+        if workspace is not None and name:
+            taken = CustomRole.objects.filter(workspace=workspace, name=name).exclude(pk=self.instance.pk)
+            if taken.exists():  # the database constraint still decides a race; this says it next to the field
+                self.add_error("name", _("This workspace already has a custom role with this name."))
+        return cleaned
+
 
 @admin.register(CustomRole)
 class CustomRoleAdmin(WorkspaceScopedAdmin):
     capability = roles.MANAGE_ROLES
     form = CustomRoleForm
-    list_display = ["name", "workspace", "capabilities"]
+    list_display = ["name", "workspace", "capabilities_in_words"]
+
+    class Media:
+        css = {"all": ["accounts/admin/team.css"]}
+
+    @admin.display(description=_("capabilities"))
+    def capabilities_in_words(self, obj):
+        return "、".join(str(roles.CAPABILITY_LABELS[c]) for c in obj.capabilities or () if c in roles.CAPABILITY_LABELS) or "—"
 
     def get_readonly_fields(self, request, obj=None):
         return ["workspace"] if obj is not None else []
@@ -259,17 +331,43 @@ class CustomRoleAdmin(WorkspaceScopedAdmin):
             RoutingVersion.bump(workspace_id)
 
 
+class NamedAuditChangeList(ChangeList):
+    """Looks up the names of one page of rows at once (describe() itself is pure)."""
+
+    def get_results(self, request):
+        super().get_results(request)
+        names = audit_text.names_for(self.result_list)
+        for log in self.result_list:
+            log._audit_names = names
+
+
 @admin.register(AuditLog)
 class AuditLogAdmin(WorkspaceScopedAdmin):
     """Founders read who changed what; nobody edits or deletes it here."""
 
     capability = roles.VIEW_AUDIT_LOG
     read_only = True
-    list_display = ["created_at", "workspace", "actor", "action", "target_type", "target_id", "denied"]
-    list_filter = ["denied", "action", "workspace"]
-    search_fields = ["action", "actor__username", "target_id"]
+    list_display = ["created_at", "workspace", "sentence", "outcome"]
+    list_filter = ["denied", "workspace"]
+    search_fields = ["actor__username", "target_id"]
     list_select_related = ["workspace", "actor"]
-    readonly_fields = ["created_at", "workspace", "actor", "action", "target_type", "target_id", "before", "after", "denied"]
+    # The sentence says what changed; the stored before/after (codes) stay in the database for exports.
+    fields = readonly_fields = ["created_at", "workspace", "sentence", "outcome"]
+
+    def get_changelist(self, request, **kwargs):
+        return NamedAuditChangeList
+
+    @admin.display(description=_("what happened"))
+    def sentence(self, obj):
+        names = getattr(obj, "_audit_names", None)
+        return audit_text.describe(obj, names if names is not None else audit_text.names_for([obj]))
+
+    @admin.display(description=_("outcome"))
+    def outcome(self, obj):
+        # Words, not a red icon on every row: a refusal is marked, an allowed change is plain.
+        if obj.denied:
+            return format_html('<strong class="audit-refused">{}</strong>', _("Refused"))
+        return _("Done")
 
     def has_add_permission(self, request):
         return False

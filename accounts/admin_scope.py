@@ -21,6 +21,7 @@ from django.contrib.admin.widgets import ForeignKeyRawIdWidget
 from django.contrib.auth import get_user_model
 from django.core.exceptions import FieldDoesNotExist, ObjectDoesNotExist, PermissionDenied
 from django.http import Http404, HttpResponseRedirect
+from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import gettext_noop
 
@@ -56,6 +57,36 @@ class HelpdeskAdminSite(admin.AdminSite):
 
     def has_permission(self, request):
         return user_may_use_admin(request.user)
+
+    def get_app_list(self, request, app_label=None):
+        # Installation-level apps (users and groups, axes, TOTP devices: superusers only, see admin_view)
+        # read as one translated section instead of AXES, OTP_TOTP, 认证和授权.
+        apps = super().get_app_list(request, app_label)
+        if app_label is not None:
+            return apps
+        security = [model for app in apps for model in app["models"]
+                    if model.get("model") in self._registry and not isinstance(self._registry[model["model"]], WorkspaceScopedAdmin)]
+        if not security:
+            return apps
+        kept = [{**app, "models": [m for m in app["models"] if m not in security]} for app in apps]
+        kept = [app for app in kept if app["models"]]
+        for model in security:  # django-otp names its model in untranslatable English
+            model["name"] = _("TOTP devices") if model["object_name"] == "TOTPDevice" else model["name"]
+        security.sort(key=lambda model: str(model["name"]))
+        return [*kept, {"name": _("Security"), "app_label": "security", "app_url": security[0]["admin_url"], "has_module_perms": True,
+                        "models": security}]
+
+    def _build_app_dict(self, request, label=None):
+        # The team and roles page (a view of the members admin, no model of its own) is listed with
+        # the accounts models, so the index and the app page link to it for those who manage members.
+        app_dict = super()._build_app_dict(request, label)
+        accounts = app_dict if label == "accounts" else (app_dict or {}).get("accounts")
+        if accounts and any(m["object_name"] == "Membership" for m in accounts["models"]):
+            accounts["models"].append({
+                "model": None, "name": _("Team and roles"), "object_name": "TeamAndRoles", "perms": {"view": True},
+                "admin_url": reverse("admin:accounts_membership_team", current_app=self.name), "add_url": None, "view_only": True,
+            })
+        return app_dict
 
     def admin_view(self, view, cacheable=False):
         # Installation-level admins (auth, axes, otp: not workspace-scoped) are for superusers only,
@@ -237,6 +268,9 @@ class SameWorkspaceRelationsFormSet:
 # Django 5.2 admin strings its zh-Hans and zh-Hant catalogues lack (the app list's hidden table headers):
 # named here so our catalogue translates them.
 DJANGO_ADMIN_STRINGS = (gettext_noop("Model name"), gettext_noop("Add link"), gettext_noop("Change or view list link"))
+# django-axes' model names, which it translates into neither Chinese (the 安全 section).
+AXES_STRINGS = (gettext_noop("access attempt"), gettext_noop("access attempts"), gettext_noop("access failure"),
+                gettext_noop("access failures"), gettext_noop("access log"), gettext_noop("access logs"))
 
 
 def label_split_date_times(fields):

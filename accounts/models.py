@@ -226,7 +226,7 @@ class AuditLog(models.Model):
         ordering = ["-created_at", "-id"]
 
     def __str__(self):
-        return f"{self.created_at:%Y-%m-%d %H:%M} {self.actor} {self.action}"
+        return f"{self.created_at:%Y-%m-%d %H:%M} {self.actor or ''}".strip()  # a title: the action's sentence is on the page
 
 
 class ApiToken(models.Model):

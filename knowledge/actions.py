@@ -18,7 +18,9 @@ from django.core.validators import validate_slug
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
+from django.utils.text import slugify
 from django.utils.translation import gettext_lazy as _
+from pypinyin import lazy_pinyin
 
 from accounts import roles
 from accounts.actions import _audit_refusal, _refuse, audit, audit_changes, in_workspace, require
@@ -80,6 +82,32 @@ def clean_slug(slug, max_chars=MAX_ARTICLE_SLUG_CHARS):
     except ValidationError:
         raise invalid("invalid_slug", _("A slug may contain only letters, digits, hyphens and underscores."), "slug") from None
     return slug
+
+
+# Room left in a derived slug for the "-2", "-3" … that tells articles with the same title apart.
+DERIVED_SLUG_CHARS = MAX_ARTICLE_SLUG_CHARS - 10
+
+
+def slug_from_title(workspace_id, title, article_id=None):
+    """A slug for an article whose owner left it empty: the pinyin of its title (如何退款 → ru-he-tui-kuan,
+    Latin words kept, accents dropped), made unique in the workspace with -2, -3 … The unique constraint
+    still decides when two saves race for the same one."""
+    base = slugify("-".join(lazy_pinyin(str(title or ""))))
+    if len(base) > DERIVED_SLUG_CHARS:  # cut between syllables, not inside one
+        base = base[:DERIVED_SLUG_CHARS + 1].rsplit("-", 1)[0] if "-" in base[:DERIVED_SLUG_CHARS + 1] else base[:DERIVED_SLUG_CHARS]
+    base = base.strip("-_") or "article"
+    taken = set(Article.objects.filter(workspace_id=workspace_id, slug__startswith=base).exclude(pk=article_id)
+                .values_list("slug", flat=True))
+    slug, n = base, 1
+    while slug in taken:
+        n += 1
+        slug = f"{base}-{n}"
+    return slug
+
+
+def first_title(versions):
+    """The title a derived slug is made from: the first language's (简体, 繁體, English) given."""
+    return next((versions[code]["title"] for code in LOCALE_CODES if versions.get(code)), "")
 
 
 def clean_tags(tags):
@@ -276,7 +304,8 @@ def save_article(actor, article=None, *, workspace_id=None, category_id=None, sl
     or None to remove that locale}; locales not given are left as they are. Each added or
     changed version is re-rendered (body_html) and gets an ArticleRevision by the actor;
     an unchanged one gets none. The article keeps at least one version. internal_only: for agents
-    only (knowledge.faq), None leaves it as it is (a new article is public). Returns the article."""
+    only (knowledge.faq), None leaves it as it is (a new article is public). An empty slug is made
+    from the title (slug_from_title). Returns the article."""
     action = "article.change" if article is not None else "article.add"
     _require_configure(actor, action)
     if workspace_id is not None and int_or_none(workspace_id) != actor.workspace_id:
@@ -284,9 +313,12 @@ def save_article(actor, article=None, *, workspace_id=None, category_id=None, sl
     existing = None
     if article is not None:
         existing = in_workspace(actor, Article, getattr(article, "pk", article), action)
+    versions = clean_versions(versions)
+    if not (slug.strip() if isinstance(slug, str) else slug):
+        kept_title = first_title(versions) or (existing.versions.values_list("title", flat=True).first() if existing else "")
+        slug = slug_from_title(actor.workspace_id, kept_title, existing.pk if existing else None)
     slug = clean_slug(slug)
     tags = clean_tags(tags)
-    versions = clean_versions(versions)
     category = category_in_workspace(actor.workspace_id, category_id)
     if existing is None and not any(data is not None for data in versions.values()):
         raise invalid("version_required", _("Write the article in at least one language."))

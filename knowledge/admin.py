@@ -212,15 +212,29 @@ class ArticleVersionInline(ParentRightsInline, admin.StackedInline):
 
 
 class ArticleForm(ActionValidatedForm):
+    # Publishing from the edit page: the save goes through actions.save_article, then publish/unpublish.
+    published = forms.BooleanField(label=_("Published"), required=False, help_text=_(
+        "Shown on the help center, in the widget's search and to the bot once saved. Untick to take it back to a draft."))
+
     class Meta:
         model = Article
         fields = ["workspace", "category", "slug", "tags", "internal_only"]
+        help_texts = {"slug": _("The article's address. Empty: made from the title's pinyin (如何退款 → <code>ru-he-tui-kuan</code>).")}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if "slug" in self.fields:
+            self.fields["slug"].required = False
+        if "published" in self.fields:
+            self.fields["published"].initial = self.instance.status == Article.Status.PUBLISHED
 
     def clean(self):
         cleaned = super().clean()
         workspace_id = self.workspace_id()
         if workspace_id is None:
             return cleaned
+        if not cleaned.get("slug") and "slug" not in self.errors:
+            cleaned.pop("slug", None)  # empty: the action makes one from the title
         category = cleaned.get("category")
         for name, check in (
             ("slug", lambda: actions.clean_slug(cleaned["slug"])),
@@ -255,13 +269,13 @@ class ArticleAdmin(ActionSavedAdmin):
     list_select_related = ["category", "workspace"]
     ordering = ["-updated_at", "-pk"]
     actions = ["publish_selected", "unpublish_selected"]
-    counters = ["status", "published_at", "view_count", "helpful_count", "not_helpful_count"]
+    counters = ["published_at", "view_count", "helpful_count", "not_helpful_count"]
 
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("versions")
 
     def get_fields(self, request, obj=None):
-        fields = ["workspace", "category", "slug", "tags", "internal_only"]
+        fields = ["workspace", "category", "slug", "tags", "internal_only", "published"]
         return fields + self.counters if obj is not None else fields
 
     def get_readonly_fields(self, request, obj=None):
@@ -286,12 +300,17 @@ class ArticleAdmin(ActionSavedAdmin):
         try:
             saved = actions.save_article(
                 acting(request, workspace_id), article.pk if change else None, workspace_id=workspace_id,
-                category_id=category.pk if category else None, slug=form.cleaned_data["slug"], tags=form.cleaned_data.get("tags", ""),
-                versions=versions, internal_only=form.cleaned_data.get("internal_only", False),
+                category_id=category.pk if category else None, slug=form.cleaned_data.get("slug", ""),
+                tags=form.cleaned_data.get("tags", ""), versions=versions, internal_only=form.cleaned_data.get("internal_only", False),
             )
         except DomainError as exc:
             raise Refused(exc, "article.change" if change else "article.add") from None
-        article.pk = saved.pk
+        publishing = bool(form.cleaned_data.get("published"))
+        try:  # an unchanged status writes nothing
+            (actions.publish if publishing else actions.unpublish)(acting(request, workspace_id), saved.pk)
+        except DomainError as exc:
+            raise Refused(exc, "article.publish" if publishing else "article.unpublish") from None
+        article.pk, article.slug = saved.pk, saved.slug
         article._state.adding = False
         for formset in formsets:
             formset.save(commit=False)  # nothing written: only for the admin's change message

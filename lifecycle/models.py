@@ -19,6 +19,7 @@ class FollowUp(models.Model):
         WECOM_KF_STATE = "wecom_kf_state", _("WeCom customer service: session state")
         OFFLINE_PUSH = "offline_push", _("Web Push: left messages for an offline member")
         OFFLINE_EMAIL = "offline_email", _("E-mail digest: left messages for an offline member")
+        INVITE_EMAIL = "invite_email", _("E-mail an invitation link")
 
     class State(models.TextChoices):
         PENDING = "pending", _("Pending")

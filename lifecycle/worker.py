@@ -25,7 +25,7 @@ from replies.auto import no_answer_due
 from reports import board, rollups
 from routing.actions import sweep
 
-from . import alert_push, followups, offline_notify, storage, timers
+from . import alert_push, followups, invite_email, offline_notify, storage, timers  # noqa: F401 (invite_email registers its job)
 
 log = logging.getLogger(__name__)
 

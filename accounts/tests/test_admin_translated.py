@@ -9,7 +9,8 @@ import pytest
 from django.contrib import admin
 from django.urls import reverse
 
-from accounts.models import Role
+from accounts import actions, roles
+from accounts.models import Membership, Role
 from chat.models import Customer, Inbox
 from conftest import make_agent, make_workspace, verified_client
 
@@ -73,12 +74,15 @@ def shop(db):
     inbox = Inbox.objects.create(workspace=ws, name="官网")
     user, _membership = make_agent(ws, [inbox], role=Role.FOUNDER, username="店主")
     Customer.objects.create(workspace=ws, name="韩梅梅", first_inbox=inbox)
+    founder = Membership.objects.get(user=user)
+    actions.define_custom_role(founder, "夜班", [roles.SERVE_CHATS])  # a custom role, and an audit row read as a sentence
+    actions.invite_member(founder, role=Role.AGENT, phone="+86 138 0000 0000")
     user.data_words = {ws.slug, *ws.slug.split("-")}  # generated data, not interface
     return user
 
 
 def founder_pages(client):
-    pages = ["/admin/"]
+    pages = ["/admin/", reverse("admin:accounts_membership_team")]
     for model, model_admin in admin.site._registry.items():
         opts = model._meta
         request = client.get("/admin/").wsgi_request

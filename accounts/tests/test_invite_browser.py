@@ -40,8 +40,12 @@ def test_founder_invites_an_agent_who_accepts_and_logs_in(personas, live_server_
     founder.fill("#id_email", "new.agent@example.com")
     founder.select_option("#id_role", "agent")
     founder.click("input[name=_save]")
-    notice = founder.locator(".messagelist .warning").inner_text()
-    link = re.search(r"(http://\S+/accounts/invite/\S+/)", notice).group(1)
+    shown = founder.locator("#invite-link").inner_text()
+    link = re.search(r"(http://\S+/accounts/invite/\S+/)", shown).group(1)
+    founder.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=live_server_url)
+    founder.get_by_role("button", name="Copy").click()
+    expect(founder.locator("[data-copied]")).to_be_visible()
+    assert founder.evaluate("navigator.clipboard.readText()") == link
     founder.screenshot(path=artifacts / "invite-admin.png")
 
     agent = browser.new_context(locale="en-US", viewport={"width": 375, "height": 812}).new_page()

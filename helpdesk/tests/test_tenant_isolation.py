@@ -520,7 +520,7 @@ def test_another_workspaces_objects_answer_like_missing_ones(world, role):
 # The workspace a signed-in member acts in is chosen by ?workspace= (console), X-Workspace (API) or
 # ?workspace= on the agent socket (accounts.access.acting_membership): B's id must be refused exactly
 # as an id that does not exist, on every console and API page that takes no object in its path.
-SELECTOR_NAMESPACES = ("console:", "chat:api-", "api-")
+SELECTOR_NAMESPACES = ("console:", "chat:api-", "api-", "admin:accounts_membership_team")  # the last: 团队与角色
 
 
 def selector_routes():
