@@ -524,6 +524,8 @@ LOGGING = {
 # This site's public address (e.g. https://help.example.com): links and files sent out through a
 # channel (WeChat) must be absolute. Empty: site-relative addresses are left out of such messages.
 SITE_URL = os.environ.get("SITE_URL", "").rstrip("/")
+# A history keyword search is cancelled after this long on PostgreSQL (reports.history.search).
+HISTORY_SEARCH_TIMEOUT_MS = int(os.environ.get("HISTORY_SEARCH_TIMEOUT_MS", "5000"))
 # Encrypts channel secrets at rest (connectors.secrets); empty: derived from SECRET_KEY.
 CHANNEL_SECRETS_KEY = os.environ.get("CHANNEL_SECRETS_KEY", "")
 # WeChat's API hosts; the tests and the demo point them at the local simulator (connectors/wechat/simulator.py).

@@ -19,7 +19,8 @@ import zoneinfo
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
-from django.db import connection
+from django.conf import settings
+from django.db import OperationalError, connection, transaction
 from django.db.models import BooleanField, F, Func, Prefetch, Q
 from django.db.models.expressions import RawSQL
 from django.utils.html import escape
@@ -299,8 +300,29 @@ class Hit:
     matches: int = 0
 
 
+class SearchTooSlow(Exception):
+    """The keyword search ran past settings.HISTORY_SEARCH_TIMEOUT_MS and was cancelled."""
+
+
 def search(actor, f, workspace_tz="UTC"):
-    """(hits, has_more) of one page."""
+    """(hits, has_more) of one page. On PostgreSQL a keyword search is cancelled after
+    HISTORY_SEARCH_TIMEOUT_MS: a word that matches almost nothing in a large history makes the
+    planner walk every conversation (docs/benchmarks.md, 10,000,000 messages), and one person's
+    search must not hold a database connection and its parallel workers for a minute."""
+    if not f.words or connection.vendor != "postgresql":
+        return _search(actor, f, workspace_tz)
+    try:
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL statement_timeout = %s", [int(settings.HISTORY_SEARCH_TIMEOUT_MS)])
+            return _search(actor, f, workspace_tz)
+    except OperationalError as exc:
+        if getattr(exc.__cause__, "sqlstate", None) == "57014":  # query_canceled
+            raise SearchTooSlow from None
+        raise
+
+
+def _search(actor, f, workspace_tz):
     start = (f.page - 1) * PAGE_SIZE
     tags = Prefetch("customer__tags", queryset=Tag.objects.order_by("name"))
     rows = list(filtered(actor, f, workspace_tz).select_related("customer", "inbox")

@@ -240,6 +240,7 @@ ZH_HANS = {
     "first inbox": "首次接入渠道", "first seen": "首次访问", "last seen": "最近访问", "user": "用户",
     "member": "成员", "group": "客服组",
     "%(field)s: date": "%(field)s：日期", "%(field)s: time": "%(field)s：时间",
+    "This search took too long. Narrow the dates, add a filter or use a more specific word.": "搜索用时过长：请缩小日期范围、加一个筛选条件，或换一个更具体的关键词。",
     "More": "更多", "Team and workspace": "团队与工作区", "Home": "首页", "Workspace": "工作区", "Conversations and channels": "会话与接入渠道", "Routing": "分流",
     "Time zone": "时区", "Business hours": "营业时间", "row %(n)s": "第 %(n)s 行", "new row": "新行",
     "Follow mainland China's public holidays": "跟随中国大陆法定节假日",

@@ -234,3 +234,29 @@ def test_index_follows_edits_and_recalls(world):
     assert message.conversation_id in _ids(owner, q="已修改")
     type(message).objects.filter(pk=message.pk).update(recalled_at=timezone.now())
     assert _ids(owner, q="已修改") == []  # a recalled message is not searched
+
+
+@pytest.mark.postgres_only
+def test_a_search_that_runs_too_long_is_cancelled_with_a_clear_page(world, settings, monkeypatch):
+    """At 10,000,000 messages a word that matches almost nothing walks every conversation for tens of
+    seconds (docs/benchmarks.md): the statement is cancelled at HISTORY_SEARCH_TIMEOUT_MS and the
+    page says what to do; the connection is fine for the next search."""
+    from django.db import connection
+
+    from reports import history
+
+    if connection.vendor != "postgresql":
+        pytest.fail("run with DATABASE_URL=postgres://… (postgres_only)")
+    settings.HISTORY_SEARCH_TIMEOUT_MS = 50
+    slow_walk = history.filtered
+
+    def filtered(*args, **kwargs):  # a search as slow as that walk, without building ten million rows
+        return slow_walk(*args, **kwargs).extra(where=["(SELECT 1 FROM pg_sleep(0.5)) = 1"])
+
+    monkeypatch.setattr(history, "filtered", filtered)
+    owner = verified_client(world.owner_user)
+    response = owner.get(URL, {"q": "退货"}, HTTP_ACCEPT_LANGUAGE="zh-hans")
+    assert response.status_code == 503
+    assert "搜索用时过长" in response.content.decode()
+    monkeypatch.setattr(history, "filtered", slow_walk)
+    assert _ids(owner, q="退货")  # the next search on the same connection works

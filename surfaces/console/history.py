@@ -6,6 +6,7 @@ import zoneinfo
 from django.db.models import F
 from django.http import StreamingHttpResponse
 from django.shortcuts import render
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
 from accounts.models import Workspace
@@ -45,7 +46,11 @@ def search(request, actor):
         context["errors"] = {key: str(text) for key, text in exc.fields.items()}
         context["error_message"] = exc.message
         return render(request, "chat/console/history.html", context, status=400)
-    hits, has_more = history.search(actor, filters, str(tz))
+    try:
+        hits, has_more = history.search(actor, filters, str(tz))
+    except history.SearchTooSlow:
+        context["error_message"] = _("This search took too long. Narrow the dates, add a filter or use a more specific word.")
+        return render(request, "chat/console/history.html", context, status=503)
     query = request.GET.copy()
     query.pop("page", None)
     context.update({"filters": filters, "hits": hits, "has_more": has_more, "query": query.urlencode(),
