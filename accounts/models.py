@@ -32,6 +32,15 @@ class Workspace(models.Model):
     def __str__(self):
         return self.name
 
+    @classmethod
+    def zone_of(cls, workspace_id):
+        """The workspace's own time zone (the installation's when unreadable): one query."""
+        name = cls.objects.filter(pk=workspace_id).values_list("timezone", flat=True).first()
+        try:
+            return ZoneInfo(name or settings.TIME_ZONE)
+        except (ZoneInfoNotFoundError, ValueError):
+            return ZoneInfo(settings.TIME_ZONE)
+
 
 class Role(models.TextChoices):
     FOUNDER = "founder", _("Founder")

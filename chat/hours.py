@@ -47,12 +47,12 @@ def _windows_on(config, day):
     return weekly.get(DAYS[day.weekday()], [])
 
 
-def zone(name):
-    """The named time zone; UTC for an empty or unknown name (a stored config is never an error here)."""
+def zone(name, default="UTC"):
+    """The named time zone; `default` for an empty or unknown name (a stored config is never an error here)."""
     try:
-        return ZoneInfo(name or "UTC")
+        return ZoneInfo(name or default)
     except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo("UTC")
+        return ZoneInfo(default)
 
 
 def _parse(hhmm):

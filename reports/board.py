@@ -12,7 +12,6 @@ changed (BoardWatch, at most every SCHEDULER["BOARD_INTERVAL_SECONDS"] per works
 viewer fetches its own scoped board again."""
 
 import statistics
-import zoneinfo
 from dataclasses import dataclass
 from datetime import datetime, time
 
@@ -103,8 +102,7 @@ def first_response_seconds(rows):
 
 
 def day_start(workspace_id, now):
-    name = Workspace.objects.filter(pk=workspace_id).values_list("timezone", flat=True).first() or "UTC"
-    tz = zoneinfo.ZoneInfo(name)
+    tz = Workspace.zone_of(workspace_id)
     return datetime.combine(now.astimezone(tz).date(), time.min, tzinfo=tz), tz
 
 

@@ -18,7 +18,7 @@ from routing.models import AgentGroup
 
 from . import access, history
 from .models import FRT_COLUMNS, HOUR_COLUMNS, RATED_COLUMNS, RES_COLUMNS, AgentStatusChange, ReportRollup
-from .rollups import day_bounds, online_seconds, percentile, zone
+from .rollups import day_bounds, online_seconds, percentile
 
 MAX_DAYS = 366
 DEFAULT_DAYS = 30
@@ -51,7 +51,7 @@ class Filters:
 
 
 def workspace_zone(actor):
-    return zone(Workspace.objects.filter(pk=actor.workspace_id).values_list("timezone", flat=True).first())
+    return Workspace.zone_of(actor.workspace_id)
 
 
 def group_choices(actor):

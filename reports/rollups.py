@@ -10,7 +10,6 @@ transaction is committed by then, so an event committed late is still read); eve
 that are read again on the next turn (the rebuild is idempotent), which keeps today's figures
 fresh within one interval. docs/reports.md defines every figure."""
 
-import zoneinfo
 from collections import defaultdict
 from datetime import date, datetime, time, timedelta
 from math import ceil
@@ -20,6 +19,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import Workspace
+from chat import hours
 from chat.models import Conversation, ConversationEvent, Customer, SatisfactionRating
 
 from .models import BINS, AgentStatusChange, ReportRollup, RollupBucket, RollupCursor
@@ -44,10 +44,7 @@ def bin_of(seconds):
 
 
 def zone(name):
-    try:
-        return zoneinfo.ZoneInfo(name or settings.TIME_ZONE)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        return zoneinfo.ZoneInfo(settings.TIME_ZONE)
+    return hours.zone(name, settings.TIME_ZONE)
 
 
 def day_bounds(day, tz):
@@ -152,7 +149,7 @@ def compute_bucket(workspace_id, day, tz):
 def rebuild_bucket(workspace_id, day, tz=None, now=None):
     """Replace the rows of one (workspace, day) with freshly computed ones. The bucket row is locked
     first, so a concurrent rebuild of the same day waits and then writes the same rows again."""
-    tz = tz or zone(Workspace.objects.filter(pk=workspace_id).values_list("timezone", flat=True).first())
+    tz = tz or Workspace.zone_of(workspace_id)
     RollupBucket.objects.get_or_create(workspace_id=workspace_id, day=day)
     with transaction.atomic():
         bucket = RollupBucket.objects.select_for_update().get(workspace_id=workspace_id, day=day)
@@ -215,7 +212,7 @@ def run_due(now=None):
 
 def rebuild_range(workspace_id, first_day, last_day):
     """Rebuild every day of a range (a command or a test); idempotent."""
-    tz = zone(Workspace.objects.filter(pk=workspace_id).values_list("timezone", flat=True).first())
+    tz = Workspace.zone_of(workspace_id)
     day, count = first_day, 0
     while day <= last_day:
         count += rebuild_bucket(workspace_id, day, tz)

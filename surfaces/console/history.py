@@ -1,7 +1,6 @@
 """会话记录 (history search) in the console: the search page, a transcript, and their CSV exports.
 Thin: parse the filters (reports.history), ask reports for the rows, render or stream."""
 
-import zoneinfo
 
 from django.db.models import F
 from django.http import StreamingHttpResponse
@@ -22,8 +21,7 @@ from .views import STATUS_CHOICES, console_view
 
 
 def _tz(actor):
-    name = Workspace.objects.filter(pk=actor.workspace_id).values_list("timezone", flat=True).first() or "UTC"
-    return zoneinfo.ZoneInfo(name)
+    return Workspace.zone_of(actor.workspace_id)
 
 
 def _page_context(actor):

@@ -1,9 +1,7 @@
 """The console's quick phrases: the picker's list and use count, and the pages where an agent
 manages their own phrases (replies owns the rules: replies.access, .actions, .forms)."""
 
-from zoneinfo import ZoneInfo
 
-from django.conf import settings
 from django.http import JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -48,11 +46,7 @@ def use_phrase(request, actor, phrase_id):
 
 
 def _workspace_zone(actor):
-    name = Workspace.objects.filter(pk=actor.workspace_id).values_list("timezone", flat=True).first()
-    try:
-        return ZoneInfo(name or settings.TIME_ZONE)
-    except (ValueError, KeyError):
-        return ZoneInfo(settings.TIME_ZONE)
+    return Workspace.zone_of(actor.workspace_id)
 
 
 @require_GET
