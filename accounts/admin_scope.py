@@ -28,7 +28,7 @@ from django.utils.translation import gettext_noop
 from helpdesk.errors import DomainError
 
 from . import access, actions, roles
-from .models import AuditLog, Membership, Workspace
+from .models import AuditLog, Membership, Workspace, shown_name
 
 PROTECTED_FIELDS = ("workspace", "role", "user", "custom_role", "inbox", "customer")
 
@@ -185,7 +185,7 @@ class MemberNames:
             for user_id, name in Membership.objects.filter(workspace_id__in=self.workspace_ids).order_by("-pk").values_list(
                     "user_id", "display_name"):
                 self.names[user_id] = name or self.names.get(user_id, "")
-        return self.names.get(user.pk) or user.get_username()
+        return shown_name(self.names.get(user.pk, ""), user)
 
 
 def scope_relation_fields(fields, workspace_ids, admin_site):

@@ -26,7 +26,14 @@ class FieldErrors(DomainError):
         self.fields = fields
 
     def as_dict(self):
-        return {**super().as_dict(), "fields": {key: str(text) for key, text in self.fields.items()}}
+        return {**super().as_dict(), "fields": self.field_messages()}
+
+    def field_messages(self):
+        return {key: str(text) for key, text in self.fields.items()}
+
+    def page_context(self):
+        """What a server-rendered page shows: the message on top, each field's own next to it."""
+        return {"errors": self.field_messages(), "error_message": self.message}
 
 
 def invalid(code, message):

@@ -50,9 +50,11 @@ class RoutingPreviewForm(forms.Form):
     def outcome(self):
         data = self.cleaned_data
         workspace = data["workspace"]
+        rows = list(AgentGroup.objects.filter(workspace=workspace, enabled=True).order_by("priority", "pk")
+                    .values_list("pk", "priority", "rules", "strategy", "is_default", "name"))
         groups = [GroupSpec(pk, priority, parse_rules(rules), Strategy(strategy), is_default, True)
-                  for pk, priority, rules, strategy, is_default, name in self._groups(workspace)]
-        names = {pk: name for pk, *_rest, name in self._groups(workspace)}
+                  for pk, priority, rules, strategy, is_default, _name in rows]
+        names = {pk: name for pk, *_rest, name in rows}
         inbox = data.get("inbox")
         when = data.get("time")
         ctx = CustomerContext(
@@ -64,12 +66,6 @@ class RoutingPreviewForm(forms.Form):
         matched = matching_groups(groups, ctx)
         return {"sentence": self._sentence(matched, names), "matched": [(names[g.id], g.priority, g.is_default) for g in matched],
                 "group": names[matched[0].id] if matched else None, "zone": str(hours.zone(workspace.timezone))}
-
-    def _groups(self, workspace):
-        if not hasattr(self, "_group_rows"):
-            self._group_rows = list(AgentGroup.objects.filter(workspace=workspace, enabled=True).order_by("priority", "pk")
-                                    .values_list("pk", "priority", "rules", "strategy", "is_default", "name"))
-        return self._group_rows
 
     def _sentence(self, matched, names):
         data = self.cleaned_data

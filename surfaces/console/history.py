@@ -41,8 +41,7 @@ def search(request, actor):
     try:
         filters = history.parse_filters(actor, request.GET)
     except FieldErrors as exc:
-        context["errors"] = {key: str(text) for key, text in exc.fields.items()}
-        context["error_message"] = exc.message
+        context.update(exc.page_context())
         return render(request, "chat/console/history.html", context, status=400)
     try:
         hits, has_more = history.search(actor, filters, str(tz))

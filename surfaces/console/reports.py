@@ -61,8 +61,7 @@ def reports_page(request, actor):
     try:
         filters = metrics.parse_filters(actor, request.GET)
     except FieldErrors as exc:
-        context["errors"] = {key: str(text) for key, text in exc.fields.items()}
-        context["error_message"] = exc.message
+        context.update(exc.page_context())
         return render(request, "chat/console/reports.html", context, status=400)
     report = metrics.build(actor, filters)
     query = request.GET.copy()
