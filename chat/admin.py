@@ -16,7 +16,8 @@ from accounts import roles
 from accounts.admin_scope import ParentRightsInline, WorkspaceScopedAdmin, acting
 from helpdesk.errors import DomainError
 
-from . import widget_snippets, wrapup
+from . import avatars, widget_snippets, wrapup
+from .avatar_form import AvatarField
 from .hours_form import BUSINESS_HOURS_FIELDS, BusinessHoursFormMixin
 from .prechat_form import PrechatFieldsField, key_choices_for
 from .models import (Conversation, ConversationEvent, Customer, Disposition, Inbox, InboxUserPermission, Message, SatisfactionRating,
@@ -65,23 +66,59 @@ class InboxForm(BusinessHoursFormMixin, forms.ModelForm):
     prechat_fields = PrechatFieldsField(
         label=_("pre-chat form fields"),
         help_text=_("Questions the customer answers before the chat starts, in the order of their numbers. No question: no form."))
+    widget_avatar = AvatarField(
+        label=_("avatar"), required=False,
+        help_text=_("Your logo or a picture of your team, shown in the chat window's header and beside agents' messages. "
+                    "PNG, JPEG or WebP, at most 1 MB and 1024 × 1024 pixels; square looks best. Empty: no picture."))
+    avatar_change = None  # (old, new) storage names once a new picture is stored or the old one removed
 
     class Meta:
         model = Inbox
         fields = ["workspace", "name", "kind", "bot_first", "leave_message_when_nobody_online",
                   "answer_timeout_marks_away", "widget_title", "widget_color", "widget_position", "widget_launcher_text",
                   "widget_greeting", "widget_language", "prechat_fields", "csat_enabled"]
+        exclude = ["widget_avatar"]  # set by _store_avatar, never from the posted value (also on the admin's form)
         widgets = {"widget_color": forms.TextInput(attrs={"type": "color"}), "widget_position": forms.RadioSelect}
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["prechat_fields"].set_key_choices(key_choices_for(self.instance.prechat_fields))
+        self.initial.setdefault("widget_avatar", self.instance.widget_avatar)
 
     def clean(self):
         cleaned = super().clean()
         if not self.errors:
             self.instance.business_hours = self.business_hours_config()
         return cleaned
+
+    def full_clean(self):
+        super().full_clean()
+        if self.is_bound and not self._errors:
+            self._store_avatar()
+
+    def _store_avatar(self):
+        """After every other check (the model's too), so a refused form stores nothing; an invalid
+        inline row after this leaves an unattached upload, which the sweep deletes. The field then
+        holds the storage name the inbox saves (and the audit shows)."""
+        value, old = self.cleaned_data.get("widget_avatar"), self.instance.widget_avatar
+        if isinstance(value, str):
+            return
+        new = ""
+        if value:  # the checked picture without its metadata (AvatarField); False or None: no picture
+            try:
+                new = avatars.store(self.instance.workspace_id, value, value.avatar_ext)
+            except forms.ValidationError as exc:
+                self.add_error("widget_avatar", exc)
+                return
+        self.cleaned_data["widget_avatar"] = self.instance.widget_avatar = new
+        if new != old:
+            self.avatar_change = (old, new)
+
+    def save(self, commit=True):
+        inbox = super().save(commit)
+        if self.avatar_change:
+            avatars.replace(inbox.workspace_id, *self.avatar_change)
+        return inbox
 
 
 def _as_readonly(html):
@@ -101,7 +138,7 @@ class InboxAdmin(WorkspaceScopedAdmin):
         (None, {"fields": ["workspace", "name", "kind", "public_key", "bot_first", "leave_message_when_nobody_online",
                            "answer_timeout_marks_away"]}),
         (_("Business hours"), {"fields": BUSINESS_HOURS_FIELDS, "classes": ["business-hours"]}),
-        (_("Widget"), {"fields": ["widget_title", "widget_color", "widget_position", "widget_launcher_text", "widget_greeting",
+        (_("Widget"), {"fields": ["widget_title", "widget_avatar", "widget_color", "widget_position", "widget_launcher_text", "widget_greeting",
                                   "widget_language", "widget_preview", "prechat_fields", "csat_enabled"]}),
         (_("Put the chat on your site"), {"fields": ["embed_code"]}),
     ]
@@ -123,6 +160,15 @@ class InboxAdmin(WorkspaceScopedAdmin):
 
     def save_formset(self, request, form, formset, change):
         save_access_formset(request, formset, form.instance, set_inbox_access)
+
+    def delete_model(self, request, obj):
+        avatars.discard(obj.workspace_id, obj.widget_avatar)
+        super().delete_model(request, obj)
+
+    def delete_queryset(self, request, queryset):
+        for workspace_id, name in queryset.exclude(widget_avatar="").values_list("workspace_id", "widget_avatar"):
+            avatars.discard(workspace_id, name)
+        super().delete_queryset(request, queryset)
 
 
 @admin.register(Customer)

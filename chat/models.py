@@ -96,6 +96,9 @@ class Inbox(models.Model):
     widget_language = models.CharField(_("widget language"), max_length=7, blank=True, default="",
                                        choices=[("", _("Follow the page or browser")), ("zh-hans", "简体中文"), ("zh-hant", "繁體中文"),
                                                 ("en", "English")])
+    # Storage name of the uploaded brand picture (chat.avatars; uploads/<ws>/…/<random>.png): the chat
+    # window's header and beside agents' messages. Empty: no picture, the default look.
+    widget_avatar = models.CharField(_("avatar"), max_length=200, blank=True, default="")
     prechat_fields = models.JSONField(_("pre-chat form fields"), default=list, blank=True)
     csat_enabled = models.BooleanField(_("ask customers to rate finished conversations"), default=True)
     # Deadlines (chat.scheduler): 0 turns each off.
@@ -118,6 +121,11 @@ class Inbox(models.Model):
 
     def __str__(self):
         return self.name
+
+    @property
+    def widget_avatar_url(self):
+        """Served by our own media view (same rules as any upload, whichever storage holds it)."""
+        return f"{settings.MEDIA_URL}{self.widget_avatar}" if self.widget_avatar else ""
 
     def clean(self):
         super().clean()

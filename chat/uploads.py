@@ -317,9 +317,17 @@ def store_upload(actor, uploaded_file):
         dims = image_size(ext, _read(uploaded_file, JPEG_SCAN_BYTES if ext == "jpg" else SNIFF_BYTES))
         if dims and all(0 < d < 1_000_000 for d in dims):
             attachment["width"], attachment["height"] = int(dims[0]), int(dims[1])
+    # Our own url, not the storage's (a bucket address): serve_media keeps the access rules and
+    # safety headers, and messages keep working whichever storage holds the file.
+    return {"url": stored_url(save_file(actor.workspace_id, uploaded_file, ext, size)), **attachment}
+
+
+def save_file(workspace_id, uploaded_file, ext, size):
+    """Store a checked file under a new random name in the workspace's folder, counted against its
+    quota (quota_exceeded otherwise); returns the storage name."""
     now = timezone.now()
-    path = f"{UPLOAD_DIR}/{int(actor.workspace_id)}/{now:%Y}/{now:%m}/{uuid.uuid4().hex}.{ext}"
-    record = reserve(actor.workspace_id, path, size)
+    path = f"{UPLOAD_DIR}/{int(workspace_id)}/{now:%Y}/{now:%m}/{uuid.uuid4().hex}.{ext}"
+    record = reserve(workspace_id, path, size)
     uploaded_file.seek(0)
     try:
         stored = default_storage.save(path, uploaded_file if isinstance(uploaded_file, File) else File(uploaded_file))
@@ -328,9 +336,7 @@ def store_upload(actor, uploaded_file):
         raise
     if stored != path:
         StoredUpload.objects.filter(pk=record.pk).update(path=stored)
-    # Our own url, not the storage's (a bucket address): serve_media keeps the access rules and
-    # safety headers, and messages keep working whichever storage holds the file.
-    return {"url": stored_url(stored), **attachment}
+    return stored
 
 
 def stored_url(name):

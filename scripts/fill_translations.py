@@ -236,6 +236,13 @@ ZH_HANS = {
     "Copy": "复制", "Copied": "已复制", "Show the secret": "显示密钥", "Inbox secret": "接入渠道密钥",
     "Logged-in customers keep one history on every device: your server signs their user id with the inbox secret (set it as the environment variable %(env)s), and the page passes it to the widget:": "已登录的客户在任何设备上都保留同一份聊天记录：由你的服务器用接入渠道密钥（设为环境变量 %(env)s）对用户 ID 签名，再由网页传给聊天插件：",
     "Server code: %(language)s": "服务器代码：%(language)s",
+    # the widget's avatar (chat/avatars.py, chat/avatar_form.py)
+    "avatar": "头像", "Remove the avatar": "去掉头像", "Current avatar": "当前头像",
+    "Your logo or a picture of your team, shown in the chat window's header and beside agents' messages. PNG, JPEG or WebP, at most 1 MB and 1024 × 1024 pixels; square looks best. Empty: no picture.": "你的标志或团队照片，显示在聊天窗口顶部和客服消息旁。PNG、JPEG 或 WebP 格式，最大 1 MB、1024 × 1024 像素，正方形效果最好。为空则不显示图片。",
+    "The picture is too large: at most 1 MB.": "图片太大：最大 1 MB。",
+    "Choose a PNG, JPEG or WebP picture (SVG and other files are not accepted).": "请选择 PNG、JPEG 或 WebP 图片（不接受 SVG 和其他文件）。",
+    "This picture cannot be read. Save it again as PNG, JPEG or WebP.": "无法读取这张图片，请重新保存为 PNG、JPEG 或 WebP。",
+    "The picture is %(width)s × %(height)s pixels: at most %(max)s × %(max)s.": "图片为 %(width)s × %(height)s 像素，最大 %(max)s × %(max)s。",
     "Model name": "模型名称", "Add link": "添加链接", "Change or view list link": "修改或查看列表链接",
     "first inbox": "首次接入渠道", "first seen": "首次访问", "last seen": "最近访问", "user": "用户",
     "member": "成员", "group": "客服组",

@@ -28,6 +28,7 @@ ALLOWED = {
     "Control", "Command", "Mac",  # key names in Django's multiple-select hint
     "True", "False",  # the alt text of Django's yes/no icons (images; the column says what they mean)
     "AppID", "CorpID", "AppSecret", "Secret", "Token", "EncodingAESKey", "open_kfid",  # WeChat's own names for its settings
+    "PNG", "JPEG", "WebP", "SVG", "MB",  # picture formats and the size unit (the widget's avatar)
 }
 PLACEHOLDER = re.compile(r"\{[a-z_]+\}")  # {customer_name} in a help text is what the owner types
 GENERATED_KEY = re.compile(r"[A-Za-z0-9_-]{16,}")  # an inbox's public key or secret: data, not words

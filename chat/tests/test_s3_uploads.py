@@ -188,3 +188,26 @@ def test_two_server_processes_share_uploads_through_the_bucket(personas, s3_env,
     assert StoredUpload.objects.filter(workspace=personas.workspace).count() == 2
     assert local_files(media_a, media_b) == []
     assert get(host_a + att["url"][:-4] + ".html")[0] == 404
+
+
+@pytest.mark.django_db
+def test_the_widget_avatar_is_stored_served_and_deleted_in_the_bucket(personas, on_s3, s3_env, django_capture_on_commit_callbacks):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from chat.admin import InboxForm
+
+    media_a = on_s3("host-a")
+    inbox, png = personas.inbox_a, png_bytes(64, 64)
+    base = {"workspace": inbox.workspace_id, "name": inbox.name, "kind": inbox.kind, "widget_color": "#0b5cad", "widget_position": "right"}
+    form = InboxForm(data=base, files={"widget_avatar": SimpleUploadedFile("logo.png", png, "image/png")}, instance=inbox)
+    assert form.is_valid(), form.errors
+    url = form.save().widget_avatar_url
+    assert keys(s3_env) == [key_of(url)] and key_of(url).startswith(f"{PREFIX}/uploads/{personas.workspace.pk}/")
+    media_b = on_s3("host-b")
+    served = Client().get(url)
+    assert served.status_code == 200 and b"".join(served.streaming_content) == png and served["Content-Security-Policy"] == CSP
+    removed = InboxForm(data={**base, "widget_avatar-clear": "on"}, instance=inbox)
+    assert removed.is_valid(), removed.errors
+    with django_capture_on_commit_callbacks(execute=True):
+        removed.save()
+    assert keys(s3_env) == [] and not StoredUpload.objects.exists() and local_files(media_a, media_b) == []

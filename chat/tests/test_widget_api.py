@@ -253,6 +253,7 @@ def test_session_and_inbox_endpoint_describe_the_inbox(personas):
     expected = {
         "name": "Site A",
         "greeting": "Hi! <b>We reply fast.</b>",
+        "avatar_url": None,  # no picture: the default look
         "prechat_fields": [{"key": "name", "label": "Your name", "type": "text", "required": True},
                            {"key": "phone", "label": "Phone", "type": "tel", "required": False}],
         "csat_enabled": False,
@@ -266,6 +267,12 @@ def test_session_and_inbox_endpoint_describe_the_inbox(personas):
     agent.force_login(personas.agent_a_user)
     assert agent.get("/api/v1/customer/inbox").status_code == 403  # a customer endpoint
     assert Client().get("/api/v1/customer/inbox").status_code == 401
+    # With an avatar (admin: widget editor), app SDKs get its path on this site to show it.
+    personas.inbox_a.widget_avatar = f"uploads/{personas.workspace.pk}/2026/05/{'a' * 32}.png"
+    personas.inbox_a.save()
+    expected["avatar_url"] = f"/media/uploads/{personas.workspace.pk}/2026/05/{'a' * 32}.png"
+    assert session(personas.inbox_a, token=personas.visitor_token).json()["inbox"] == expected
+    assert customer_client(personas.visitor_token).get("/api/v1/customer/inbox").json() == {"inbox": expected}
 
 
 # --- visits -------------------------------------------------------------------------------------

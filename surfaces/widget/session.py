@@ -16,6 +16,8 @@ def widget_inbox(inbox):
     return {
         "name": inbox.name,
         "greeting": inbox.widget_greeting,
+        # The brand picture (admin: widget editor), a path on this site for app SDKs to show; None: no picture.
+        "avatar_url": inbox.widget_avatar_url or None,
         "prechat_fields": prechat_fields_of(inbox),
         "csat_enabled": inbox.csat_enabled,
         "availability": inbox_availability(inbox),

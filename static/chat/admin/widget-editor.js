@@ -1,5 +1,5 @@
 // The inbox admin's widget editor: the preview follows the form as the owner types (colour, title,
-// greeting, button text, side); the embed code gets this site's address; copy buttons copy.
+// avatar, greeting, button text, side); the embed code gets this site's address; copy buttons copy.
 import { applyTheme } from "../widget/theme.js";
 
 const preview = document.querySelector("[data-widget-preview]");
@@ -23,6 +23,35 @@ function refresh() {
 document.querySelectorAll('[name^="widget_"], [name="name"]').forEach((el) => el.addEventListener("input", refresh));
 document.querySelectorAll('[name="widget_position"]').forEach((el) => el.addEventListener("change", refresh));
 refresh();
+
+// The avatar: a chosen file shows at once (an object URL, nothing uploaded before saving); ticking
+// "remove" hides it; neither: the saved picture, or none.
+const avatarImg = preview?.querySelector("[data-preview-avatar]");
+const avatarInput = document.querySelector("[data-avatar-input]");
+const avatarRemove = document.querySelector("[data-avatar-remove]");
+const savedAvatar = avatarImg?.getAttribute("src") || "";
+let chosenUrl = null;
+
+function refreshAvatar() {
+  if (!avatarImg) return;
+  if (chosenUrl) URL.revokeObjectURL(chosenUrl);
+  const file = avatarInput?.files?.[0];
+  chosenUrl = file ? URL.createObjectURL(file) : null;
+  const shown = chosenUrl || (avatarRemove?.checked ? "" : savedAvatar);
+  if (shown) avatarImg.src = shown;
+  else avatarImg.removeAttribute("src");
+  avatarImg.hidden = !shown;
+}
+
+// One or the other: a new picture, or none (the server refuses both at once).
+avatarInput?.addEventListener("change", () => {
+  if (avatarRemove && avatarInput.files.length) avatarRemove.checked = false;
+  refreshAvatar();
+});
+avatarRemove?.addEventListener("change", () => {
+  if (avatarInput && avatarRemove.checked) avatarInput.value = "";
+  refreshAvatar();
+});
 
 document.querySelectorAll("[data-origin-template]").forEach((pre) => {
   pre.querySelector("code").textContent = pre.dataset.originTemplate.replace("{origin}", location.origin);

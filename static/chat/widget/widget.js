@@ -14,6 +14,20 @@ const embedded = document.body.dataset.mode === "embed" && window.parent !== win
 const texts = JSON.parse($("w-texts").textContent);
 const look = document.body.dataset;  // the inbox's widget look (admin: widget editor)
 applyTheme(document.documentElement, look.color);
+
+// The inbox's avatar. A window opened before the owner replaced it still names the old file, which
+// is deleted (404): a picture that does not load gives way to the default look, never a broken icon.
+const AVATARS = "img.w-avatar, img.w-msg-avatar";
+function dropAvatar() {
+  delete look.avatar; // messages from now on get none
+  for (const img of document.querySelectorAll(AVATARS)) {
+    img.parentElement.classList.remove("w-msg--avatar");
+    img.remove();
+  }
+}
+document.addEventListener("error", (e) => { if (e.target.matches?.(AVATARS)) dropAvatar(); }, true); // error does not bubble
+const headerAvatar = document.querySelector("img.w-avatar");
+if (headerAvatar?.complete && !headerAvatar.naturalWidth) dropAvatar(); // failed before this module ran
 const store = `hd:${key}`;
 const state = { token: null, session: null, client: null, open: !embedded, unread: 0, conversationId: null, rated: new Set(), hostPage: null,
   agentRead: new Map(), seen: new Map(), readSent: new Map(), readTimer: null }; // read receipts: how far agents have read / the customer has seen, per conversation
@@ -193,6 +207,10 @@ function bubble(m, pending = false) {
   li.className = `w-msg w-msg--${pending ? "customer" : m.sender.kind}${mine ? " w-msg--mine" : ""}${pending ? " w-msg--pending" : ""}`;
   if (!pending) li.dataset.order = order(m);
   li.dataset.client = m.client_msg_id || "";
+  if (!mine && look.avatar && ["agent", "bot"].includes(m.sender?.kind)) {
+    li.classList.add("w-msg--avatar");  // decorative: the name beside it says who wrote
+    li.append(Object.assign(document.createElement("img"), { className: "w-msg-avatar", src: look.avatar, alt: "", width: 28, height: 28 }));
+  }
   if (!mine && m.sender?.kind !== "system" && m.sender?.name) li.append(Object.assign(document.createElement("span"), { className: "w-who", textContent: m.sender.name }));
   const body = document.createElement("div");
   body.className = "w-body";
