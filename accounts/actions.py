@@ -374,3 +374,15 @@ def save_preferences(user, *, language, sound):
         raise DomainError("invalid_language", _("Unknown language."), status=400)
     prefs, _created = UserPreferences.objects.update_or_create(user=user, defaults={"language": language, "sound": bool(sound)})
     return prefs
+
+
+def set_onboarding(user, workspace_id, state):
+    """A founder puts their 开始使用 card off, brings it back, or (the console, once all five steps are
+    done) retires it for good. Their own view of the console: no audit. Never brings back a retired card."""
+    if state not in Membership.Onboarding.values:
+        raise DomainError("invalid_onboarding", _("Unknown choice."), status=400)
+    founder = Membership.objects.filter(user=user, workspace_id=int_or_none(workspace_id), role=Role.FOUNDER)
+    if not founder.exists():
+        raise DomainError("forbidden", _("Only a founder of this workspace has the getting-started checklist."), status=403)
+    # .update(): a save() would bump the routing version for a change that routes nothing
+    founder.exclude(onboarding=Membership.Onboarding.DONE).update(onboarding=state)

@@ -128,6 +128,16 @@ class Membership(models.Model):
     display_name = models.CharField(_("display name"), max_length=80, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
+    class Onboarding(models.TextChoices):
+        """A founder's 开始使用 card on the console (surfaces.onboarding): shown until they put it off,
+        gone for good once the console has seen all five steps done."""
+
+        SHOWN = "", _("shown")
+        HIDDEN = "hidden", _("hidden for now")
+        DONE = "done", _("done")
+
+    onboarding = models.CharField(_("onboarding checklist"), max_length=8, choices=Onboarding.choices, blank=True, default="")
+
     class Meta:
         verbose_name = _("membership")
         verbose_name_plural = _("memberships")

@@ -1418,6 +1418,11 @@ ZH_HANS = {
     "Security": "安全", "TOTP devices": "TOTP 验证器",
     "access attempt": "登录锁定记录", "access attempts": "登录锁定记录", "access failure": "登录失败",
     "access failures": "登录失败记录", "access log": "登录日志", "access logs": "登录日志",
+    # 开始使用 on the console: the founder's card, put off and brought back from the settings page (issue 20 item 5)
+    "onboarding checklist": "开始使用清单", "shown": "显示", "hidden for now": "暂时隐藏", "done": "已完成",
+    "Not now": "稍后再说", "Settings can bring it back.": "可在“设置”中重新显示。",
+    "Show the checklist in the console": "在客服工作台显示开始使用清单", "Unknown choice.": "未知的选项。",
+    "Only a founder of this workspace has the getting-started checklist.": "只有本工作区的创始人有开始使用清单。",
 }
 
 UNESCAPES = {"n": "\n", "t": "\t", '"': '"', "\\": "\\"}

@@ -1,5 +1,5 @@
 """The founder's onboarding checklist (issue 20 item 5): five first steps, each ticked from what
-the database already holds, so nothing is stored and nothing can go stale. One query for all the
+the database already holds, so no tick is stored and none can go stale. One query for all the
 workspaces a person founded (a subquery per step).
 
 - connect a channel: a WeChat / WeCom account, or the web widget embedded somewhere (only the
@@ -9,11 +9,15 @@ workspaces a person founded (a subquery per step).
 - set business hours: an inbox with hours;
 - add five FAQs: five published articles customers can see;
 - send a test chat: any conversation.
+
+The admin index lists every unfinished checklist a person founded (`checklists_for`); the console
+shows the one of the workspace it is in as a card (`console_checklist`), which its founder may put
+off (Membership.onboarding) and which is retired for good once it has been seen complete.
 """
 
 from dataclasses import dataclass
 
-from django.db.models import Count, Exists, IntegerField, OuterRef, Subquery, Value
+from django.db.models import Count, Exists, F, IntegerField, OuterRef, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
@@ -24,6 +28,7 @@ from connectors.models import ChannelAccount
 from knowledge.models import Article
 
 FAQS_WANTED = 5
+SHOWN_OR_PUT_OFF = [Membership.Onboarding.SHOWN, Membership.Onboarding.HIDDEN]  # not yet retired (DONE)
 
 
 @dataclass
@@ -39,6 +44,7 @@ class Step:
 class Checklist:
     workspace: Workspace
     steps: list
+    hidden: bool = False  # the founder put the console card off (settings bring it back)
 
     @property
     def done_count(self):
@@ -89,9 +95,26 @@ def _steps(workspace):
 
 
 def checklists_for(user):
-    """The unfinished checklists of the workspaces `user` founded (one query); [] for anyone else."""
+    """The unfinished checklists of the workspaces `user` founded and has not retired on the console
+    (one query); [] for anyone else. Putting the console card off does not take it off the admin index."""
     if not getattr(user, "is_authenticated", False):
         return []
-    founded = Workspace.objects.filter(memberships__user=user, memberships__role=Role.FOUNDER).order_by("pk")
+    founded = Workspace.objects.filter(memberships__user=user, memberships__role=Role.FOUNDER,
+                                       memberships__onboarding__in=SHOWN_OR_PUT_OFF).order_by("pk")
     checklists = [Checklist(workspace, _steps(workspace)) for workspace in _with_progress(founded)]
     return [checklist for checklist in checklists if not checklist.complete]
+
+
+def console_checklist(user, workspace_id):
+    """The checklist of the workspace the console is in when `user` founded it and has not retired
+    it, with whether they put it off (one query; None for anyone else). Possibly complete: the
+    console then retires it (accounts.actions.set_onboarding)."""
+    if not getattr(user, "is_authenticated", False):
+        return None
+    # One filter() call: the conditions must hold for the same membership (one join, reused by F()).
+    founded = Workspace.objects.filter(pk=workspace_id, memberships__user=user, memberships__role=Role.FOUNDER,
+                                       memberships__onboarding__in=SHOWN_OR_PUT_OFF)
+    workspace = _with_progress(founded.annotate(onboarding=F("memberships__onboarding"))).first()
+    if workspace is None:
+        return None
+    return Checklist(workspace, _steps(workspace), hidden=workspace.onboarding == Membership.Onboarding.HIDDEN)

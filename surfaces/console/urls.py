@@ -49,5 +49,6 @@ urlpatterns = [
     path("phrases/manage/<int:phrase_id>/delete/", p.delete_phrase, name="phrase-delete"),
     path("settings/", v.preferences, name="preferences"),
     path("settings/offline-notify/", v.offline_notify, name="offline-notify"),
+    path("onboarding/", v.onboarding, name="onboarding"),
     path("status/", v.set_status, name="status"),
 ]

@@ -29,6 +29,7 @@ from helpdesk.validation import id_param, int_or_none, loads_json
 from lifecycle.forms import OfflineNotifyForm
 from orders.access import verifier_membership
 from routing import actions as routing
+from surfaces.onboarding import console_checklist
 
 from . import queries as console
 
@@ -90,9 +91,21 @@ def _console_context(request, actor, flt, selected=None):
         },
         **console.sidebar(actor),
     }
+    checklist = _onboarding(request, actor)
+    context["onboarding"] = checklist if checklist is not None and not checklist.hidden else None
     if selected is not None:
         context.update(_pane_context(actor, selected))
     return context
+
+
+def _onboarding(request, actor):
+    """A founder's 开始使用 checklist of this workspace, put off or not (None for everyone else). Seen
+    complete, it is retired for good: a step undone later does not bring it back."""
+    checklist = console_checklist(request.user, actor.workspace_id)
+    if checklist is not None and checklist.complete:
+        account_actions.set_onboarding(request.user, actor.workspace_id, Membership.Onboarding.DONE)
+        return None
+    return checklist
 
 
 STATUS_CHOICES = [("online", gettext_lazy("Online")), ("busy", gettext_lazy("Busy")), ("away", gettext_lazy("Away")),
@@ -261,8 +274,10 @@ def preferences(request, actor):
 def _preferences_page(request, actor, prefs, offline_form=None, status=200):
     saved = request.GET.get("saved")
     offline_form = offline_form or OfflineNotifyForm(membership=_membership(request, actor))
+    checklist = _onboarding(request, actor)
     return render(request, "chat/console/preferences.html", {"actor": actor, "prefs": prefs, "saved": saved,
                                                              "languages": UserPreferences.Language.choices, "offline_form": offline_form,
+                                                             "onboarding_put_off": checklist if checklist is not None and checklist.hidden else None,
                                                              "statuses": STATUS_CHOICES, **console.sidebar(actor)}, status=status)
 
 
@@ -279,6 +294,16 @@ def offline_notify(request, actor):
         return redirect(f"{reverse('console:preferences')}?saved=offline#offline-notify")
     prefs = UserPreferences.objects.filter(user=request.user).first() or UserPreferences(user=request.user)
     return _preferences_page(request, actor, prefs, form, status=400)
+
+
+@require_POST
+@console_view
+def onboarding(request, actor):
+    """开始使用: 稍后再说 on the console card puts it off (show=0); the settings page brings it back (show=1)."""
+    show = request.POST.get("show") == "1"
+    account_actions.set_onboarding(request.user, actor.workspace_id,
+                                   Membership.Onboarding.SHOWN if show else Membership.Onboarding.HIDDEN)
+    return redirect(reverse("console:home") + ("#onboarding" if show else ""))
 
 
 @require_POST

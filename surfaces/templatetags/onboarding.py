@@ -1,4 +1,5 @@
-"""The founder's onboarding checklist on the admin index (templates/admin/index.html)."""
+"""The founder's onboarding checklist on the admin index (templates/admin/index.html); the console shows
+its card from its views (surfaces/console/views.py)."""
 
 from django import template
 
