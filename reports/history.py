@@ -4,15 +4,18 @@ date range and a keyword over their messages, with highlighted snippets; transcr
 The keyword is folded like the index (reports/fold_map.py) and segmented by the project's analyser
 (helpdesk.analysis: jieba); every word must occur in some message of the conversation (not
 necessarily the same one):
-- PostgreSQL: `history_terms(body) @@ to_tsquery(...)` on the expression GIN index of
-  reports/migrations/0001: a Chinese word is the AND of its bigrams, each in simplified or
-  traditional script (a single character: a prefix of a bigram), a latin word or number a prefix;
+- PostgreSQL: `history_tsv @@ to_tsquery(...)` on the GIN index of reports/migrations/0003
+  (history_terms(body) of 0001, stored by the database): a Chinese word is the AND of its bigrams,
+  each in simplified or traditional script (a single character: a prefix of a bigram), a latin word
+  or number a prefix. A word the planner expects in few messages is looked up in the index first
+  (few_word_conversations); a common one is tested conversation by conversation, newest first;
 - SQLite: the FTS5 trigram table (history_message_fts), the word in simplified or traditional
   script as a substring (three characters or more use the index; shorter ones scan it).
 Recalled messages are not searched. Private notes are (agents only read history).
 A page is one query for the conversations (with customer, inbox, assignee and rating), one for
 the customers' tags, one for the members' names and, with a keyword, one for the snippets,
-whatever the data's size."""
+whatever the data's size; on PostgreSQL a keyword adds an EXPLAIN per part of a word, one index lookup per rare word
+and one query narrowing those conversations to the actor's."""
 
 import re
 import zoneinfo
@@ -181,24 +184,29 @@ def _either_script(text):
     return list(dict.fromkeys([text, to_traditional(text), to_simplified(text)]))
 
 
-def tsquery(words):
-    """to_tsquery text for PostgreSQL: every bigram of a Chinese word (one character: a prefix) in
-    either script, a latin word or number as a prefix. Lexemes are CJK characters or [0-9a-z] only,
-    so nothing in them needs quoting."""
+def tsquery_parts(word):
+    """The to_tsquery texts a message must match to contain the word (PostgreSQL): every bigram of a
+    Chinese word (one character: a prefix) in either script, a latin word or number as a prefix.
+    Lexemes are CJK characters or [0-9a-z] only, so nothing in them needs quoting."""
+    if not _CJK_RUN.fullmatch(word):
+        return [f"'{word}':*"]
     parts = []
-    for word in words:
-        if _CJK_RUN.fullmatch(word):
-            for gram in _bigrams(word):
-                suffix = ":*" if len(gram) == 1 else ""
-                variants = [f"'{v}'{suffix}" for v in _either_script(gram) if len(v) == len(gram)]
-                parts.append(variants[0] if len(variants) == 1 else "(" + " | ".join(variants) + ")")
-        else:
-            parts.append(f"'{word}':*")
-    return " & ".join(dict.fromkeys(parts))
+    for gram in _bigrams(word):
+        suffix = ":*" if len(gram) == 1 else ""
+        variants = [f"'{v}'{suffix}" for v in _either_script(gram) if len(v) == len(gram)]
+        parts.append(variants[0] if len(variants) == 1 else "(" + " | ".join(variants) + ")")
+    return list(dict.fromkeys(parts))
+
+
+def tsquery(words):
+    """to_tsquery text for PostgreSQL: every part of every word."""
+    return " & ".join(dict.fromkeys(part for word in words for part in tsquery_parts(word)))
 
 
 class TermsMatch(Func):
-    """history_terms(body) @@ to_tsquery('simple', query): the indexed expression, PostgreSQL only."""
+    """history_tsv @@ to_tsquery('simple', query), PostgreSQL only. history_tsv is a generated
+    column the model does not declare (SQLite has no such function): it is named on the body's
+    table alias."""
 
     output_field = BooleanField()
 
@@ -207,8 +215,23 @@ class TermsMatch(Func):
         self.query = query
 
     def as_sql(self, compiler, connection, **extra):
-        body, params = compiler.compile(self.source_expressions[0])
-        return f"history_terms({body}) @@ to_tsquery('simple'::regconfig, %s)", [*params, self.query]
+        alias = compiler.quote_name_unless_alias(self.source_expressions[0].alias)
+        return f"{alias}.history_tsv @@ to_tsquery('simple'::regconfig, %s)", [self.query]
+
+
+class AnyOf(Func):
+    """column = ANY(ids): one array parameter, which PostgreSQL uses as an index condition however
+    many ids there are (an IN list of 20,000 parameters, or a join to unnest(), it does not)."""
+
+    output_field = BooleanField()
+
+    def __init__(self, expression, ids):
+        super().__init__(expression)
+        self.ids = list(ids)
+
+    def as_sql(self, compiler, connection, **extra):
+        column, params = compiler.compile(self.source_expressions[0])
+        return f"{column} = ANY(%s::bigint[])", [*params, self.ids]
 
 
 def _word_q(word):
@@ -244,6 +267,43 @@ def matching_messages(words):
     for condition in conditions[1:]:
         combined &= condition
     return qs.filter(combined)
+
+
+# PostgreSQL: a word the planner expects in fewer messages than this is looked up in the index first.
+FEW_MESSAGES = 20_000
+
+
+def _estimated_messages(cursor, part):
+    """The planner's estimate of the messages matching one part (its statistics of history_tsv:
+    close for frequent lexemes, a small default for the rest)."""
+    cursor.execute("EXPLAIN (FORMAT JSON) SELECT 1 FROM chat_message WHERE history_tsv @@ to_tsquery('simple'::regconfig, %s)", [part])
+    return cursor.fetchone()[0][0]["Plan"]["Plan Rows"]  # the root: a scan, or a Gather of all its workers' rows
+
+
+def few_word_conversations(words):
+    """PostgreSQL: {word: the ids of the conversations (of any workspace) with a message containing
+    it} for each word with few messages, None for a common word.
+
+    Why: the page lists the newest conversations first, and the planner's way to that is a walk by
+    recency that tests each conversation's messages until 21 match. That is the fastest plan for a
+    common word and a disaster for a word almost nothing contains (every conversation is walked:
+    docs/benchmarks.md, "10,000,000 messages"), and the planner cannot tell a rare word from a word
+    it has no statistics for. So a word with a part the planner expects in fewer than FEW_MESSAGES
+    messages (an AND matches at most as many as its rarest part) is looked up in the index first:
+    few matches, the ids narrow the query; more than FEW_MESSAGES conversations after all, the walk
+    is cheap anyway."""
+    found = {}
+    with connection.cursor() as cursor:
+        for word in words:
+            if not any(_estimated_messages(cursor, part) < FEW_MESSAGES for part in tsquery_parts(word)):
+                found[word] = None
+                continue
+            cursor.execute("SELECT DISTINCT conversation_id FROM chat_message WHERE history_tsv @@ "
+                           "to_tsquery('simple'::regconfig, %s) AND recalled_at IS NULL LIMIT %s",
+                           [tsquery([word]), FEW_MESSAGES + 1])
+            ids = [row[0] for row in cursor.fetchall()]
+            found[word] = ids if len(ids) <= FEW_MESSAGES else None
+    return found
 
 
 def snippet_messages(words, conversation_ids):
@@ -287,8 +347,20 @@ def filtered(actor, f, workspace_tz="UTC"):
         qs = qs.filter(created_at__gte=_day_start(f.date_from, tz))
     if f.date_to:
         qs = qs.filter(created_at__lt=_day_start(f.date_to + timedelta(days=1), tz))
+    few = few_word_conversations(f.words) if f.words and connection.vendor == "postgresql" else {}
+    rare = [set(ids) for ids in few.values() if ids is not None]
+    if rare:
+        # The conversations the actor may see among those few, in a query of their own: with the
+        # page's ORDER BY … LIMIT the planner would walk every conversation by recency instead,
+        # trusting its guess at how many the actor may see (a quarter or more, when an agent sees 2%).
+        ids = sorted(set.intersection(*rare))
+        ids = list(qs.filter(AnyOf(F("pk"), ids)).order_by().values_list("pk", flat=True)) if ids else []
+        if not ids:
+            return qs.none()
+        qs = qs.filter(AnyOf(F("pk"), ids))
     for word in f.words:  # every word, each in any message of the conversation
-        qs = qs.filter(pk__in=matching_messages([word]).values("conversation_id"))
+        if few.get(word) is None:
+            qs = qs.filter(pk__in=matching_messages([word]).values("conversation_id"))
     return qs.order_by(F("last_message_at").desc(nulls_last=True), "-id")
 
 

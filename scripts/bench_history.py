@@ -5,8 +5,9 @@ Builds a fresh database `helpdesk_bench_history` (migrate, then generate_series 
 Python per row): one workspace, --conversations conversations of --per messages each (customer
 and agent turns), bodies of 4-9 random fragments from a shop vocabulary in simplified and
 traditional Chinese and English, a rare word ("zebracorn") in about 1 message in 20,000; a founder
-(view all history) and an agent who took part in 2% of the conversations. The GIN expression index
-(reports/migrations/0001) is dropped before the load and built after it, as a bulk load would.
+(view all history) and an agent who took part in 2% of the conversations. The stored terms column
+(reports/migrations/0003) is filled by the INSERT itself; its GIN index is dropped before the load
+and built after it, as a bulk load would.
 Then times reports.history.search() in-process (the page the console renders: the conversations
 query, tags, snippets), 3 warm-up and --repeat timed runs per query, p50/p95/max per query and
 p95 over all, for the founder and the agent.
@@ -34,7 +35,7 @@ VOCAB = """退货 换货 退款 发票 運費 快递 物流 地址 收货地址 
 order refund shipping address invoice coupon size warranty thanks hello please tracking package delivered broken iphone
 """.split()
 QUERIES = ["退货", "發票", "保修", "运费", "退货 地址", "iphone 退款", "refund", "tracking number", "七天无理由", "zebracorn",
-           "收货地址", "顺丰 破损"]
+           "收货地址", "顺丰 破损", "火星快递", "退货 zebracorn"]
 
 
 def admin(sql):
@@ -47,7 +48,7 @@ def admin(sql):
 def build(args, cursor):
     vocab = "ARRAY[" + ",".join("'" + w + "'" for w in VOCAB) + "]"
     n, per = args.conversations, args.per
-    cursor.execute("DROP INDEX IF EXISTS chat_message_history_terms")
+    cursor.execute("DROP INDEX IF EXISTS chat_message_history_tsv")
     # Columns other work may add (NOT NULL, no database default) get an empty value.
     cursor.execute("""SELECT column_name FROM information_schema.columns WHERE table_name = 'chat_customer' AND is_nullable = 'NO'
         AND column_default IS NULL AND data_type = 'character varying' AND column_name NOT IN ('public_id', 'name')""")
@@ -80,12 +81,12 @@ def build(args, cursor):
         SELECT id, %s, now() FROM chat_conversation WHERE workspace_id = %s AND id %% 50 = 0""", [args.agent_id, args.ws])
     cursor.execute("SET maintenance_work_mem = '512MB'")
     t0 = time.perf_counter()
-    cursor.execute("CREATE INDEX chat_message_history_terms ON chat_message USING gin (history_terms(body))")
+    cursor.execute("CREATE INDEX chat_message_history_tsv ON chat_message USING gin (history_tsv)")
     index = time.perf_counter() - t0
     cursor.execute("ANALYZE chat_message")
     cursor.execute("ANALYZE chat_conversation")
     cursor.execute("ANALYZE chat_participant")
-    cursor.execute("SELECT pg_size_pretty(pg_relation_size('chat_message')), pg_size_pretty(pg_relation_size('chat_message_history_terms'))")
+    cursor.execute("SELECT pg_size_pretty(pg_relation_size('chat_message')), pg_size_pretty(pg_relation_size('chat_message_history_tsv'))")
     sizes = cursor.fetchone()
     return load, index, sizes
 
@@ -97,6 +98,7 @@ def main():
     parser.add_argument("--repeat", type=int, default=20)
     parser.add_argument("--keep", action="store_true", help="reuse the database if it is there (no rebuild)")
     parser.add_argument("--explain", action="store_true")
+    parser.add_argument("--queries", nargs="*", default=QUERIES, help="only these keywords")
     args = parser.parse_args()
     url = PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + DB_NAME
     os.environ.update({"DATABASE_URL": url, "REDIS_URL": "", "DEBUG": "false", "DJANGO_SETTINGS_MODULE": "helpdesk.settings"})
@@ -133,19 +135,22 @@ def main():
     for who, actor in (("founder", owner), ("agent", agent)):
         print(f"\n{who} ({'view all history' if actor.view_all_history else 'own history'})")
         print(f"  {'query':<16} {'hits':>5} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8}")
-        for q in QUERIES:
+        for q in args.queries:
             f = history.parse_filters(actor, {"q": q})
-            for _ in range(3):
-                hits, _more = history.search(actor, f, "Asia/Shanghai")
-            times = []
-            for _ in range(args.repeat):
+            times, cancelled, hits = [], 0, []
+            for run in range(3 + args.repeat):
                 t0 = time.perf_counter()
-                hits, _more = history.search(actor, f, "Asia/Shanghai")
-                times.append((time.perf_counter() - t0) * 1000)
+                try:
+                    hits, _more = history.search(actor, f, "Asia/Shanghai")
+                except history.SearchTooSlow:  # counted at its full time: the page said "too slow"
+                    cancelled += 1
+                if run >= 3:
+                    times.append((time.perf_counter() - t0) * 1000)
             all_times[who] += times
             times.sort()
             p95 = times[max(0, int(len(times) * 0.95) - 1)]
-            print(f"  {q:<16} {len(hits):>5} {statistics.median(times):>8.1f} {p95:>8.1f} {times[-1]:>8.1f}")
+            note = f"  ({cancelled} cancelled at HISTORY_SEARCH_TIMEOUT_MS)" if cancelled else ""
+            print(f"  {q:<16} {len(hits):>5} {statistics.median(times):>8.1f} {p95:>8.1f} {times[-1]:>8.1f}{note}")
             if args.explain:
                 sql, params = history.filtered(actor, f)[:21].query.sql_with_params()
                 with connection.cursor() as cursor:

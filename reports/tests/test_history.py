@@ -1,6 +1,7 @@
 """History search (会话记录, issue 18 item 3): Chinese and traditional keywords, mixed scripts, a
 transferred chat found by both agents, permission scoping per persona, bad input, exports (audited),
-constant query counts. Run on SQLite (FTS5) and, marked engine_db, on PostgreSQL (GIN expression index)."""
+constant query counts. Run on SQLite (FTS5) and, marked engine_db, on PostgreSQL (GIN index of the
+stored terms column)."""
 
 import csv
 import io
@@ -260,3 +261,27 @@ def test_a_search_that_runs_too_long_is_cancelled_with_a_clear_page(world, setti
     assert "搜索用时过长" in response.content.decode()
     monkeypatch.setattr(history, "filtered", slow_walk)
     assert _ids(owner, q="退货")  # the next search on the same connection works
+
+
+@pytest.mark.postgres_only
+def test_rare_words_looked_up_first_answer_like_the_walk(world, monkeypatch):
+    """PostgreSQL looks a word it expects in few messages up in the index first (few_word_conversations)
+    and walks the conversations by recency for a common one: both ways give the same pages, for every
+    persona, and a word nothing contains answers without the page query."""
+    if connection.vendor != "postgresql":
+        pytest.fail("run with DATABASE_URL=postgres://… (postgres_only)")
+    queries = ["退貨", "发票", "退货地址", "退货 上海", "退货 北京", "iPhone15 退貨", "REFUND", "parcel 丢了", "火星快递"]
+    clients = [verified_client(u) for u in (world.owner_user, world.a1_user, world.a2_user, world.sup_user)]
+    looked_up = [[_ids(c, q=q) for q in queries] for c in clients]
+    found = history.few_word_conversations(["退货", "zebracorn"])
+    assert {world.transferred.pk, world.theirs.pk} <= set(found["退货"])  # any workspace's: the page query scopes
+    assert world.own.pk not in found["退货"] and found["zebracorn"] == []
+    monkeypatch.setattr(history, "FEW_MESSAGES", 0)  # every word common: the walk
+    assert history.few_word_conversations(["退货"]) == {"退货": None}
+    walked = [[_ids(c, q=q) for q in queries] for c in clients]
+    assert looked_up == walked
+    assert looked_up[0][:3] == [[world.transferred.pk], [world.grouped.pk], [world.transferred.pk]]
+    monkeypatch.setattr(history, "FEW_MESSAGES", 20_000)
+    with CaptureQueriesContext(connection) as captured:
+        assert _ids(clients[0], q="火星快递") == []
+    assert not any("ORDER BY" in q["sql"] and "chat_conversation" in q["sql"] for q in captured.captured_queries)
