@@ -3,7 +3,7 @@ pages, member APIs and management views ask. One query per request."""
 
 from django.utils.translation import gettext as _
 
-from helpdesk.errors import DomainError, unauthenticated
+from helpdesk.errors import DomainError, not_found, unauthenticated
 from helpdesk.validation import int_or_none
 
 from . import roles
@@ -60,6 +60,9 @@ def membership_of_user(user, workspace_id=None):
     membership = memberships.first()
     if membership is None and chosen is not None and getattr(user, "is_superuser", False):
         return Membership(workspace_id=chosen, user=user, role=Role.FOUNDER)
+    if membership is None and workspace_id not in (None, ""):
+        # Another workspace is answered like one that does not exist: its existence never leaks.
+        raise not_found(_("You are not a member of this workspace."))
     if membership is None:
         raise DomainError("forbidden", _("You are not a member of any workspace."), status=403)
     return membership

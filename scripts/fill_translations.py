@@ -1011,6 +1011,7 @@ ZH_HANS = {
     "This message can no longer be recalled.": "此消息已超过可撤回时间。",
     "Unknown state.": "未知状态。",
     "You are not a member of any workspace.": "你不属于任何工作区。",
+    "You are not a member of this workspace.": "你不是这个工作区的成员。",
     "Send JSON text frames.": "请发送 JSON 文本帧。",
     "The frame is too large.": "数据帧过大。",
     "The frame is not valid JSON.": "数据帧不是有效的 JSON。",

@@ -106,7 +106,7 @@ async def test_removed_member_socket_is_closed(personas):
     target = await database_sync_to_async(membership_of)(personas.agent_b_user)
     await database_sync_to_async(actions.remove_member)(owner, target.pk)
     error, _ = await frames_until(agent, "error", timeout=1)
-    assert error["code"] == "forbidden"
+    assert error["code"] == "not_found"  # the workspace is answered like one that does not exist
     assert await agent.receive_output(timeout=1) == {"type": "websocket.close", "code": 4403}
     assert not await database_sync_to_async(lambda: get_user_model().objects.get(pk=personas.agent_b_user.pk).memberships.exists())()
 
@@ -125,7 +125,7 @@ def test_member_of_two_workspaces_picks_one_per_request(personas, sender):
     default = [c["id"] for c in client.get("/api/v1/conversations").json()["conversations"]]
     chosen = [c["id"] for c in client.get("/api/v1/conversations", HTTP_X_WORKSPACE=str(personas.other_workspace.pk)).json()["conversations"]]
     assert default == [ours.conversation_id] and chosen == [theirs.conversation_id]
-    assert client.get("/api/v1/conversations", HTTP_X_WORKSPACE="999999").status_code == 403
+    assert client.get("/api/v1/conversations", HTTP_X_WORKSPACE="999999").status_code == 404
 
 
 def test_login_lands_on_the_page_for_the_role(personas):

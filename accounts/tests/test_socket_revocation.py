@@ -182,7 +182,7 @@ async def test_member_removal_closes_the_socket(personas):
     owner = await sync_to_async(Membership.objects.get)(user=personas.owner_user)
     target = await sync_to_async(Membership.objects.get)(user=personas.agent_b_user)
     await sync_to_async(actions.remove_member)(owner, target.pk)
-    await assert_closed(socket, code=4403, error_code="forbidden")
+    await assert_closed(socket, code=4403, error_code="not_found")  # no longer theirs: as if it did not exist
 
 
 # --- the re-check: when a broadcast was lost ----------------------------------------------------
@@ -232,7 +232,7 @@ async def test_a_lost_removal_is_caught_on_the_next_event(personas, recheck_alwa
     await sync_to_async(Membership.objects.filter(user=personas.agent_a_user).delete)()
     customer = await connect_customer(personas.visitor_token)
     await send_json(customer, {"type": "send", "client_msg_id": "c1", "body": "anyone there?"})
-    await assert_closed(socket, code=4403, error_code="forbidden")
+    await assert_closed(socket, code=4403, error_code="not_found")  # no longer theirs: as if it did not exist
     await customer.disconnect()
 
 

@@ -192,7 +192,9 @@ def test_the_page_per_persona(day):
     assert verifier.status_code == 302 and verifier["Location"].startswith("/verify")  # the verifier's own page, no board
     assert verified_client(day.verifier_user).get("/console/board/?partial=1", HTTP_ACCEPT="application/json").status_code == 403
     other = verified_client(day.other_agent_user).get(f"/console/board/?workspace={day.workspace.pk}")
-    assert other.status_code == 403 and "售前组" not in other.content.decode()  # console_view's rule for a workspace not one's own
+    assert other.status_code == 404 and "售前组" not in other.content.decode()  # another workspace: as if it did not exist
+    reports = verified_client(day.other_agent_user).get(f"/console/reports/?workspace={day.workspace.pk}")
+    assert reports.status_code == 404
     assert "售前组" not in verified_client(day.other_agent_user).get("/console/board/").content.decode()
 
 
