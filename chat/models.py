@@ -94,10 +94,8 @@ class Inbox(models.Model):
     widget_launcher_text = models.CharField(_("button text"), max_length=12, blank=True,
                                             help_text=_("Shown beside the chat icon, e.g. 在线客服. Empty: the icon alone."))
     widget_language = models.CharField(_("widget language"), max_length=7, blank=True, default="",
-                                       choices=[("", _("Follow the page or browser")), ("zh-hans", "简体中文"), ("zh-hant", "繁體中文"),
-                                                ("en", "English")])
-    # Storage name of the uploaded brand picture (chat.avatars; uploads/<ws>/…/<random>.png): the chat
-    # window's header and beside agents' messages. Empty: no picture, the default look.
+                                       choices=[("", _("Follow the page or browser")), ("zh-hans", "简体中文"), ("zh-hant", "繁體中文"), ("en", "English")])
+    # The uploaded brand picture's storage name (chat.avatars), in the widget's header and beside agents' messages.
     widget_avatar = models.CharField(_("avatar"), max_length=200, blank=True, default="")
     prechat_fields = models.JSONField(_("pre-chat form fields"), default=list, blank=True)
     csat_enabled = models.BooleanField(_("ask customers to rate finished conversations"), default=True)
@@ -123,8 +121,7 @@ class Inbox(models.Model):
         return self.name
 
     @property
-    def widget_avatar_url(self):
-        """Served by our own media view (same rules as any upload, whichever storage holds it)."""
+    def widget_avatar_url(self):  # our media view: an upload's rules, whichever storage holds it
         return f"{settings.MEDIA_URL}{self.widget_avatar}" if self.widget_avatar else ""
 
     def clean(self):
@@ -170,8 +167,7 @@ def new_public_id():
 class Customer(models.Model):
     """A visitor's identity within one workspace (anonymous or identified by the merchant)."""
 
-    # What visitor tokens name instead of the sequential pk: a token forged with a leaked key
-    # still has to guess 128 random bits to name someone else.
+    # What visitor tokens name instead of the pk: a token forged with a leaked key must still guess 128 bits.
     public_id = models.CharField(max_length=32, unique=True, default=new_public_id, editable=False)
     workspace = models.ForeignKey("accounts.Workspace", on_delete=models.CASCADE, related_name="customers")
     first_inbox = models.ForeignKey(Inbox, on_delete=models.SET_NULL, null=True, related_name="+", verbose_name=_("first inbox"))
@@ -181,11 +177,9 @@ class Customer(models.Model):
     tags = models.ManyToManyField(Tag, blank=True, related_name="customers", verbose_name=_("tags"))
     created_at = models.DateTimeField(_("first seen"), auto_now_add=True)
     last_seen_at = models.DateTimeField(_("last seen"), null=True, blank=True)
-    # The address the last chat session was opened from, as rate limits count it (an IPv6 /64):
-    # what a block "with the address" covers (chat.blocks).
+    # The last chat session's address as rate limits count it (an IPv6 /64): what a block covers (chat.blocks).
     last_ip = models.CharField(_("last address"), max_length=64, blank=True)
-    # The VIP level an agent set (0-9); None: the merchant's signed attribute `vip_level` decides
-    # (chat.customers.queue_level: the agent's level wins while it is set).
+    # Set by an agent (0-9), wins while set; None: the merchant's signed `vip_level` (chat.customers.queue_level).
     vip_level = models.PositiveSmallIntegerField(_("VIP level set by an agent"), null=True, blank=True)
     # An anonymous visitor who logged in: their history moved to this customer (chat.customers.merge_visitor).
     merged_into = models.ForeignKey("self", on_delete=models.SET_NULL, null=True, blank=True, related_name="+",

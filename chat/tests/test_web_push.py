@@ -465,7 +465,7 @@ def test_push_endpoints_need_a_logged_in_workspace_member(personas):
     client, token = csrf_client(personas.agent_a_user)
     response = client.post(f"/console/push/subscriptions?workspace={personas.other_workspace.pk}",
                            json.dumps(Device("https://push.example.net/z").subscription()), content_type="application/json", HTTP_X_CSRFTOKEN=token)
-    assert response.status_code == 403 and response.json()["error"]["code"] == "forbidden"
+    assert response.status_code == 404 and response.json()["error"]["code"] == "not_found"  # not theirs: as if it did not exist
     assert PushSubscription.objects.count() == 0
 
 
