@@ -17,6 +17,7 @@ the customers' tags, one for the members' names and, with a keyword, one for the
 whatever the data's size; on PostgreSQL a keyword adds an EXPLAIN per part of a word, one index lookup per rare word
 and one query narrowing those conversations to the actor's."""
 
+import json
 import re
 import zoneinfo
 from dataclasses import dataclass, field
@@ -257,7 +258,7 @@ def _substring_q(word):
 
 def matching_messages(words):
     """Messages (not recalled) containing every word, as a queryset: on PostgreSQL the indexed
-    expression alone (a substring test beside it would be cheaper per row but ruins the planner's
+    column alone (a substring test beside it would be cheaper per row but ruins the planner's
     estimate, which then reads every match through the index: scripts/bench_history.py)."""
     qs = Message.objects.filter(recalled_at__isnull=True)
     if connection.vendor == "postgresql":
@@ -273,11 +274,11 @@ def matching_messages(words):
 FEW_MESSAGES = 20_000
 
 
-def _estimated_messages(cursor, part):
+def _estimated_messages(part):
     """The planner's estimate of the messages matching one part (its statistics of history_tsv:
     close for frequent lexemes, a small default for the rest)."""
-    cursor.execute("EXPLAIN (FORMAT JSON) SELECT 1 FROM chat_message WHERE history_tsv @@ to_tsquery('simple'::regconfig, %s)", [part])
-    return cursor.fetchone()[0][0]["Plan"]["Plan Rows"]  # the root: a scan, or a Gather of all its workers' rows
+    plan = json.loads(Message.objects.filter(TermsMatch(part)).explain(format="json"))
+    return plan[0]["Plan"]["Plan Rows"]  # the root: a scan, or a Gather of all its workers' rows
 
 
 def few_word_conversations(words):
@@ -293,16 +294,12 @@ def few_word_conversations(words):
     few matches, the ids narrow the query; more than FEW_MESSAGES conversations after all, the walk
     is cheap anyway."""
     found = {}
-    with connection.cursor() as cursor:
-        for word in words:
-            if not any(_estimated_messages(cursor, part) < FEW_MESSAGES for part in tsquery_parts(word)):
-                found[word] = None
-                continue
-            cursor.execute("SELECT DISTINCT conversation_id FROM chat_message WHERE history_tsv @@ "
-                           "to_tsquery('simple'::regconfig, %s) AND recalled_at IS NULL LIMIT %s",
-                           [tsquery([word]), FEW_MESSAGES + 1])
-            ids = [row[0] for row in cursor.fetchall()]
-            found[word] = ids if len(ids) <= FEW_MESSAGES else None
+    for word in words:
+        if not any(_estimated_messages(part) < FEW_MESSAGES for part in tsquery_parts(word)):
+            found[word] = None
+            continue
+        ids = list(matching_messages([word]).order_by().values_list("conversation_id", flat=True).distinct()[:FEW_MESSAGES + 1])
+        found[word] = ids if len(ids) <= FEW_MESSAGES else None
     return found
 
 
