@@ -5,7 +5,8 @@ haystack_connections); Whoosh (knowledge.search_backend) stays the embedded defa
 
 Storage (knowledge.models):
   SearchDocument  one row per published ArticleVersion: workspace, article, version, locale,
-                  field lengths, and `terms`, a tsvector under a GIN index. Its lexemes are the
+                  field lengths, and `terms`, a tsvector under a GIN index keyed by workspace
+                  first ((workspace_id, terms), btree_gin: migration 0005). Its lexemes are the
                   terms of helpdesk.analysis.index_terms tagged with their field ("t" title,
                   "s" similar questions, "b" body: 't退货', 'b_退'), each with ONE position
                   holding its term frequency ('t退货':2). Written as a tsvector literal: no
@@ -34,9 +35,12 @@ in the title and the similar questions, or two words of the question) while the 
 those intersections (the smaller document frequency) add up to at most PAIR_BUDGET; (2) per such unit,
 the GIN index gives its documents with an estimate of the score that reads no tsvector (tf
 taken as 1, the length from a column), and the best RESCORE × (CANDIDATES + 4 × limit) by summed estimate are kept; (3) only
-those are scored exactly, with every query term. When every matching posting fits in the
-budget and every candidate is rescored (every help center of normal size, every test), the
-result is exactly the Whoosh backend's.
+those are scored exactly, with every query term: the statement returns their query lexemes
+with tf as tsvector text and exact_scores() sums them here. When every matching posting fits
+in the budget and every candidate is rescored (every help center of normal size, every test),
+the result is exactly the Whoosh backend's. The GIN's workspace key is used for a workspace
+holding at most WORKSPACE_KEY_SHARE of the index (the others' postings are then not visited);
+for a larger one, intersecting with its own long list costs more than it saves.
 
 Writes: index_article locks the article row (FOR UPDATE) and reads its state inside the
 transaction, then deletes its rows and inserts the published versions, and applies the
@@ -46,6 +50,7 @@ against a duplicate row.
 """
 
 import math
+import re
 
 import psycopg
 from django.db import connection, transaction
@@ -64,17 +69,23 @@ CANDIDATE_BUDGET = 3000  # postings of the (field, term) pairs that select candi
 AND_PAIRS = 3  # most valuable left-out lexemes whose pairwise intersections are candidates too
 PAIR_BUDGET = 12000  # bound on their intersections' sizes (the smaller document frequency): the worst queries
 RESCORE = 1  # × (CANDIDATES + 4 × limit): candidates scored exactly, best estimates first
+WORKSPACE_KEY_SHARE = 0.5  # the GIN's workspace key is used for a workspace holding at most this share of the index
 MAX_TF = 16383  # the largest tsvector position
 MAX_LEXEME_BYTES = 2000  # PostgreSQL refuses lexemes of 2 kB or more (a pasted URL, a hash)
 LOCK_KEY = 0x6B62_5F73  # pg_advisory_xact_lock key of the knowledge index ("kb_s")
 DOCS, TERMS, STATS = "knowledge_searchdocument", "knowledge_searchterm", "knowledge_searchstats"
+GIN = "kb_search_workspace_terms_gin"  # (workspace_id, terms): migration 0005
 COLUMNS = ("workspace_id", "article_id", "version_id", "locale", "title_len", "similar_len", "body_len",
            "title_norm", "similar_norm", "body_norm", "terms")
 
 
 def quote(lexeme):
-    """A lexeme as a quoted tsvector / tsquery token."""
+    """A lexeme as a quoted tsvector / tsquery token (PostgreSQL writes it so too)."""
     return "'" + lexeme.replace("\\", "\\\\").replace("'", "''") + "'"
+
+
+# One entry of a tsvector's text: the quoted lexeme (quotes doubled) and its first position ('t退货':2).
+_VECTOR_ENTRY = re.compile(r"'(?:[^']+|'')*':\d+")
 
 
 def quantised(length):
@@ -98,13 +109,41 @@ def document_row(index, obj):
     return row, lexemes
 
 
-def _server_bound_cursor():
-    """Django binds parameters client-side, so PostgreSQL would plan both search statements on every
+def server_bound_cursor():
+    """Django binds parameters client-side, so PostgreSQL would plan the search statements on every
     search; bound server-side, psycopg prepares them after a few executions on a connection (as
-    chat.fast_send does), behind Django's wrapper (query log, execute wrappers, error translation)."""
+    chat.fast_send does), behind Django's wrapper (query log, execute wrappers, error translation).
+    (knowledge.search reads the hits through it too.)"""
     connection.ensure_connection()
     raw = psycopg.Cursor(connection.connection)
     return connection.make_debug_cursor(raw) if connection.queries_logged else connection.make_cursor(raw)
+
+
+def exact_scores(rows, lexemes, factors, fields, bits, norms):
+    """[(BM25F score, OR of the match bits)] of candidate rows (version, article, locale, title, similar
+    and body lengths, the query's lexemes of the row as tsvector text): for each (field, term) matched,
+    factor × tf / (tf + k1 (1 - b) + norm × the field's length), summed. ~1,000-5,000 entries a question
+    at 100,000 articles: each distinct entry ('t退货':1) is parsed once, and the arithmetic is operation
+    for operation that of the SQL this replaced (the scores did not move by a bit)."""
+    index = {quote(lex)[1:-1]: i for i, lex in enumerate(lexemes)}  # as the tsvector text spells them
+    k1b = K1 * (1 - B)
+    known = {}  # entry text -> (factor, field, bit, tf, tf + k1 (1 - b))
+    scored = []
+    for _version, _article, _locale, *lengths, text in rows:
+        scaled = [norm * length for norm, length in zip(norms, lengths)]
+        score, matched = 0.0, 0
+        for entry in _VECTOR_ENTRY.findall(text):
+            term = known.get(entry)
+            if term is None:
+                lex, _colon, tf = entry[1:].rpartition("':")
+                i = index[lex]
+                tf = int(tf)
+                term = known[entry] = (factors[i], fields[i], bits[i], tf, tf + k1b)
+            factor, field, bit, tf, tf_k1b = term
+            score += factor * tf / (tf_k1b + scaled[field])
+            matched |= bit
+        scored.append((score, matched))
+    return scored
 
 
 class PostgresSearchBackend(BaseSearchBackend):
@@ -190,8 +229,13 @@ class PostgresSearchBackend(BaseSearchBackend):
                            f"SELECT workspace_id, count(*), sum(title_len), sum(similar_len), sum(body_len) FROM {DOCS} "
                            f"WHERE {scope} GROUP BY 1", params)
         with connection.cursor() as cursor:  # merge the GIN pending list now, not in the next searches
-            cursor.execute("SELECT gin_clean_pending_list('kb_search_terms_gin'::regclass)")
-            cursor.execute(f"ANALYZE {DOCS}, {TERMS}, {STATS}")
+            cursor.execute(f"SELECT gin_clean_pending_list('{GIN}'::regclass)")
+            if connection.in_atomic_block:  # (a caller's transaction: tests) VACUUM cannot run in one
+                cursor.execute(f"ANALYZE {DOCS}, {TERMS}, {STATS}")
+            else:
+                # The deleted rows reclaimed now, and every new page's hint bits and visibility set here
+                # rather than by the first search reading it (which would dirty it: writes during searches).
+                cursor.execute(f"VACUUM (ANALYZE) {DOCS}, {TERMS}, {STATS}")
         return count
 
     @staticmethod
@@ -245,18 +289,20 @@ class PostgresSearchBackend(BaseSearchBackend):
                 topic_tags.add(tag)
             for q in terms:
                 pairs.setdefault(tag + q.term, [field_index, boost * q.weight, match_bit(q.group, q.term)])
-        with _server_bound_cursor() as cursor:
-            # The workspace's statistics (the row without a lexeme) and the query lexemes' document
+        with server_bound_cursor() as cursor:
+            # The workspace's statistics (the row without a lexeme, with the planner's count of all the
+            # documents: reltuples, -1 before the first ANALYZE) and the query lexemes' document
             # frequencies in one round trip. One index probe per lexeme (LIMIT 1: not flattened into
             # a scan of the workspace's terms, which the planner chooses when its statistics undercount them).
-            cursor.execute(f"SELECT NULL, documents, title_terms, similar_terms, body_terms FROM {STATS} WHERE workspace_id = %s "
-                           f"UNION ALL SELECT x.lexeme, t.df, 0, 0, 0 FROM unnest(%s::text[]) AS x(lexeme), LATERAL (SELECT df FROM {TERMS} "
+            cursor.execute(f"SELECT NULL, documents, title_terms, similar_terms, body_terms, (SELECT reltuples::int8 FROM pg_class "
+                           f"WHERE oid = '{DOCS}'::regclass) FROM {STATS} WHERE workspace_id = %s "
+                           f"UNION ALL SELECT x.lexeme, t.df, 0, 0, 0, 0 FROM unnest(%s::text[]) AS x(lexeme), LATERAL (SELECT df FROM {TERMS} "
                            "WHERE workspace_id = %s AND lexeme = x.lexeme LIMIT 1) AS t WHERE t.df > 0",
                            [workspace_id, list(pairs), workspace_id])
-            stats, frequencies = None, {}
-            for lexeme, count, *totals in cursor.fetchall():
+            stats, frequencies, indexed = None, {}, -1
+            for lexeme, count, *totals, all_documents in cursor.fetchall():
                 if lexeme is None:
-                    stats = (count, *totals)
+                    stats, indexed = (count, *totals), all_documents
                 else:
                     frequencies[lexeme] = count
             if not stats or not stats[0] or not frequencies:
@@ -283,52 +329,65 @@ class PostgresSearchBackend(BaseSearchBackend):
             units = self.candidate_units(value)
             first = [position[unit[0]] for unit in units]
             second = [position[unit[-1]] if len(unit) > 1 else None for unit in units]
+            base = 1 + K1 * (1 - B)
+            length = "CASE {f} WHEN 0 THEN title_norm WHEN 1 THEN similar_norm ELSE body_norm END"
             where, params = "", []
             if "locale" in filters:
                 where, params = " AND locale = %s", [filters.pop("locale")]
             if filters:
                 raise ValueError(f"unsupported filters: {sorted(filters)}")
+            columns = f"id, ctid AS tid, {length.format(f='p.f1')} AS n1, {length.format(f='p.f2')} AS n2"
+            if documents <= WORKSPACE_KEY_SHARE * indexed:
+                # A workspace among others: the GIN's workspace key leaves their postings out (no heap visit).
+                postings = f"SELECT {columns} FROM {DOCS} WHERE terms @@ p.query AND workspace_id = %s::int8{where}"
+                params = [workspace_id, *params]
+            else:
+                # Most of the index (or no statistics yet): intersecting with the workspace's own long list in the
+                # GIN costs more than it saves; OFFSET 0 keeps the condition out of the index scan (the planner
+                # would put it in), a filter on the rows.
+                postings = f"SELECT id, tid, n1, n2 FROM (SELECT {columns}, workspace_id FROM {DOCS} WHERE terms @@ p.query{where} OFFSET 0) AS s WHERE workspace_id = %s"
+                params = [*params, workspace_id]
             # 1. Candidates: per unit (a chosen lexeme, or two left-out ones ANDed), its documents
             #    from the GIN index with an estimate of its score that reads no tsvector (tf taken
-            #    as 1); the best RESCORE × (CANDIDATES + 4 × limit) by summed estimate. 2. Their
-            #    exact scores: the query's lexemes read out of each one's tsvector (tf = the position).
-            #    Equal estimates are common (tf 1, same quantised length): the id decides which are kept,
-            #    so a query's candidates do not depend on the plan. Stage 2 fetches the rows by the tuple
-            #    id stage 1 saw (one statement, one snapshot: still that row), not through the primary key,
-            #    and groups by the primary key (hashed) rather than sorting on the columns it returns.
-            length = "CASE {f} WHEN 0 THEN {d}.title_norm WHEN 1 THEN {d}.similar_norm ELSE {d}.body_norm END"
+            #    as 1): factor / (1 + k1 (1 - b) + norm × the field's length), the best
+            #    RESCORE × (CANDIDATES + 4 × limit) by summed estimate. Equal estimates are common
+            #    (tf 1, same quantised length): the id decides which are kept, so a query's
+            #    candidates do not depend on the plan. 2. Of each candidate, fetched by the tuple id
+            #    stage 1 saw (one statement, one snapshot: still that row), only the query's lexemes
+            #    with their tf (the position), as tsvector text, summed by exact_scores(): unnested
+            #    and joined to the query's terms in SQL they were about a fifth of the statement's time,
+            #    work the database every app host shares now does not do (docs/benchmarks.md).
             cursor.execute(
                 f"""WITH approx AS (
-                    SELECT d.id, d.ctid AS tid, sum(p.factor / (1 + %s::float8 + (%s::float8[])[p.field + 1] * {length.format(f="p.field", d="d")})
-                                     + p.factor2 / (1 + %s::float8 + (%s::float8[])[p.field2 + 1] * {length.format(f="p.field2", d="d")})) AS estimate
-                    FROM unnest(%s::tsquery[], %s::float8[], %s::int[], %s::float8[], %s::int[]) AS p(query, factor, field, factor2, field2),
-                         LATERAL (SELECT id, ctid, title_norm, similar_norm, body_norm FROM {DOCS}
-                                  WHERE terms @@ p.query AND workspace_id = %s{where}) AS d
-                    GROUP BY d.id, d.ctid ORDER BY estimate DESC, d.id LIMIT %s)
-                SELECT c.version_id, c.article_id, c.locale, bit_or(q.bit),
-                       sum(q.factor * u.positions[1] / (u.positions[1] + %s::float8 + (%s::float8[])[q.field + 1] * {length.format(f="q.field", d="c")})) AS score
-                FROM approx JOIN {DOCS} c ON c.ctid = approx.tid,
-                     unnest(ts_filter(setweight(c.terms, 'A', %s::text[]), '{{a}}')) AS u,
-                     unnest(%s::text[], %s::float8[], %s::int[], %s::int8[]) AS q(lexeme, factor, field, bit)
-                WHERE q.lexeme = u.lexeme
-                GROUP BY c.id HAVING bit_or(q.bit) <> 0 ORDER BY score DESC LIMIT %s""",
-                [K1 * (1 - B), norms, K1 * (1 - B), norms, [" & ".join(quote(lex) for lex in unit) for unit in units],
-                 [factors[i] for i in first], [fields[i] for i in first], [0.0 if j is None else factors[j] for j in second],
-                 [0 if j is None else fields[j] for j in second], workspace_id, *params, RESCORE * (CANDIDATES + limit * 4),
-                 K1 * (1 - B), norms, lexemes, lexemes, factors, fields, bits, CANDIDATES + limit * 4])
+                    SELECT d.id, d.tid, sum(p.a1 / (%s::float8 + p.m1 * d.n1) + p.a2 / (%s::float8 + p.m2 * d.n2)) AS estimate
+                    FROM unnest(%s::tsquery[], %s::float8[], %s::float8[], %s::int[], %s::float8[], %s::float8[], %s::int[])
+                             AS p(query, a1, m1, f1, a2, m2, f2),
+                         LATERAL ({postings}) AS d
+                    GROUP BY d.id, d.tid ORDER BY estimate DESC, d.id LIMIT %s)
+                SELECT c.version_id, c.article_id, c.locale, c.title_norm, c.similar_norm, c.body_norm,
+                       ts_filter(setweight(c.terms, 'A', %s::text[]), '{{a}}')::text
+                FROM approx JOIN {DOCS} c ON c.ctid = approx.tid""",
+                [base, base, [" & ".join(quote(lex) for lex in unit) for unit in units],
+                 [factors[i] for i in first], [norms[fields[i]] for i in first], [fields[i] for i in first],
+                 [0.0 if j is None else factors[j] for j in second], [0.0 if j is None else norms[fields[j]] for j in second],
+                 [0 if j is None else fields[j] for j in second], *params, RESCORE * (CANDIDATES + limit * 4), lexemes])
             rows = cursor.fetchall()
-        # As search_scoring.VectorScorer.top_and_known: single characters alone are no match; coordination
-        # counts the query's words.
+        # As the Whoosh scorer (search_scoring.VectorScorer.top_and_known): single characters alone are no
+        # match; the best CANDIDATES + 4 × limit get the coordination over the query's words; ties go to
+        # the lower version id (whoosh's document order after a rebuild).
+        scored = [(version_id, article_id, locale, score, matched)
+                  for (version_id, article_id, locale, *_rest), (score, matched) in zip(rows, exact_scores(rows, lexemes, factors, fields, bits, norms))
+                  if matched]
+        scored.sort(key=lambda row: (-row[3], row[0]))
+        del scored[CANDIDATES + limit * 4:]
         groups = len({q.group for q in terms if q.group >= 0})
-        scored = []
-        for version_id, article_id, locale, matched, score in rows:
-            if not matched:
-                continue
+        results = []
+        for version_id, article_id, locale, score, matched in scored:
             if groups > 1:
                 score *= (1 - COORDINATION) + COORDINATION * (matched & ~BIGRAM_BIT).bit_count() / groups
-            scored.append((version_id, article_id, locale, score))
-        scored.sort(key=lambda row: -row[3])
-        return scored[:limit], known_groups
+            results.append((version_id, article_id, locale, score))
+        results.sort(key=lambda row: (-row[3], row[0]))
+        return results[:limit], known_groups
 
     @staticmethod
     def candidate_units(value):

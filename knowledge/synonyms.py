@@ -1,12 +1,15 @@
 """同义词: a workspace's own groups of equivalent words, for search and the bot.
 
     groups(workspace_id) -> [[phrase, ...], ...]   what helpdesk.analysis.query_terms(text, synonyms=...) takes
+    cached(workspace_id) -> (version, groups) | None   this process's copy, without reading the database
 
 Read on every search, so cached per process; an edit must apply at once on every process (and
 host), so a cached copy is used only while the workspace's SynonymVersion row still holds the
 version it was read under. That row is one indexed read per call (0.19 ms on SQLite, measured),
 where reading and splitting 500 groups costs 0.49 ms (docs/knowledge.md, "Synonyms"). The
-writes (knowledge.actions) bump the version inside their transaction.
+writes (knowledge.actions) bump the version inside their transaction. knowledge.search reads the
+version with its hits instead (one round trip less): it searches with `cached()` and searches
+again with groups() when the version read after the search is not the cached one.
 
 Validation is here too so the admin form and the actions say the same: one phrase per line or
 separated by commas (、，, ;), at least 2 distinct phrases (after folding case, width and
@@ -66,6 +69,12 @@ def check_room(workspace_id, group_id=None):
     """A new group must fit under the workspace's limit."""
     if group_id is None and SynonymGroup.objects.filter(workspace_id=workspace_id).count() >= MAX_GROUPS:
         raise invalid("too_many_synonym_groups", _("A workspace can have at most %(n)s synonym groups.") % {"n": MAX_GROUPS})
+
+
+def cached(workspace_id):
+    """(version, groups) as this process last read them, or None; the caller checks the version
+    against SynonymVersion after using them (groups: shared, do not change them)."""
+    return _cache.get(workspace_id)
 
 
 def groups(workspace_id):

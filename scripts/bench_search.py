@@ -367,6 +367,7 @@ def measure(args, ws, s2t, search):
         search.search(ws.pk, q, locale=locale, limit=args.limit)
     api, raw, counts = [], [], []
     by_kind = {"zh-hans": [], "zh-hant": [], "en": []}
+    load = os.getloadavg()[0]  # the machine is shared: the figures mean little without it
     for q, locale in queries[20:]:
         t0 = time.perf_counter()
         hits = search.search(ws.pk, q, locale=locale, limit=args.limit)
@@ -379,7 +380,8 @@ def measure(args, ws, s2t, search):
         engine.search_documents(terms, [("workspace_id", ws.pk)], args.limit * 3 + 5)
         raw.append((time.perf_counter() - t0) * 1000)
     print(f"  search: {len(api)} queries ({', '.join(f'{len(v)} {k}' for k, v in by_kind.items())}), limit {args.limit}, "
-          f"{statistics.mean(counts):.1f} hits on average, {sum(1 for c in counts if c == 0)} without any")
+          f"{statistics.mean(counts):.1f} hits on average, {sum(1 for c in counts if c == 0)} without any; "
+          f"load average {load:.2f} before, {os.getloadavg()[0]:.2f} after")
     print(summary("search() (engine + database + snippets)", api))
     print(summary("engine only (" + ("SQL: GIN candidates + BM25F" if args.backend == "postgres" else "term-at-a-time scorer") + ", top 35)", raw))
     for kind, values in by_kind.items():

@@ -184,6 +184,32 @@ def test_empty_and_oversized_queries(ws):
     assert search.search(ws.pk, "啊" * 200 + "退货") == []  # the term is past the cap
 
 
+def test_the_synonyms_version_is_read_with_the_hits_and_an_edit_applies_at_once(ws):
+    """A search uses this process's copy of the workspace's synonyms and reads their version with its
+    hits, not in a round trip of its own; another process's edit (the rows and the version changed,
+    this process's copy not) is applied to that very search, which runs again with the new groups."""
+    from django.db import connection
+
+    from knowledge import synonyms
+    from knowledge.models import SynonymGroup, SynonymVersion
+
+    article(ws, "invoice", {"zh-hans": ("如何开发票", "在订单详情申请电子发票。")})
+    assert slugs(search.search(ws.pk, "发票")) == ["invoice"]  # this process reads (and keeps) the synonyms
+    sent = []
+    with connection.execute_wrapper(lambda execute, sql, *args: sent.append(sql) or execute(sql, *args)):
+        assert slugs(search.search(ws.pk, "发票")) == ["invoice"]
+    assert [sql for sql in sent if "knowledge_synonymversion" in sql] == [sent[-1]]  # only in the hits' query
+    assert "knowledge_articleversion" in sent[-1]
+    SynonymGroup.objects.create(workspace=ws, phrases="发票\n报销凭证")  # as another process's save does
+    SynonymVersion.bump(ws.pk)
+    assert slugs(search.search(ws.pk, "报销凭证")) == ["invoice"]  # nothing found with the old ones: version read alone
+    assert synonyms.cached(ws.pk)[1] == [["发票", "报销凭证"]]
+    SynonymGroup.objects.filter(workspace=ws).delete()
+    SynonymVersion.bump(ws.pk)
+    assert search.search(ws.pk, "报销凭证") == []  # found with the old ones: the version read with the hits
+    assert synonyms.cached(ws.pk)[1] == []
+
+
 def test_rebuild_everything(ws):
     a = article(ws, "returns", {"zh-hans": ("退货说明", "退货。")}, index=False)
     article(ws, "draft", {"zh-hans": ("退货草稿", "退货。")}, status=Article.Status.DRAFT, index=False)

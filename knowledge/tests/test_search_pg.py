@@ -121,6 +121,55 @@ def test_a_workspaces_ranking_and_results_ignore_other_workspaces(ws):
         search.backend().search_documents(search.query_terms("退货"), [], 10)
 
 
+def test_the_workspace_key_is_used_for_a_workspace_among_others_only(ws, monkeypatch):
+    """The GIN index is keyed by workspace (btree_gin, migration 0005). A query of a workspace holding
+    at most half of the index uses the key (other workspaces' rows are not visited); one holding most
+    of it filters the rows instead (intersecting with its own long list would cost more). Either way
+    the results are the same."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT indexdef FROM pg_indexes WHERE indexname = %s", [search_pg.GIN])
+        assert "gin (workspace_id, terms)" in cursor.fetchone()[0]
+    small = make_workspace()
+    for i in range(6):
+        article(ws, f"big-{i}", {"zh-hans": (f"退货说明{i}", "退货运费。" * (i + 1), ["怎么退货"])})
+    for i in range(2):
+        article(small, f"small-{i}", {"zh-hans": (f"退货政策{i}", "退货。" * (i + 1))})
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE knowledge_searchdocument")  # the planner's count of all the documents (8)
+
+    def statement(workspace):
+        sent = []
+        with connection.execute_wrapper(lambda execute, sql, *args: sent.append(sql) or execute(sql, *args)):
+            hits = [(h.slug, h.score) for h in search.search(workspace.pk, "怎么退货")]
+        return hits, next(sql for sql in sent if "approx" in sql)
+
+    big_hits, big_sql = statement(ws)
+    small_hits, small_sql = statement(small)
+    assert "OFFSET 0" in big_sql and "OFFSET 0" not in small_sql
+    assert len(big_hits) == 6 and len(small_hits) == 2
+    monkeypatch.setattr(search_pg, "WORKSPACE_KEY_SHARE", 1.0)  # the key for every workspace
+    assert statement(ws)[0] == big_hits and "OFFSET 0" not in statement(ws)[1]
+    monkeypatch.setattr(search_pg, "WORKSPACE_KEY_SHARE", 0.0)  # for none
+    assert statement(small)[0] == small_hits and "OFFSET 0" in statement(small)[1]
+
+
+def test_exact_scores_read_the_tsvector_text_postgresql_writes(ws):
+    """Stage 2 reads each candidate's matched lexemes and tf from PostgreSQL's text form of a
+    tsvector (quotes doubled, backslashes doubled): lexemes the analyser never makes today parse too."""
+    lexemes = ["t退货", "bit's", "ba\\b", "b'", "b:1 'x'", "s_退货"]
+    vector = " ".join(f"{search_pg.quote(lex)}:{tf}" for tf, lex in enumerate(sorted(lexemes), 2))
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT ts_filter(setweight(%s::tsvector, 'A', %s::text[]), '{a}')::text", [vector, lexemes])
+        text = cursor.fetchone()[0]
+    tf = {lex: n for n, lex in enumerate(sorted(lexemes), 2)}
+    factors = [float(2 ** i) for i in range(len(lexemes))]  # each term's share of the score is told apart
+    [(score, matched)] = search_pg.exact_scores([(1, 1, "en", 3, 0, 0, text)], lexemes, factors, [0] * len(lexemes),
+                                                [1 << i for i in range(len(lexemes))], [0.0, 0.0, 0.0])
+    k1b = search_pg.K1 * (1 - search_pg.B)
+    assert matched == (1 << len(lexemes)) - 1
+    assert score == pytest.approx(sum(f * tf[lex] / (tf[lex] + k1b) for f, lex in zip(factors, lexemes)))
+
+
 def test_frequent_terms_only_rescore_the_candidates_of_rarer_ones(ws, monkeypatch):
     """With more postings than the candidate budget, the documents are found through the rarer,
     more valuable terms (and the intersections of the frequent ones); the frequent ones still
