@@ -270,7 +270,29 @@ class SearchDocument(models.Model):
     title_norm = models.PositiveIntegerField(default=0)
     similar_norm = models.PositiveIntegerField(default=0)
     body_norm = models.PositiveIntegerField(default=0)
-    terms = TsVectorField(blank=True)  # field-tagged terms, term frequency as the position; GIN index (migration)
+    terms = TsVectorField(blank=True)  # field-tagged terms, term frequency as the position (found through SearchKey)
+
+
+class HashArrayField(models.TextField):
+    """A PostgreSQL `integer[]` (text elsewhere: the SQLite default never writes it)."""
+
+    def db_type(self, connection):
+        return "integer[]" if connection.vendor == "postgresql" else super().db_type(connection)
+
+
+class SearchKey(models.Model):
+    """What the first stage of a PostgreSQL search reads of a SearchDocument, in a row about a third
+    as wide: the GIN index (workspace first) is over `hashes`, hashtext() of each of its lexemes,
+    so finding candidates visits these rows rather than the wide ones (docs/knowledge.md). Written
+    and removed with its document, in the same transaction (knowledge/search_pg.py)."""
+
+    document = models.OneToOneField(SearchDocument, on_delete=models.CASCADE, primary_key=True, related_name="+")
+    workspace = models.ForeignKey("accounts.Workspace", on_delete=models.CASCADE, related_name="+", db_index=False)
+    locale = models.CharField(max_length=10)
+    title_norm = models.PositiveIntegerField(default=0)
+    similar_norm = models.PositiveIntegerField(default=0)
+    body_norm = models.PositiveIntegerField(default=0)
+    hashes = HashArrayField(blank=True)  # GIN index (migration 0006)
 
 
 class SearchTerm(models.Model):

@@ -5,15 +5,18 @@ haystack_connections); Whoosh (knowledge.search_backend) stays the embedded defa
 
 Storage (knowledge.models):
   SearchDocument  one row per published ArticleVersion: workspace, article, version, locale,
-                  field lengths, and `terms`, a tsvector under a GIN index keyed by workspace
-                  first ((workspace_id, terms), btree_gin: migration 0005). Its lexemes are the
-                  terms of helpdesk.analysis.index_terms tagged with their field ("t" title,
-                  "s" similar questions, "b" body: 't退货', 'b_退'), each with ONE position
-                  holding its term frequency ('t退货':2). Written as a tsvector literal: no
-                  text-search configuration re-splits Chinese terms or drops the "_" of grams.
+                  field lengths, and `terms`, a tsvector. Its lexemes are the terms of
+                  helpdesk.analysis.index_terms tagged with their field ("t" title, "s" similar
+                  questions, "b" body: 't退货', 'b_退'), each with ONE position holding its term
+                  frequency ('t退货':2). Written as a tsvector literal: no text-search
+                  configuration re-splits Chinese terms or drops the "_" of grams.
+  SearchKey       per document, what finding candidates reads, ~3× narrower (workspace, locale,
+                  quantised lengths, hashtext() of each lexeme as integer[]) under a GIN index
+                  keyed by workspace first ((workspace_id, hashes), btree_gin: migration 0006):
+                  the heap rows visited per posting are these, not the documents' (issue 17's p95).
   SearchTerm      per workspace, the document frequency of each tagged term.
   SearchStats     per workspace, the documents and the summed length of each field.
-Both are changed in the transaction that changes the documents, so the statistics a query
+All are changed in the transaction that changes the documents, so the statistics a query
 reads are those of the documents it sees.
 
 Ranking: the formula of the Whoosh backend's scorer (knowledge.search_scoring), so both backends rank alike:
@@ -73,8 +76,13 @@ WORKSPACE_KEY_SHARE = 0.5  # the GIN's workspace key is used for a workspace hol
 MAX_TF = 16383  # the largest tsvector position
 MAX_LEXEME_BYTES = 2000  # PostgreSQL refuses lexemes of 2 kB or more (a pasted URL, a hash)
 LOCK_KEY = 0x6B62_5F73  # pg_advisory_xact_lock key of the knowledge index ("kb_s")
-DOCS, TERMS, STATS = "knowledge_searchdocument", "knowledge_searchterm", "knowledge_searchstats"
-GIN = "kb_search_workspace_terms_gin"  # (workspace_id, terms): migration 0005
+DOCS, KEYS, TERMS, STATS = "knowledge_searchdocument", "knowledge_searchkey", "knowledge_searchterm", "knowledge_searchstats"
+GIN = "kb_search_key_gin"  # (workspace_id, hashes) of KEYS: migration 0006
+# The KEYS rows of the DOCS rows matching a condition on DOCS ({where}): hashtext() of every lexeme.
+# Computed by the server, as the queries' hashes are: one function, whatever the client.
+FILL_KEYS = (f"INSERT INTO {KEYS} (document_id, workspace_id, locale, title_norm, similar_norm, body_norm, hashes) "
+             "SELECT id, workspace_id, locale, title_norm, similar_norm, body_norm, "
+             f"ARRAY(SELECT hashtext(lexeme) FROM unnest(tsvector_to_array(terms)) AS lexeme) FROM {DOCS} WHERE {{where}}")
 COLUMNS = ("workspace_id", "article_id", "version_id", "locale", "title_len", "similar_len", "body_len",
            "title_norm", "similar_norm", "body_norm", "terms")
 
@@ -170,7 +178,9 @@ class PostgresSearchBackend(BaseSearchBackend):
             self._replace(cursor, "article_id = %s", [article_id], [])
 
     def _replace(self, cursor, where, params, rows):
-        """Delete the documents matching `where`, insert `rows`, apply the statistics' deltas."""
+        """Delete the documents matching `where` (and their keys), insert `rows` (and theirs), apply the
+        statistics' deltas."""
+        cursor.execute(f"DELETE FROM {KEYS} WHERE document_id IN (SELECT id FROM {DOCS} WHERE {where})", params)
         cursor.execute(f"DELETE FROM {DOCS} WHERE {where} RETURNING workspace_id, title_len, similar_len, body_len, "
                        "tsvector_to_array(terms)", params)
         deltas, totals = {}, {}
@@ -181,6 +191,7 @@ class PostgresSearchBackend(BaseSearchBackend):
         if rows:
             cursor.executemany(f"INSERT INTO {DOCS} ({', '.join(COLUMNS)}) VALUES ({', '.join(['%s'] * (len(COLUMNS) - 1))}, %s::tsvector)",
                                [row for row, _lexemes in rows])
+            cursor.execute(FILL_KEYS.format(where=where), params)
         for workspace_id in sorted(totals):
             changed = sorted((lex, d) for lex, d in deltas[workspace_id].items() if d)
             if changed:
@@ -215,7 +226,7 @@ class PostgresSearchBackend(BaseSearchBackend):
         count = 0
         with transaction.atomic(), connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [LOCK_KEY])
-            for table in (DOCS, TERMS, STATS):
+            for table in (KEYS, DOCS, TERMS, STATS):
                 cursor.execute(f"DELETE FROM {table} WHERE {scope}", params)
             batch = []
             for obj in objects:
@@ -223,6 +234,7 @@ class PostgresSearchBackend(BaseSearchBackend):
                 if len(batch) == 2000:
                     count += self._copy(cursor, batch)
             count += self._copy(cursor, batch)
+            cursor.execute(FILL_KEYS.format(where=scope), params)
             cursor.execute(f"INSERT INTO {TERMS} (workspace_id, lexeme, df) SELECT workspace_id, lexeme, count(*) "
                            f"FROM {DOCS}, unnest(tsvector_to_array(terms)) AS lexeme WHERE {scope} GROUP BY 1, 2", params)
             cursor.execute(f"INSERT INTO {STATS} (workspace_id, documents, title_terms, similar_terms, body_terms) "
@@ -231,11 +243,11 @@ class PostgresSearchBackend(BaseSearchBackend):
         with connection.cursor() as cursor:  # merge the GIN pending list now, not in the next searches
             cursor.execute(f"SELECT gin_clean_pending_list('{GIN}'::regclass)")
             if connection.in_atomic_block:  # (a caller's transaction: tests) VACUUM cannot run in one
-                cursor.execute(f"ANALYZE {DOCS}, {TERMS}, {STATS}")
+                cursor.execute(f"ANALYZE {DOCS}, {KEYS}, {TERMS}, {STATS}")
             else:
                 # The deleted rows reclaimed now, and every new page's hint bits and visibility set here
                 # rather than by the first search reading it (which would dirty it: writes during searches).
-                cursor.execute(f"VACUUM (ANALYZE) {DOCS}, {TERMS}, {STATS}")
+                cursor.execute(f"VACUUM (ANALYZE) {DOCS}, {KEYS}, {TERMS}, {STATS}")
         return count
 
     @staticmethod
@@ -260,7 +272,7 @@ class PostgresSearchBackend(BaseSearchBackend):
     def clear(self, models=None, commit=True):
         with transaction.atomic(), connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [LOCK_KEY])
-            for table in (DOCS, TERMS, STATS):
+            for table in (KEYS, DOCS, TERMS, STATS):
                 cursor.execute(f"DELETE FROM {table}")
 
     def search(self, query_string, **kwargs):
@@ -295,7 +307,7 @@ class PostgresSearchBackend(BaseSearchBackend):
             # frequencies in one round trip. One index probe per lexeme (LIMIT 1: not flattened into
             # a scan of the workspace's terms, which the planner chooses when its statistics undercount them).
             cursor.execute(f"SELECT NULL, documents, title_terms, similar_terms, body_terms, (SELECT reltuples::int8 FROM pg_class "
-                           f"WHERE oid = '{DOCS}'::regclass) FROM {STATS} WHERE workspace_id = %s "
+                           f"WHERE oid = '{KEYS}'::regclass) FROM {STATS} WHERE workspace_id = %s "
                            f"UNION ALL SELECT x.lexeme, t.df, 0, 0, 0, 0 FROM unnest(%s::text[]) AS x(lexeme), LATERAL (SELECT df FROM {TERMS} "
                            "WHERE workspace_id = %s AND lexeme = x.lexeme LIMIT 1) AS t WHERE t.df > 0",
                            [workspace_id, list(pairs), workspace_id])
@@ -336,38 +348,41 @@ class PostgresSearchBackend(BaseSearchBackend):
                 where, params = " AND locale = %s", [filters.pop("locale")]
             if filters:
                 raise ValueError(f"unsupported filters: {sorted(filters)}")
-            columns = f"id, ctid AS tid, {length.format(f='p.f1')} AS n1, {length.format(f='p.f2')} AS n2"
+            columns = f"document_id AS id, {length.format(f='p.f1')} AS n1, {length.format(f='p.f2')} AS n2"
             if documents <= WORKSPACE_KEY_SHARE * indexed:
                 # A workspace among others: the GIN's workspace key leaves their postings out (no heap visit).
-                postings = f"SELECT {columns} FROM {DOCS} WHERE terms @@ p.query AND workspace_id = %s::int8{where}"
+                postings = f"SELECT {columns} FROM {KEYS} WHERE hashes && p.h1 AND hashes && p.h2 AND workspace_id = %s::int8{where}"
                 params = [workspace_id, *params]
             else:
                 # Most of the index (or no statistics yet): intersecting with the workspace's own long list in the
                 # GIN costs more than it saves; OFFSET 0 keeps the condition out of the index scan (the planner
                 # would put it in), a filter on the rows.
-                postings = f"SELECT id, tid, n1, n2 FROM (SELECT {columns}, workspace_id FROM {DOCS} WHERE terms @@ p.query{where} OFFSET 0) AS s WHERE workspace_id = %s"
+                postings = f"SELECT id, n1, n2 FROM (SELECT {columns}, workspace_id FROM {KEYS} WHERE hashes && p.h1 AND hashes && p.h2{where} OFFSET 0) AS s WHERE workspace_id = %s"
                 params = [*params, workspace_id]
             # 1. Candidates: per unit (a chosen lexeme, or two left-out ones ANDed), its documents
-            #    from the GIN index with an estimate of its score that reads no tsvector (tf taken
-            #    as 1): factor / (1 + k1 (1 - b) + norm × the field's length), the best
-            #    RESCORE × (CANDIDATES + 4 × limit) by summed estimate. Equal estimates are common
-            #    (tf 1, same quantised length): the id decides which are kept, so a query's
-            #    candidates do not depend on the plan. 2. Of each candidate, fetched by the tuple id
-            #    stage 1 saw (one statement, one snapshot: still that row), only the query's lexemes
-            #    with their tf (the position), as tsvector text, summed by exact_scores(): unnested
-            #    and joined to the query's terms in SQL they were about a fifth of the statement's time,
-            #    work the database every app host shares now does not do (docs/benchmarks.md).
+            #    from the GIN index of the narrow key rows (the unit's lexemes' hashes all present)
+            #    with an estimate of its score that reads no tsvector (tf taken as 1): factor /
+            #    (1 + k1 (1 - b) + norm × the field's length), the best RESCORE × (CANDIDATES + 4 ×
+            #    limit) by summed estimate. Equal estimates are common (tf 1, same quantised length):
+            #    the id decides which are kept, so a query's candidates do not depend on the plan.
+            #    (Two lexemes sharing a hash only add a candidate: stage 2 scores with the lexemes
+            #    themselves.) 2. Of each candidate's document, only the query's lexemes with their tf
+            #    (the position), as tsvector text, summed by exact_scores(): unnested and joined to the
+            #    query's terms in SQL they were about a fifth of the statement's time, work the database
+            #    every app host shares now does not do (docs/benchmarks.md).
             cursor.execute(
                 f"""WITH approx AS (
-                    SELECT d.id, d.tid, sum(p.a1 / (%s::float8 + p.m1 * d.n1) + p.a2 / (%s::float8 + p.m2 * d.n2)) AS estimate
-                    FROM unnest(%s::tsquery[], %s::float8[], %s::float8[], %s::int[], %s::float8[], %s::float8[], %s::int[])
-                             AS p(query, a1, m1, f1, a2, m2, f2),
+                    SELECT d.id, sum(p.a1 / (%s::float8 + p.m1 * d.n1) + p.a2 / (%s::float8 + p.m2 * d.n2)) AS estimate
+                    FROM (SELECT ARRAY[hashtext(u.l1)] AS h1, ARRAY[hashtext(coalesce(u.l2, u.l1))] AS h2,
+                                 u.a1, u.m1, u.f1, u.a2, u.m2, u.f2
+                          FROM unnest(%s::text[], %s::text[], %s::float8[], %s::float8[], %s::int[], %s::float8[], %s::float8[], %s::int[])
+                               AS u(l1, l2, a1, m1, f1, a2, m2, f2)) AS p,
                          LATERAL ({postings}) AS d
-                    GROUP BY d.id, d.tid ORDER BY estimate DESC, d.id LIMIT %s)
+                    GROUP BY d.id ORDER BY estimate DESC, d.id LIMIT %s)
                 SELECT c.version_id, c.article_id, c.locale, c.title_norm, c.similar_norm, c.body_norm,
                        ts_filter(setweight(c.terms, 'A', %s::text[]), '{{a}}')::text
-                FROM approx JOIN {DOCS} c ON c.ctid = approx.tid""",
-                [base, base, [" & ".join(quote(lex) for lex in unit) for unit in units],
+                FROM approx JOIN {DOCS} c ON c.id = approx.id""",
+                [base, base, [unit[0] for unit in units], [unit[1] if len(unit) > 1 else None for unit in units],
                  [factors[i] for i in first], [norms[fields[i]] for i in first], [fields[i] for i in first],
                  [0.0 if j is None else factors[j] for j in second], [0.0 if j is None else norms[fields[j]] for j in second],
                  [0 if j is None else fields[j] for j in second], *params, RESCORE * (CANDIDATES + limit * 4), lexemes])

@@ -337,9 +337,9 @@ def build_index(args, work, search):
         from django.db import connection
 
         with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_total_relation_size('knowledge_searchdocument') + pg_total_relation_size('knowledge_searchterm')")
+            cursor.execute("SELECT pg_total_relation_size('knowledge_searchdocument') + pg_total_relation_size('knowledge_searchkey') + pg_total_relation_size('knowledge_searchterm')")
             size = cursor.fetchone()[0]
-        how, where = "one transaction (COPY)", "in PostgreSQL (documents + GIN + term statistics)"
+        how, where = "one transaction (COPY)", "in PostgreSQL (documents, their keys + GIN, term statistics)"
     else:
         size, how, where = dir_size(work / "whoosh"), "one writer, one commit", "on disk"
     print(f"  build: {documents:,} documents in {build:.1f} s ({documents / build:,.0f} documents/s), {how}; "

@@ -58,6 +58,19 @@ def recomputed_statistics():
     return terms, stats
 
 
+def assert_keys_mirror_documents():
+    """Every document has exactly one key row, whose columns are its own and whose hashes are
+    hashtext() of its lexemes, and no key row is left without its document."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FILTER (WHERE k.document_id IS NULL OR d.id IS NULL OR k.workspace_id <> d.workspace_id "
+            "OR k.locale <> d.locale OR (k.title_norm, k.similar_norm, k.body_norm) <> (d.title_norm, d.similar_norm, d.body_norm) "
+            "OR k.hashes <> ARRAY(SELECT hashtext(x) FROM unnest(tsvector_to_array(d.terms)) AS x)), count(*) "
+            "FROM knowledge_searchkey k FULL JOIN knowledge_searchdocument d ON d.id = k.document_id")
+        mismatched, rows = cursor.fetchone()
+    assert (mismatched, rows) == (0, SearchDocument.objects.count())
+
+
 def kept_statistics():
     terms = {(t.workspace_id, t.lexeme): t.df for t in SearchTerm.objects.filter(df__gt=0)}
     stats = {s.workspace_id: (s.documents, s.title_terms, s.similar_terms, s.body_terms) for s in SearchStats.objects.filter(documents__gt=0)}
@@ -89,19 +102,26 @@ def test_statistics_follow_edits_unpublishing_and_deletes(ws):
     a = article(ws, "returns", {"zh-hans": ("退货说明", "退货流程。", ["怎么退货"]), "en": ("Returns", "Return within 7 days.")})
     b = article(other, "returns", {"zh-hans": ("退货政策", "七天无理由退货。")})
     assert kept_statistics() == recomputed_statistics()
+    assert_keys_mirror_documents()
+    assert search.rebuild() == 3
+    assert kept_statistics() == recomputed_statistics()
+    assert_keys_mirror_documents()
     ArticleVersion.objects.filter(article=a, locale="zh-hans").update(title="换货说明", body="换货流程。换货。")
     search.index_article(a.pk)
     assert kept_statistics() == recomputed_statistics()
+    assert_keys_mirror_documents()
     ArticleVersion.objects.filter(article=a, locale="en").delete()
     search.index_article(a.pk)
     Article.objects.filter(pk=b.pk).update(status=Article.Status.DRAFT)
     search.index_article(b.pk)
     assert kept_statistics() == recomputed_statistics()
+    assert_keys_mirror_documents()
     assert SearchStats.objects.get(workspace=other).documents == 0
     Article.objects.filter(pk=a.pk).delete()
     search.remove_article(a.pk)
     search.remove_article(a.pk)  # twice (two hooks racing): counted once
     assert kept_statistics() == recomputed_statistics() == ({}, {})
+    assert_keys_mirror_documents()
     assert search.rebuild() == 0
 
 
@@ -122,20 +142,20 @@ def test_a_workspaces_ranking_and_results_ignore_other_workspaces(ws):
 
 
 def test_the_workspace_key_is_used_for_a_workspace_among_others_only(ws, monkeypatch):
-    """The GIN index is keyed by workspace (btree_gin, migration 0005). A query of a workspace holding
+    """The GIN index (on the narrow key rows) is keyed by workspace (btree_gin, migration 0006). A query of a workspace holding
     at most half of the index uses the key (other workspaces' rows are not visited); one holding most
     of it filters the rows instead (intersecting with its own long list would cost more). Either way
     the results are the same."""
     with connection.cursor() as cursor:
         cursor.execute("SELECT indexdef FROM pg_indexes WHERE indexname = %s", [search_pg.GIN])
-        assert "gin (workspace_id, terms)" in cursor.fetchone()[0]
+        assert "knowledge_searchkey USING gin (workspace_id, hashes)" in cursor.fetchone()[0]
     small = make_workspace()
     for i in range(6):
         article(ws, f"big-{i}", {"zh-hans": (f"退货说明{i}", "退货运费。" * (i + 1), ["怎么退货"])})
     for i in range(2):
         article(small, f"small-{i}", {"zh-hans": (f"退货政策{i}", "退货。" * (i + 1))})
     with connection.cursor() as cursor:
-        cursor.execute("ANALYZE knowledge_searchdocument")  # the planner's count of all the documents (8)
+        cursor.execute("ANALYZE knowledge_searchkey")  # the planner's count of all the documents (8)
 
     def statement(workspace):
         sent = []
@@ -228,6 +248,7 @@ def test_concurrent_writers_of_one_article_leave_one_current_row_per_version(set
     rows = list(SearchDocument.objects.values_list("version_id", flat=True))
     assert sorted(rows) == sorted(published)
     assert kept_statistics() == recomputed_statistics()
+    assert_keys_mirror_documents()
     for version in ArticleVersion.objects.filter(pk__in=published, locale="zh-hans"):
         assert version.article_id in {h.article_id for h in search.search(ws.pk, version.title, limit=5)}
 
