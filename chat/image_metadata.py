@@ -5,6 +5,9 @@ the uncropped photo; PNG and WebP can carry text, EXIF and XMP too. The file's s
 and only what draws the picture is copied; the image data itself is copied byte for byte, never
 re-encoded. A structure that does not add up (a length past the end, a bad checksum, no image data,
 no end) is refused with Malformed: a browser might still draw it, but we could not tell what it hides.
+So is one of more than MAX_PARTS segments or chunks: the walk costs Python time per part, and a
+crafted file of empty segments (4 bytes each) would otherwise take seconds to walk; real pictures
+have tens of segments (JPEG) or a few thousand chunks at most (PNG's image data in 8 kB chunks).
 """
 
 import re
@@ -12,8 +15,17 @@ import struct
 import zlib
 
 
+MAX_PARTS = 10_000
+
+
 class Malformed(ValueError):
     pass
+
+
+def _counted(parts):
+    if parts > MAX_PARTS:
+        raise Malformed("too many segments or chunks")
+    return parts + 1
 
 
 def strip(ext, data):
@@ -36,8 +48,9 @@ def _jpeg(data):
     end marker is dropped: phones append further pictures there (MPF, depth maps) with their own EXIF."""
     if data[:2] != b"\xff\xd8":
         raise Malformed("no start of image")
-    out, i, n, scanned = [data[:2]], 2, len(data), False
+    out, i, n, scanned, parts = [data[:2]], 2, len(data), False, 0
     while True:
+        parts = _counted(parts)
         if i >= n or data[i] != 0xFF:
             raise Malformed("expected a marker")
         while i < n and data[i] == 0xFF:  # fill bytes
@@ -101,8 +114,9 @@ def _png(data):
     """The kept chunks from IHDR to IEND, each copied whole (its CRC still right); after IEND: nothing."""
     if not data.startswith(PNG_SIGNATURE):
         raise Malformed("no PNG signature")
-    out, i, n, seen = [PNG_SIGNATURE], len(PNG_SIGNATURE), len(data), set()
+    out, i, n, seen, parts = [PNG_SIGNATURE], len(PNG_SIGNATURE), len(data), set(), 0
     while True:
+        parts = _counted(parts)
         if i + 12 > n:
             raise Malformed("no end chunk")
         (length,) = struct.unpack(">I", data[i:i + 4])
@@ -140,8 +154,9 @@ def _webp(data):
     end = 8 + struct.unpack("<I", data[4:8])[0]
     if end > len(data):
         raise Malformed("container past the end")
-    chunks, i = [], 12
+    chunks, i, parts = [], 12, 0
     while i < end:
+        parts = _counted(parts)
         if i + 8 > end:
             raise Malformed("truncated chunk header")
         kind, (length,) = data[i:i + 4], struct.unpack("<I", data[i + 4:i + 8])

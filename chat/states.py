@@ -23,15 +23,17 @@ AGENT_STATE_CHANGES = {
 
 
 def change_state(actor, conversation_id, to_state, disposition=None):
-    """Agent moves a conversation (resolve, close, pend, reopen). Writes an event row. A resolve
-    may name (or, as the workspace says, must name) a wrap-up category of the workspace's list
-    (chat.wrapup); anything else is refused before anything is written."""
+    """Agent moves a conversation (resolve, close, pend, reopen). Writes an event row. Ending one
+    — a resolve, or a close while it is still open — may name (or, as the workspace says, must name)
+    a wrap-up category of the workspace's list (chat.wrapup): closing is no way around a required
+    one. Closing a resolved conversation keeps its resolve's category. Anything else is refused
+    before anything is written."""
     if not actor.is_agent:
         raise forbidden()
     if to_state not in AGENT_STATE_CHANGES:
         raise invalid("invalid_state", _("Unknown or unsupported target state."))
-    if disposition not in (None, "") and to_state != Conversation.State.RESOLVED:
-        raise wrapup.WrapUpInvalid("invalid_disposition", _("A wrap-up category is chosen when resolving."))
+    if disposition not in (None, "") and to_state not in (Conversation.State.RESOLVED, Conversation.State.CLOSED):
+        raise wrapup.WrapUpInvalid("invalid_disposition", _("A wrap-up category is chosen when resolving or closing."))
     with transaction.atomic():
         conversation = access.get_conversation(actor, conversation_id, lock=True)
         if conversation.state == to_state:
@@ -39,15 +41,18 @@ def change_state(actor, conversation_id, to_state, disposition=None):
         if conversation.state not in AGENT_STATE_CHANGES[to_state]:
             raise DomainError("invalid_transition", _("This conversation cannot move to that state now."), status=409)
         resolving = to_state == Conversation.State.RESOLVED
-        chosen = wrapup.choose(conversation.workspace_id, disposition) if resolving else None
+        ending = resolving or (to_state == Conversation.State.CLOSED and conversation.state in Conversation.OPEN_STATES)
+        if disposition not in (None, "") and not ending:
+            raise wrapup.WrapUpInvalid("invalid_disposition", _("This conversation already has the category of its resolve."))
+        chosen = wrapup.choose(conversation.workspace_id, disposition, closing=not resolving) if ending else None
         from_state = conversation.state
         conversation.state = to_state
         conversation.resolved_at = timezone.now() if resolving else conversation.resolved_at
         if to_state == Conversation.State.QUEUED:
             conversation.resolved_at = None
-        if resolving:
+        if ending:
             conversation.disposition = chosen  # none chosen: a category of an earlier resolve no longer stands
-        conversation.save(update_fields=["state", "resolved_at", "updated_at", *(["disposition"] if resolving else [])])
+        conversation.save(update_fields=["state", "resolved_at", "updated_at", *(["disposition"] if ending else [])])
         ConversationEvent.record(conversation, ConversationEvent.Kind.STATE_CHANGED, actor, from_state=from_state, to_state=to_state)
         if chosen is not None:
             wrapup.record(conversation, chosen, actor)

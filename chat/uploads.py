@@ -7,6 +7,8 @@ a page or a script, is refused. Everything is stored under a random name with th
 extension of the type we found, through `default_storage` only (a local folder by
 default, an S3-compatible bucket when UPLOADS_S3_BUCKET is set: helpdesk/settings.py), so
 several app hosts serve the same files. Sniffing reads the upload in hand, never a stored path.
+A PNG, JPEG or WebP picture is stored without its metadata (chat.image_metadata: a phone photo's
+EXIF says where it was taken); GIF is stored as sent.
 """
 
 import os
@@ -19,6 +21,7 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.files import File
+from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import transaction
 from django.db.models import Sum
@@ -28,6 +31,7 @@ from django.utils.translation import gettext_lazy as _
 from accounts.models import Workspace
 from helpdesk.errors import DomainError, invalid
 
+from . import image_metadata
 from .models import StoredUpload
 
 UPLOAD_DIR = "uploads"
@@ -312,6 +316,9 @@ def store_upload(actor, uploaded_file):
     content_type, kind = TYPES[ext]
     if kind == "image" and size > limits["MAX_IMAGE_BYTES"]:
         raise too_large(limits["MAX_IMAGE_BYTES"], image=True)
+    if ext in ("png", "jpg", "webp"):
+        uploaded_file = without_metadata(ext, uploaded_file)
+        size = uploaded_file.size
     attachment = {"name": clean_display_name(getattr(uploaded_file, "name", ""), ext), "size": size, "content_type": content_type, "kind": kind}
     if kind == "image":
         dims = image_size(ext, _read(uploaded_file, JPEG_SCAN_BYTES if ext == "jpg" else SNIFF_BYTES))
@@ -320,6 +327,15 @@ def store_upload(actor, uploaded_file):
     # Our own url, not the storage's (a bucket address): serve_media keeps the access rules and
     # safety headers, and messages keep working whichever storage holds the file.
     return {"url": stored_url(save_file(actor.workspace_id, uploaded_file, ext, size)), **attachment}
+
+
+def without_metadata(ext, uploaded_file):
+    """The picture without its metadata, as a file to store; refused when its structure does not add up."""
+    try:
+        data = image_metadata.strip(ext, _read(uploaded_file))
+    except image_metadata.Malformed:
+        raise invalid("unreadable_image", _("This picture could not be read. Please send it again, for example as a screenshot.")) from None
+    return ContentFile(data, name=getattr(uploaded_file, "name", "") or f"picture.{ext}")
 
 
 def save_file(workspace_id, uploaded_file, ext, size):

@@ -1,10 +1,11 @@
-"""咨询分类 (wrap-up): the category an agent chooses when resolving a conversation, from the list the
-workspace's owner keeps in the admin (chat.models.WrapUpSettings, Disposition). chat.states calls
-`choose` inside the resolve; reports count the `wrapped_up` events (`counts`)."""
+"""咨询分类 (wrap-up): the category an agent chooses when ending a conversation (resolving it, or
+closing it while open), from the list the workspace's owner keeps in the admin
+(chat.models.WrapUpSettings, Disposition). chat.states calls `choose` inside that state change;
+reports count the `wrapped_up` events (`counts`)."""
 
 from dataclasses import dataclass, field
 
-from django.db.models import Count, Exists, Max, OuterRef
+from django.db.models import Count, Exists, Max, OuterRef, Q
 from django.db.models.fields.json import KeyTextTransform
 from django.utils.translation import gettext_lazy as _
 
@@ -37,15 +38,17 @@ class WrapUpInvalid(DomainError):
         self.field = "disposition"
 
 
-def choose(workspace_id, value):
-    """The Disposition an agent's resolve names, or None (none chosen and none required). Raises
-    WrapUpInvalid for a value not in the workspace's list of categories in use (another workspace's, a
-    retired one, a name, garbage) and for a missing one when the workspace requires it."""
+def choose(workspace_id, value, *, closing=False):
+    """The Disposition an agent's resolve (or close of an open conversation) names, or None (none
+    chosen and none required). Raises WrapUpInvalid for a value not in the workspace's list of
+    categories in use (another workspace's, a retired one, a name, garbage) and for a missing one
+    when the workspace requires it."""
     if value in (None, ""):
         required = WrapUpSettings.objects.filter(workspace_id=workspace_id, required=True,
                                                  dispositions__is_active=True).exists()
         if required:
-            raise WrapUpInvalid("disposition_required", _("Choose a wrap-up category before resolving."))
+            raise WrapUpInvalid("disposition_required", _("Choose a wrap-up category before closing.") if closing
+                                else _("Choose a wrap-up category before resolving."))
         return None
     disposition_id = value if is_int(value) and value > 0 else id_param(value)
     found = None if disposition_id is None else (
@@ -68,7 +71,7 @@ def record(conversation, disposition, actor):
 @dataclass
 class Report:
     rows: list  # [(name, count)], most frequent first
-    resolved: int  # conversations resolved in the period (by anyone)
+    resolved: int  # conversations ended in the period (by anyone): resolved, or closed while open
     unclassified: int  # … of which with no category from that period
 
     @property
@@ -77,7 +80,8 @@ class Report:
 
 
 def counts(workspace_id, since, until):
-    """Count per wrap-up category of the conversations resolved in [since, until): each conversation
+    """Count per wrap-up category of the conversations ended in [since, until) (resolved, or closed
+    while open: both are wrapped up, chat.states.change_state): each conversation
     once, with the category of its last wrap-up in the period (a reopened and re-resolved chat counts
     for its final category). Categories are grouped by id and shown by their current name (a deleted
     one by its name at the time), so renaming one does not split the report."""
@@ -90,8 +94,8 @@ def counts(workspace_id, since, until):
     current = dict(Disposition.objects.filter(wrap_up__workspace_id=workspace_id).values_list("pk", "name"))
     rows = sorted(((current.get(int(g["key"])) if str(g["key"]).isdigit() else None) or g["name"] or "?", g["n"]) for g in grouped)
     rows.sort(key=lambda row: -row[1])
-    resolved = (Conversation.objects.filter(workspace_id=workspace_id)
-                .filter(Exists(ConversationEvent.objects.filter(conversation_id=OuterRef("pk"), kind=ConversationEvent.Kind.STATE_CHANGED,
-                                                                to_state=Conversation.State.RESOLVED, **window))).count())
+    ended = ConversationEvent.objects.filter(conversation_id=OuterRef("pk"), kind=ConversationEvent.Kind.STATE_CHANGED, **window).filter(
+        Q(to_state=Conversation.State.RESOLVED) | Q(to_state=Conversation.State.CLOSED, from_state__in=Conversation.OPEN_STATES))
+    resolved = Conversation.objects.filter(workspace_id=workspace_id).filter(Exists(ended)).count()
     classified = sum(n for _name, n in rows)
     return Report(rows=rows, resolved=resolved, unclassified=max(resolved - classified, 0))

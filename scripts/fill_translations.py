@@ -1281,6 +1281,12 @@ ZH_HANS = {
     "no category": "未分类",
     "Resolve: choose a wrap-up category": "解决会话：选择咨询分类",
     "A category is required to resolve.": "解决会话前必须选择一个分类。",
+    "A category is required to resolve or close.": "解决或关闭会话前必须选择一个分类。",
+    "Close: choose a wrap-up category": "关闭会话：选择咨询分类",
+    "Choose a wrap-up category before closing.": "请先选择咨询分类，再关闭会话。",
+    "A wrap-up category is chosen when resolving or closing.": "只有在解决或关闭会话时才能选择咨询分类。",
+    "This conversation already has the category of its resolve.": "该会话已在解决时选择了咨询分类。",
+    "This picture could not be read. Please send it again, for example as a screenshot.": "无法读取这张图片，请重新发送，例如发送截图。",
     "wrap-up: %(name)s": "咨询分类：%(name)s",
     # Issue 18 item 3: history search (会话记录)
     "Reports": "报表",

@@ -141,25 +141,27 @@ def test_agent_sends_an_faq_card_and_pastes_an_internal_answer(personas, search_
     agent_context.close()
 
 
+def required_categories_and_a_chat(p, names, body):
+    """The workspace requires one of `names`; the visitor's chat, assigned to agent A. Its id."""
+    settings = WrapUpSettings.objects.create(workspace=p.workspace, required=True)
+    for i, name in enumerate(names):
+        Disposition.objects.create(wrap_up=settings, name=name, position=i)
+    message, _ = send(p.visitor, body)
+    Conversation.objects.filter(pk=message.conversation_id).update(assignee=p.agent_a_user, state="assigned")
+    return message.conversation_id
+
+
 def test_agent_resolves_with_a_wrap_up_category(personas, live_server_url, browser, artifacts):
     from playwright.sync_api import expect
 
     p = personas
 
-    def setup():
-        settings = WrapUpSettings.objects.create(workspace=p.workspace, required=True)
-        for i, name in enumerate(["退货退款", "物流查询", "发票", "商品咨询"]):
-            Disposition.objects.create(wrap_up=settings, name=name, position=i)
-        message, _ = send(p.visitor, "快递三天没动了")
-        Conversation.objects.filter(pk=message.conversation_id).update(assignee=p.agent_a_user, state="assigned")
-        return message.conversation_id
-
-    cid = outside_the_browser_loop(setup)
+    cid = outside_the_browser_loop(lambda: required_categories_and_a_chat(p, ["退货退款", "物流查询", "发票", "商品咨询"], "快递三天没动了"))
     context, page = open_console_conversation(browser, live_server_url, cid)
     page.click('[data-action="open-wrapup"]')
     dialog = page.locator("#wrapup-dialog")
     expect(dialog).to_be_visible()
-    expect(dialog.locator("legend")).to_have_text("解决会话：选择咨询分类")
+    expect(dialog.locator("legend")).to_have_text("解决会话：选择咨询分类", use_inner_text=True)  # the close title is hidden
     expect(dialog.locator(".wrapup-choice")).to_have_text(["退货退款", "物流查询", "发票", "商品咨询"])  # required: no "未分类"
     assert_tap_targets(dialog.locator(".wrapup-choice, .dialog-actions button"))
     assert page.evaluate("document.documentElement.scrollWidth") <= 375
@@ -188,4 +190,34 @@ def test_agent_resolves_with_a_wrap_up_category(personas, live_server_url, brows
     page.screenshot(path=artifacts / "wrapup-resolved-phone.png")
     page.set_viewport_size(DESKTOP)
     page.screenshot(path=artifacts / "wrapup-resolved-desktop.png")
+    context.close()
+
+
+def test_agent_closes_an_open_conversation_through_the_wrap_up_dialog(personas, live_server_url, browser, artifacts):
+    """Close is no way around a required category: on an open conversation it opens the same dialog,
+    titled for closing, and the server's rule holds."""
+    from playwright.sync_api import expect
+
+    p = personas
+
+    cid = outside_the_browser_loop(lambda: required_categories_and_a_chat(p, ["退货退款", "物流查询"], "不用了，谢谢"))
+    context, page = open_console_conversation(browser, live_server_url, cid)
+    page.click('[data-action="open-wrapup"][data-state="closed"]')
+    dialog = page.locator("#wrapup-dialog")
+    expect(dialog).to_be_visible()
+    expect(dialog.locator("legend")).to_have_text("关闭会话：选择咨询分类", use_inner_text=True)
+    expect(dialog.locator("button[type=submit]")).to_have_text("关闭", use_inner_text=True)
+    dialog.locator("button[type=submit]").click()
+    expect(dialog.locator(".form-error")).to_have_text("请先选择咨询分类，再关闭会话。", timeout=BROWSER_WAIT_MS)
+    assert outside_the_browser_loop(lambda: Conversation.objects.get(pk=cid).state) == "assigned"
+    page.screenshot(path=artifacts / "wrapup-close-required-phone.png")
+    dialog.locator(".wrapup-choice", has_text="退货退款").click()
+    dialog.locator("button[type=submit]").click()
+    expect(dialog).to_be_hidden(timeout=BROWSER_WAIT_MS)
+    stored = outside_the_browser_loop(lambda: Conversation.objects.select_related("disposition").get(pk=cid))
+    assert stored.state == "closed" and stored.disposition.name == "退货退款"
+    # The header follows even though the composer goes (the pane is mounted afresh, header included).
+    expect(page.locator(".conv-header")).to_have_attribute("data-state", "closed", timeout=BROWSER_WAIT_MS)
+    expect(page.locator(".conv-header")).to_contain_text("咨询分类：退货退款")
+    page.screenshot(path=artifacts / "wrapup-closed-phone.png")
     context.close()

@@ -13,8 +13,8 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
-from chat import uploads
-from chat.models import Message
+from chat import image_metadata, uploads
+from chat.models import Message, StoredUpload
 from conftest import verified_client
 
 pytestmark = [pytest.mark.django_db]
@@ -45,14 +45,17 @@ def gif_bytes(width=7, height=5):
 
 
 def webp_vp8x_bytes(width=640, height=480):
-    body = b"WEBP" + b"VP8X" + struct.pack("<I", 10) + b"\x00\x00\x00\x00" + (width - 1).to_bytes(3, "little") + (height - 1).to_bytes(3, "little")
+    """An extended WebP: the VP8X header (the canvas size) and its lossless image chunk."""
+    image = webp_vp8l_bytes(width, height)[12:]
+    body = (b"WEBP" + b"VP8X" + struct.pack("<I", 10) + b"\x00\x00\x00\x00" + (width - 1).to_bytes(3, "little")
+            + (height - 1).to_bytes(3, "little") + image)
     return b"RIFF" + struct.pack("<I", len(body)) + body
 
 
 def webp_vp8l_bytes(width=100, height=50):
     bits = (width - 1) | ((height - 1) << 14)
     data = b"\x2f" + bits.to_bytes(4, "little") + b"\x00" * 8
-    body = b"WEBP" + b"VP8L" + struct.pack("<I", len(data)) + data
+    body = b"WEBP" + b"VP8L" + struct.pack("<I", len(data)) + data + b"\x00" * (len(data) % 2)  # chunks are padded to even sizes
     return b"RIFF" + struct.pack("<I", len(body)) + body
 
 
@@ -175,6 +178,45 @@ def test_allowed_types_are_recognised_by_content(personas, media, name, data, co
     assert (att.get("width"), att.get("height")) == (dims or (None, None))
     [stored] = stored_files(media)
     assert stored.suffix == f".{ext}" and stored.read_bytes() == data
+
+
+def segment(marker, payload):
+    return bytes((0xFF, marker)) + struct.pack(">H", len(payload) + 2) + payload
+
+
+GPS = b"GPSLatitude 31.2304N GPSLongitude 121.4737E"
+
+
+def test_a_phone_photo_is_stored_without_where_it_was_taken(personas, media):
+    """A customer's photo loses its EXIF (where and when it was taken, the phone), XMP and comments
+    before it is stored (chat.image_metadata, as for the widget's avatar); what draws it is kept byte
+    for byte, and the size answered and counted is the stored one."""
+    plain = jpeg_bytes(30, 20)
+    photo = plain[:2] + segment(0xE1, b"Exif\x00\x00MM\x00\x2a" + GPS) + segment(0xE1, b"http://ns.adobe.com/xap/1.0/\x00" + GPS) + plain[2:]
+    r = upload(customer_client(personas.visitor_token), "IMG_0001.JPG", photo, "image/jpeg")
+    assert r.status_code == 201, r.content
+    [stored] = stored_files(media)
+    assert stored.read_bytes() == plain and b"GPS" not in stored.read_bytes()
+    assert r.json()["size"] == len(plain) and (r.json()["width"], r.json()["height"]) == (30, 20)
+    assert StoredUpload.objects.get().size == len(plain)
+
+    png = png_bytes(3, 2, padding=GPS)  # a text chunk
+    r = upload(agent_client(personas.agent_a_user), "screen.png", png, "image/png")
+    assert r.status_code == 201 and r.json()["size"] == len(png_bytes(3, 2))
+    assert {p.read_bytes() for p in stored_files(media)} == {plain, png_bytes(3, 2)}
+
+
+def test_a_picture_whose_structure_does_not_add_up_is_refused_and_not_stored(personas, media):
+    plain = jpeg_bytes(30, 20)
+    customer = Client(HTTP_AUTHORIZATION=f"Customer {personas.visitor_token}", HTTP_ACCEPT_LANGUAGE="zh-hans")
+    for broken in (plain[:-2],  # no end of image
+                   plain[:2] + b"\xff\xfe\x00\x02" * (image_metadata.MAX_PARTS + 1) + plain[2:]):  # 10,001 empty comments
+        r = upload(customer, "photo.jpg", broken, "image/jpeg")
+        assert r.status_code == 400 and r.json()["error"]["code"] == "unreadable_image"
+        assert r.json()["error"]["message"] == "无法读取这张图片，请重新发送，例如发送截图。"
+    assert stored_files(media) == [] and not StoredUpload.objects.exists()
+    many = plain[:2] + b"\xff\xfe\x00\x02" * 100 + plain[2:]  # a hundred comments: well within the bound, dropped
+    assert image_metadata.strip("jpg", many) == plain
 
 
 @pytest.mark.parametrize(

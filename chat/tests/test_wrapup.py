@@ -123,13 +123,55 @@ def test_required_with_no_category_in_use_does_not_block_resolving(personas):
     assert states.change_state(p.agent_a, conversation.pk, "resolved").state == "resolved"
 
 
-def test_a_category_only_goes_with_a_resolve(personas):
+def test_a_category_only_goes_with_ending_a_conversation(personas):
     p = personas
     _, d = categories(p.workspace, "退货")
     conversation = assigned_chat(p)
-    r = post_state(verified_client(p.agent_a_user), conversation.pk, {"state": "closed", "disposition": d["退货"].pk})
+    r = post_state(verified_client(p.agent_a_user), conversation.pk, {"state": "pending", "disposition": d["退货"].pk})
     assert r.status_code == 400 and r.json()["error"]["code"] == "invalid_disposition"
     assert Conversation.objects.get(pk=conversation.pk).state == "assigned"
+    assert "wrapped_up" not in events(conversation)
+
+
+def test_closing_an_open_conversation_is_no_way_around_a_required_category(personas):
+    """Close ends a conversation as Resolve does: while it is open, the workspace's wrap-up rule
+    holds (refused in the agent's language, nothing stored), and the category chosen is stored with
+    its event. Closing a resolved conversation keeps its resolve's category and takes no other."""
+    p = personas
+    _, d = categories(p.workspace, "退货", "物流", required=True)
+    conversation = assigned_chat(p)
+    client = verified_client(p.agent_a_user)
+    r = client.post(f"/console/c/{conversation.pk}/state/", json.dumps({"state": "closed"}), content_type="application/json",
+                    HTTP_ACCEPT_LANGUAGE="zh-hans")
+    assert r.status_code == 400 and r.json()["error"]["code"] == "disposition_required"
+    assert r.json()["error"]["message"] == "请先选择咨询分类，再关闭会话。"
+    assert Conversation.objects.get(pk=conversation.pk).state == "assigned" and events(conversation).count("state_changed") == 0
+    assert post_state(client, conversation.pk, {"state": "closed", "disposition": d["物流"].pk}).status_code == 200
+    conversation.refresh_from_db()
+    assert conversation.state == "closed" and conversation.disposition_id == d["物流"].pk
+    assert events(conversation)[-2:] == ["state_changed", "wrapped_up"]
+
+    resolved = assigned_chat(p, "发票")
+    states.change_state(p.agent_a, resolved.pk, "resolved", disposition=d["退货"].pk)
+    refused = post_state(client, resolved.pk, {"state": "closed", "disposition": d["物流"].pk})
+    assert refused.status_code == 400 and refused.json()["error"]["code"] == "invalid_disposition"
+    assert post_state(client, resolved.pk, {"state": "closed"}).status_code == 200  # no category asked again
+    resolved.refresh_from_db()
+    assert resolved.state == "closed" and resolved.disposition_id == d["退货"].pk
+    assert events(resolved).count("wrapped_up") == 1
+
+
+def test_the_close_button_opens_the_wrap_up_dialog_while_the_conversation_is_open(personas):
+    p = personas
+    categories(p.workspace, "退货")
+    conversation = assigned_chat(p)
+    client = verified_client(p.agent_a_user)
+    html = client.get(f"/console/c/{conversation.pk}/pane/").content.decode()
+    assert 'data-action="open-wrapup" data-state="closed"' in html and 'data-action="state" data-state="closed"' not in html
+    assert 'data-wrapup-for="closed"' in html
+    states.change_state(p.agent_a, conversation.pk, "resolved", disposition=Disposition.objects.get(name="退货").pk)
+    html = client.get(f"/console/c/{conversation.pk}/pane/").content.decode()
+    assert 'data-action="state" data-state="closed"' in html and 'data-action="open-wrapup" data-state="closed"' not in html
 
 
 def test_the_api_resolves_with_a_category_and_refuses_a_foreign_one(personas):
@@ -185,6 +227,11 @@ def test_report_counts_each_conversation_once_with_its_last_category(personas):
     states.change_state(p.agent_a, chats[2], "queued")
     states.change_state(p.agent_a, chats[2], "resolved", disposition=d["发票"].pk)  # counted once, as 发票
     states.change_state(p.agent_a, chats[3], "resolved")  # no category
+    states.change_state(p.agent_a, chats[3], "closed")  # closing a resolved one: not ended twice
+    visitor, _token = make_visitor(p.inbox_a)
+    closed_open, _ = send(visitor, "hi")
+    Conversation.objects.filter(pk=closed_open.conversation_id).update(assignee=p.agent_a_user, state="assigned")
+    states.change_state(p.agent_a, closed_open.conversation_id, "closed", disposition=d["物流"].pk)  # ended by a close
     Disposition.objects.filter(pk=d["退货"].pk).update(name="退货退款")  # renamed: still one line
     # Another workspace's resolves are not ours.
     _, theirs = categories(p.other_workspace, "Zebra")
@@ -195,8 +242,8 @@ def test_report_counts_each_conversation_once_with_its_last_category(personas):
     now = timezone.now()
     with CaptureQueriesContext(connection) as queries:
         report = wrapup.counts(p.workspace.pk, now - timedelta(days=1), now + timedelta(seconds=1))
-    assert report.rows == [("退货退款", 2), ("发票", 1)]
-    assert report.resolved == 4 and report.unclassified == 1 and report.classified == 3
+    assert sorted(report.rows) == sorted([("退货退款", 2), ("发票", 1), ("物流", 1)]) and report.rows[0] == ("退货退款", 2)
+    assert report.resolved == 5 and report.unclassified == 1 and report.classified == 4
     assert len(queries) == 3  # the counts, the current names, the resolved total: whatever the volume
     assert wrapup.counts(p.workspace.pk, now + timedelta(days=1), now + timedelta(days=2)).rows == []
 

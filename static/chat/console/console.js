@@ -297,7 +297,7 @@ document.addEventListener("click", async (e) => {
       $("#transfer-dialog")?.showModal();
     }
     else if (action === "open-snooze") $("#snooze-dialog").showModal();
-    else if (action === "open-wrapup") $("#wrapup-dialog").showModal();
+    else if (action === "open-wrapup") openWrapUp(el.dataset.state);
     else if (action === "close-dialog") el.closest("dialog").close();
     else if (action === "recall") {
       await client.call({ type: "recall", message_id: Number(el.closest("[data-message-id]").dataset.messageId) });
@@ -346,9 +346,9 @@ document.addEventListener("submit", async (e) => {
       await refreshHeader();
     } else if (form.dataset.form === "snooze") {
       await snooze(form.elements.until.value, form);
-    } else if (form.dataset.form === "wrapup") { // 咨询分类: resolve with the chosen category (the server checks it)
+    } else if (form.dataset.form === "wrapup") { // 咨询分类: resolve or close with the chosen category (the server checks it)
       const disposition = form.elements.disposition.value;
-      await request("POST", `/console/c/${state.open}/state/`, { state: "resolved", disposition: disposition ? Number(disposition) : null });
+      await request("POST", `/console/c/${state.open}/state/`, { state: form.dataset.target || "resolved", disposition: disposition ? Number(disposition) : null });
       form.closest("dialog").close();
       await refreshHeader();
     } else if (form.dataset.form === "add-tag") {
@@ -360,6 +360,14 @@ document.addEventListener("submit", async (e) => {
     showError(form, err);
   }
 });
+
+// One dialog ends a conversation either way (resolve, or close while open): its title and button say which.
+function openWrapUp(target) {
+  const dialog = $("#wrapup-dialog");
+  dialog.querySelector("form").dataset.target = target;
+  for (const el of dialog.querySelectorAll("[data-wrapup-for]")) el.hidden = el.dataset.wrapupFor !== target;
+  dialog.showModal();
+}
 
 function showError(el, err) {
   const slot = el.closest("form, dialog, .conversation, .customer")?.querySelector(".form-error, .composer__error");
@@ -382,9 +390,10 @@ async function refreshHeader() {
   if (id !== state.open) return;
   const panes = fragment(html);
   const conv = panes.querySelector("#pane-conversation").content;
-  $("#conversation-header").replaceWith(conv.querySelector("#conversation-header"));
   const hadComposer = !!$("#composer"), hasComposer = !!conv.querySelector("#composer");
+  // The composer came or went (a close, a reopen): the whole pane, header included; else the header alone.
   if (hadComposer !== hasComposer) mountFresh(conv);
+  else $("#conversation-header").replaceWith(conv.querySelector("#conversation-header"));
   $("#customer-pane").replaceChildren(panes.querySelector("#pane-customer").content);
 }
 
