@@ -13,6 +13,7 @@ from django.test import Client
 from django.utils import timezone
 
 from chat.models import Customer, Message, StoredUpload
+from chat.tests.test_uploads import png_bytes
 from chat.tests.wsutil import connect_customer, frames_until, send_json, sync_to_async
 from conftest import make_visitor, send, verified_client
 from helpdesk import ratelimit
@@ -22,7 +23,7 @@ from replies.models import QuickPhrase
 pytestmark = [pytest.mark.django_db]
 
 START = 600_000_000.0  # a multiple of every window used here
-PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 200
+PNG = png_bytes(60, 20)  # a real picture without metadata: stored as sent, so the quota counts len(PNG)
 
 
 @pytest.fixture
