@@ -80,3 +80,41 @@ def test_founder_restyles_the_widget_and_copies_the_snippet(personas, live_serve
         shop.screenshot(path=artifacts / f"widget-restyled-{name}.png")
         shop.context.close()
     context.close()
+
+
+def test_the_launcher_shows_at_once_on_the_next_page_in_the_kept_look(personas, live_server_url, browser, artifacts):
+    """The first page waits for the frame's look (or 3 s) before showing the launcher; the frame's look is
+    kept on the merchant's site, so on the next page the launcher shows in it at once, even while the
+    frame has not loaded (here: never loads)."""
+    from playwright.sync_api import expect
+
+    outside_the_browser_loop(lambda: Inbox.objects.filter(pk=personas.inbox_a.pk).update(
+        widget_color="#ffd400", widget_position="left", widget_launcher_text="在线客服"))
+    shop_url = f"{live_server_url}/widget/demo/?inbox={personas.inbox_a.public_key}"
+    context = browser.new_context(locale="zh-CN", viewport={"width": 375, "height": 812}, is_mobile=True, has_touch=True)
+    shop = context.new_page()
+    shop.goto(shop_url)
+    button = shop.locator("[data-helpdesk-launcher]")
+    expect(button).to_contain_text("在线客服", timeout=BROWSER_WAIT_MS)  # the frame said how it looks
+    expect(button).to_be_visible()
+
+    context.route("**/widget/frame/**", lambda route: route.abort())  # the frame never comes now
+    shop.goto(shop_url)
+    expect(button).to_be_visible(timeout=BROWSER_WAIT_MS)
+    expect(button).to_contain_text("在线客服")
+    assert style(button, "backgroundColor") == YELLOW and style(button, "color") == DARK
+    assert button.bounding_box()["x"] < 40  # on the left, as kept
+    shop.screenshot(path=artifacts / "widget-launcher-kept-look-phone.png")
+    context.close()
+
+    # A first visit with the frame not loading: hidden at first, then the default launcher after 3 s.
+    fresh = browser.new_context(locale="zh-CN", viewport={"width": 375, "height": 812}, is_mobile=True, has_touch=True)
+    fresh.route("**/widget/frame/**", lambda route: route.abort())
+    first = fresh.new_page()
+    first.goto(shop_url)
+    launcher = first.locator("[data-helpdesk-launcher]")
+    expect(launcher).to_be_attached()
+    assert launcher.evaluate("(el) => el.style.visibility") == "hidden"
+    expect(launcher).to_be_visible(timeout=BROWSER_WAIT_MS)
+    assert launcher.inner_text() == "" and style(launcher, "backgroundColor") != YELLOW
+    fresh.close()

@@ -49,6 +49,23 @@
       else localStorage.setItem(prefix + key, String(value).slice(0, 200000));
     } catch (e) { /* full or disabled */ }
   }
+  /* The look the frame last sent, kept per inbox on this site: on the next page the launcher shows
+     at once in the merchant's look instead of waiting for the frame (up to 3 s on a slow phone).
+     Kept apart from the frame's keys above (not sent to it). A look changed since shows when the
+     frame is ready. */
+  var lookKey = "helpdesk-look:" + inbox;
+  function keptLook() {
+    try {
+      var look = JSON.parse(localStorage.getItem(lookKey) || "null");
+      return look && typeof look === "object" ? look : null;
+    } catch (e) { return null; }
+  }
+  function keepLook(look) {
+    try {
+      if (look && typeof look === "object") localStorage.setItem(lookKey, JSON.stringify(look));
+      else localStorage.removeItem(lookKey);
+    } catch (e) { /* full or disabled */ }
+  }
   function small() {
     return window.innerWidth < 480;
   }
@@ -62,13 +79,16 @@
   /* The inbox's look from the admin's widget editor, sent by the frame when it is ready: colour,
      side, a caption beside the icon. HelpdeskSettings.color / position on the page still win. */
   function applyLook(look) {
-    if (look && !settings.color) css(button, { background: look.color, color: look.text });
+    if (look && look.color && !settings.color) css(button, { background: look.color, color: look.text || "#fff" });
     if (look && !settings.position && (look.position === "left" || look.position === "right")) side = look.position;
     css(button, side === "left" ? { left: "20px", right: "auto" } : { right: "20px", left: "auto" });
     if (look && look.launcherText) {
       caption.textContent = String(look.launcherText).slice(0, 12);
       css(caption, { display: "inline" });
       css(button, { width: "auto", "border-radius": "28px", padding: "0 18px 0 14px", gap: "8px" });
+    } else if (look) {  // no caption (any more): the round button
+      css(caption, { display: "none" });
+      css(button, { width: "56px", "border-radius": "50%", padding: "0", gap: "0" });
     }
     if (isOpen) layout();
     css(button, { visibility: "visible" });
@@ -141,9 +161,12 @@
     frame.src = origin + "/widget/frame/?inbox=" + encodeURIComponent(inbox) + "&lang=" + encodeURIComponent(lang);
     document.body.appendChild(frame);
     document.body.appendChild(button);
-    applyLook(null);
-    css(button, { visibility: "hidden" });
-    setTimeout(function () { css(button, { visibility: "visible" }); }, 3000);
+    var kept = keptLook();
+    applyLook(kept);  // visible at once with the look an earlier page was sent
+    if (!kept) {  // first page on this site: wait for the frame's look (or 3 s)
+      css(button, { visibility: "hidden" });
+      setTimeout(function () { css(button, { visibility: "visible" }); }, 3000);
+    }
     addEventListener("resize", function () { if (isOpen) layout(); });
     addEventListener("popstate", function () { post({ type: "page", page: page() }); });
     addEventListener("hashchange", function () { post({ type: "page", page: page() }); });
@@ -155,6 +178,7 @@
     if (d.type === "ready") {
       ready = true;
       applyLook(d.appearance || null);
+      keepLook(d.appearance);
       frame.contentWindow.postMessage({ helpdesk: 1, type: "init", identity: settings.identity || null, page: page(), open: isOpen, store: stored() }, origin);
       queue.splice(0).forEach(function (m) { frame.contentWindow.postMessage(m, origin); });
       emit("ready");
