@@ -466,9 +466,6 @@ KB_BOT = {
 # WHOOSH_PATH (default var/whoosh) with the Chinese/English analyzer and a lock file next to
 # it (WHOOSH_PATH + ".lock") serialising writes across processes. Every process of one
 # deployment must see the same directory.
-# SEARCH_URL=opensearch://host:9200/index-name (opensearchs:// for TLS): the
-# django-haystack-opensearch backend (not installed by default: pip install
-# django-haystack-opensearch). Untested here: no OpenSearch server runs on this machine.
 # On PostgreSQL (DATABASE_URL) with SEARCH_URL empty: the index is in the database
 # (knowledge/search_pg.py), one index for every app host. SEARCH_URL=whoosh: keep Whoosh there.
 SEARCH_URL = os.environ.get("SEARCH_URL", "").strip()
@@ -480,20 +477,10 @@ def haystack_connections(search_url, whoosh_path, database_engine=None):
         return {"default": {"ENGINE": "knowledge.search_pg.PostgresSearchEngine"}}
     if not search_url or search_url == "whoosh":
         return {"default": {"ENGINE": "knowledge.search_backend.KnowledgeWhooshEngine", "PATH": whoosh_path}}
-    from urllib.parse import urlsplit
-
     from django.core.exceptions import ImproperlyConfigured
 
-    url = urlsplit(search_url)
-    if url.scheme not in ("opensearch", "opensearchs"):
-        raise ImproperlyConfigured(f"SEARCH_URL: unsupported scheme {url.scheme!r} (empty, whoosh or opensearch://host:9200/index)")
-    scheme = "https" if url.scheme == "opensearchs" else "http"
-    auth = f"{url.username}:{url.password}@" if url.username else ""
-    return {"default": {
-        "ENGINE": "django_haystack_opensearch.haystack.OpenSearchSearchEngine",
-        "URL": f"{scheme}://{auth}{url.hostname}:{url.port or 9200}",
-        "INDEX_NAME": url.path.strip("/") or "helpdesk-kb",
-    }}
+    # Only these: a search server nothing here can test is not offered (docs/knowledge.md, "Settings").
+    raise ImproperlyConfigured(f"SEARCH_URL: {search_url!r} is not supported (leave it empty, or whoosh)")
 
 
 HAYSTACK_CONNECTIONS = haystack_connections(SEARCH_URL, WHOOSH_PATH, DATABASES["default"]["ENGINE"])

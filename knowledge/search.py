@@ -107,11 +107,8 @@ def index_article(article_id):
     engine = backend()
     if isinstance(engine, PostgresSearchBackend):
         engine.index_article(_search_index(), article_id)
-    elif isinstance(engine, KnowledgeWhooshBackend):
-        engine.replace(_search_index(), delete_terms=[("article_id", article_id)], objects=_published(article_id=article_id))
     else:
-        _generic_remove(engine, article_id)
-        engine.update(_search_index(), list(_published(article_id=article_id)))
+        engine.replace(_search_index(), delete_terms=[("article_id", article_id)], objects=_published(article_id=article_id))
 
 
 def remove_article(article_id):
@@ -119,10 +116,8 @@ def remove_article(article_id):
     engine = backend()
     if isinstance(engine, PostgresSearchBackend):
         engine.remove_article(article_id)
-    elif isinstance(engine, KnowledgeWhooshBackend):
-        engine.replace(_search_index(), delete_terms=[("article_id", article_id)])
     else:
-        _generic_remove(engine, article_id)
+        engine.replace(_search_index(), delete_terms=[("article_id", article_id)])
 
 
 def rebuild(workspace_id=None):
@@ -134,55 +129,9 @@ def rebuild(workspace_id=None):
         scope = {} if workspace_id is None else {"article__workspace_id": workspace_id}
         return engine.rebuild(_search_index(), _published(**scope).iterator(chunk_size=2000), workspace_id)
     if workspace_id is None:
-        objects = _published().iterator(chunk_size=2000)
-        if isinstance(engine, KnowledgeWhooshBackend):
-            return engine.replace(_search_index(), objects=objects, clear=True)
-        engine.clear()
-    else:
-        objects = _published(article__workspace_id=workspace_id).iterator(chunk_size=2000)
-        if isinstance(engine, KnowledgeWhooshBackend):
-            return engine.replace(_search_index(), delete_terms=[("workspace_id", workspace_id)], objects=objects)
-        _generic_clear_workspace(engine, workspace_id)
-    batch, count = [], 0
-    for obj in objects:
-        batch.append(obj)
-        if len(batch) == 1000:
-            engine.update(_search_index(), batch)
-            count, batch = count + len(batch), []
-    if batch:
-        engine.update(_search_index(), batch)
-    return count + len(batch)
-
-
-# Other haystack backends (SEARCH_URL=opensearch://...): plain haystack calls, no lock (the
-# server orders writes). Untested here: no OpenSearch server can run on this machine.
-
-
-def _generic_remove(engine, article_id):
-    from haystack.query import SearchQuerySet
-
-    for result in SearchQuerySet().using("default").filter(article_id=str(article_id)):
-        engine.remove(result.id)
-
-
-def _generic_clear_workspace(engine, workspace_id):
-    from haystack.query import SearchQuerySet
-
-    for result in SearchQuerySet().using("default").filter(workspace_id=str(workspace_id)):
-        engine.remove(result.id)
-
-
-def _generic_search(terms, filters, limit):
-    from functools import reduce
-    from operator import or_
-
-    from haystack.query import SQ, SearchQuerySet
-
-    sqs = SearchQuerySet().using("default").models(ArticleVersion)
-    for field, value in filters:
-        sqs = sqs.filter(**{field: str(value)})
-    sqs = sqs.filter(reduce(or_, [SQ(content=q.term) for q in terms if q.group >= 0] or [SQ(content=q.term) for q in terms]))
-    return [(int(r.pk), int(r.article_id), r.locale, float(r.score or 0)) for r in sqs[:limit]]
+        return engine.replace(_search_index(), objects=_published().iterator(chunk_size=2000), clear=True)
+    return engine.replace(_search_index(), delete_terms=[("workspace_id", workspace_id)],
+                          objects=_published(article__workspace_id=workspace_id).iterator(chunk_size=2000))
 
 
 # --- search ---------------------------------------------------------------------------------
@@ -261,14 +210,8 @@ def explained_search(workspace_id, query, *, locale=None, limit=10, strict_local
     filters = [("workspace_id", int(workspace_id))]
     if strict_locale and locale:
         filters.append(("locale", locale))
-    engine = backend()
-    fetch = limit * 3 + 5  # an article can match in up to three languages
-    if isinstance(engine, (KnowledgeWhooshBackend, PostgresSearchBackend)):
-        documents, known = engine.search_documents(terms, filters, fetch)
-    else:
-        documents, known = _generic_search(terms, filters, fetch), None
-    unknown = [] if known is None else list(dict.fromkeys(
-        q.source for q in terms if q.group >= 0 and q.group not in known and q.source == q.term))
+    documents, known = backend().search_documents(terms, filters, limit * 3 + 5)  # an article can match in up to three languages
+    unknown = list(dict.fromkeys(q.source for q in terms if q.group >= 0 and q.group not in known and q.source == q.term))
 
     articles = {}  # article_id → [score, version_id, locale of the shown version]
     for version_id, article_id, doc_locale, score in documents:
