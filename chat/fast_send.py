@@ -1,4 +1,5 @@
-"""A customer's plain message in one statement (PostgreSQL; two in one short transaction on SQLite).
+"""A customer's plain message, or an agent's common reply, in one statement (PostgreSQL; two in one
+short transaction on SQLite).
 
 The common send — a customer writing into their open conversation (queued, assigned, or pending
 and not snoozed) in a workspace where nothing follows a message (chat.hooks `quiet_for`) — is one
@@ -11,6 +12,12 @@ whole, its seq increment included); the statement has committed when it returns 
 chat.group_commit: the group commits before anyone is answered), so the ack follows the commit.
 Anything else — the first message, a reopen, a snoozed or bot conversation,
 sensitive words, rules, devices — answers None and the caller takes the general path.
+
+An agent's common reply takes the same one statement: the assignee writing text (not a note) into
+their assigned conversation after its first response, in a web inbox they still serve, where
+nothing follows an agent's message (no word lists, no hosting settings: quiet_for). The first
+response, a colleague's reply (participant), a channel inbox (delivery job) and the rest keep the
+general path, which also gives every refusal its error.
 
 send_on_loop runs the same statement from the event loop on PostgreSQL (helpdesk.async_db): a
 customer's text over the socket then needs no database thread at all."""
@@ -26,7 +33,7 @@ from helpdesk import async_db
 from helpdesk.validation import int_or_none
 
 from . import group_commit, hooks
-from .models import Conversation, CustomerBlock, Message
+from .models import Conversation, CustomerBlock, Inbox, InboxUserPermission, Message
 
 # States where a customer's message changes nothing but last_seq/last_message_at (see messages._append).
 PLAIN_STATES = (Conversation.State.QUEUED, Conversation.State.ASSIGNED, Conversation.State.PENDING)
@@ -39,26 +46,41 @@ _NOT_BLOCKED = (f'SELECT 1 FROM "{CustomerBlock._meta.db_table}" WHERE "customer
 _CONVERSATION_ATTNAMES = [f.attname for f in _CONVERSATION_FIELDS]
 
 
+def _agent_may_write(conv):
+    """An agent's common reply: the assignee of an assigned conversation, already answered once (its
+    first response is recorded), in a web inbox (a channel's delivery job is the general path's), which
+    the agent still serves (chat.access.may_reply's rule for an assignee, read now)."""
+    return f"""
+        "id" = %(conversation_id)s AND "workspace_id" = %(workspace_id)s AND "assignee_id" = %(user_id)s
+        AND "state" = '{Conversation.State.ASSIGNED.value}' AND "first_response_at" IS NOT NULL
+        AND EXISTS (SELECT 1 FROM "{Inbox._meta.db_table}" i WHERE i."id" = "{conv}"."inbox_id" AND i."kind" = '{Inbox.Kind.WEB.value}')
+        AND EXISTS (SELECT 1 FROM "{InboxUserPermission._meta.db_table}" p WHERE p."user_id" = %(user_id)s
+                    AND p."content_object_id" = "{conv}"."inbox_id"
+                    AND p."permission_id" IN (SELECT "id" FROM "auth_permission" WHERE "codename" = 'reply_in_inbox'))"""
+
+
 @functools.cache  # built once per process, not per send
-def _sql():
+def _sql(agent=False):
     conv, msg = Conversation._meta.db_table, Message._meta.db_table
     returned = ", ".join(f'"{f.column}"' for f in _CONVERSATION_FIELDS)
     target = ", ".join(f'target."{f.column}"' for f in _CONVERSATION_FIELDS)
-    return f"""
-        WITH target AS (
-            UPDATE "{conv}" SET "last_seq" = "last_seq" + 1, "last_message_at" = %(now)s
-            WHERE "id" = COALESCE(%(conversation_id)s, (
+    writer = _agent_may_write(conv) if agent else f"""
+              "id" = COALESCE(%(conversation_id)s, (
                     SELECT "id" FROM "{conv}" WHERE "customer_id" = %(customer_id)s AND "inbox_id" = %(inbox_id)s
                     AND "state" = ANY(%(open_states)s) ORDER BY "id" DESC LIMIT 1))
               AND "customer_id" = %(customer_id)s AND "workspace_id" = %(workspace_id)s
               AND ("state" = ANY(%(plain_states)s) AND ("state" <> 'pending' OR "snoozed_until" IS NULL))
+              AND NOT EXISTS ({_NOT_BLOCKED})"""
+    return f"""
+        WITH target AS (
+            UPDATE "{conv}" SET "last_seq" = "last_seq" + 1, "last_message_at" = %(now)s
+            WHERE {writer}
               AND NOT EXISTS (SELECT 1 FROM "{msg}" WHERE "sender_key" = %(sender_key)s AND "client_msg_id" = %(client_msg_id)s)
-              AND NOT EXISTS ({_NOT_BLOCKED})
             RETURNING {returned}
         ), stored AS (
             INSERT INTO "{msg}" ("conversation_id", "seq", "sender_kind", "sender_user_id", "sender_customer_id", "sender_key",
                                  "sender_name", "client_msg_id", "msg_type", "body", "attachments", "is_private", "created_at")
-            SELECT "id", "last_seq", %(sender_kind)s, NULL, %(customer_id)s, %(sender_key)s, %(sender_name)s, %(client_msg_id)s,
+            SELECT "id", "last_seq", %(sender_kind)s, %(user_id)s, %(customer_id)s, %(sender_key)s, %(sender_name)s, %(client_msg_id)s,
                    %(msg_type)s, %(body)s, %(attachments)s::jsonb, false, %(now)s FROM target
             RETURNING "id", "conversation_id"
         )
@@ -67,28 +89,30 @@ def _sql():
 
 
 @functools.cache
-def _sqlite_sql():
+def _sqlite_sql(agent=False):
     """SQLite has no data-modifying CTE: the same two steps as two statements in one short (IMMEDIATE)
     transaction; SQLite's single writer orders concurrent senders as PostgreSQL's row lock does."""
     conv, msg = Conversation._meta.db_table, Message._meta.db_table
     returned = ", ".join(f'"{f.column}"' for f in _CONVERSATION_FIELDS)
     open_states = ", ".join(f"'{s}'" for s in Conversation.OPEN_STATES)  # code constants, not input
     plain_states = ", ".join(f"'{s}'" for s in PLAIN_STATES)
-    advance = f"""
-        UPDATE "{conv}" SET "last_seq" = "last_seq" + 1, "last_message_at" = %(now)s
-        WHERE "id" = COALESCE(%(conversation_id)s, (
+    writer = _agent_may_write(conv) if agent else f"""
+          "id" = COALESCE(%(conversation_id)s, (
                 SELECT "id" FROM "{conv}" WHERE "customer_id" = %(customer_id)s AND "inbox_id" = %(inbox_id)s
                 AND "state" IN ({open_states}) ORDER BY "id" DESC LIMIT 1))
           AND "customer_id" = %(customer_id)s AND "workspace_id" = %(workspace_id)s
           AND "state" IN ({plain_states}) AND ("state" <> 'pending' OR "snoozed_until" IS NULL)
+          AND NOT EXISTS ({_NOT_BLOCKED})"""
+    advance = f"""
+        UPDATE "{conv}" SET "last_seq" = "last_seq" + 1, "last_message_at" = %(now)s
+        WHERE {writer}
           AND NOT EXISTS (SELECT 1 FROM "{msg}" WHERE "sender_key" = %(sender_key)s AND "client_msg_id" = %(client_msg_id)s)
-          AND NOT EXISTS ({_NOT_BLOCKED})
         RETURNING {returned}
     """
     store = f"""
         INSERT INTO "{msg}" ("conversation_id", "seq", "sender_kind", "sender_user_id", "sender_customer_id", "sender_key",
                              "sender_name", "client_msg_id", "msg_type", "body", "attachments", "is_private", "created_at")
-        VALUES (%(stored_conversation)s, %(seq)s, %(sender_kind)s, NULL, %(customer_id)s, %(sender_key)s, %(sender_name)s,
+        VALUES (%(stored_conversation)s, %(seq)s, %(sender_kind)s, %(user_id)s, %(customer_id)s, %(sender_key)s, %(sender_name)s,
                 %(client_msg_id)s, %(msg_type)s, %(body)s, %(attachments)s, 0, %(now)s)
     """
     return advance, store
@@ -114,9 +138,9 @@ def _conversation_from_row(values):
     return Conversation.from_db(connection.alias, _CONVERSATION_ATTNAMES, converted)
 
 
-def _store_sqlite(params):
+def _store_sqlite(params, agent):
     """(message id, conversation row) or None, committed when it returns."""
-    advance, store = _sqlite_sql()
+    advance, store = _sqlite_sql(agent)
     params = {key: value for key, value in params.items() if key not in ("open_states", "plain_states")}  # literals here
     params["now"] = connection.ops.adapt_datetimefield_value(params["now"])
     with transaction.atomic(), connection.cursor() as cursor:
@@ -142,7 +166,7 @@ def _server_bound_cursor():
 def _params(actor, *, client_msg_id, body, msg_type, conversation_id, attachments):
     return {
         "now": timezone.now(), "conversation_id": conversation_id, "customer_id": actor.customer_id, "inbox_id": actor.inbox_id,
-        "workspace_id": actor.workspace_id, "open_states": [str(s) for s in Conversation.OPEN_STATES], "plain_states": [str(s) for s in PLAIN_STATES],
+        "workspace_id": actor.workspace_id, "user_id": actor.user_id, "open_states": [str(s) for s in Conversation.OPEN_STATES], "plain_states": [str(s) for s in PLAIN_STATES],
         "sender_key": actor.key, "client_msg_id": client_msg_id, "sender_kind": actor.kind, "sender_name": actor.name[:120],
         "msg_type": msg_type, "body": body, "attachments": json.dumps(list(attachments)),
     }
@@ -151,7 +175,8 @@ def _params(actor, *, client_msg_id, body, msg_type, conversation_id, attachment
 def _message_from_row(actor, row, params, attachments):
     conversation = _conversation_from_row(row[1:])
     message = Message(
-        pk=row[0], conversation=conversation, seq=conversation.last_seq, sender_kind=actor.kind, sender_customer_id=actor.customer_id,
+        pk=row[0], conversation=conversation, seq=conversation.last_seq, sender_kind=actor.kind, sender_user_id=actor.user_id,
+        sender_customer_id=actor.customer_id,
         sender_key=actor.key, sender_name=params["sender_name"], client_msg_id=params["client_msg_id"], msg_type=params["msg_type"],
         body=params["body"], attachments=list(attachments), is_private=False, created_at=params["now"],
     )
@@ -169,20 +194,22 @@ def _conversation_id(value):
 
 def send(actor, *, client_msg_id, body, msg_type, conversation_id, attachments):
     """The stored message (its .conversation set), or None when this send needs the general path."""
-    if (connection.vendor not in ("postgresql", "sqlite") or (connection.in_atomic_block and not group_commit.grouped()) or not actor.is_customer
+    agent = actor.is_agent
+    if (connection.vendor not in ("postgresql", "sqlite") or (connection.in_atomic_block and not group_commit.grouped())
+            or not (actor.is_customer or agent and msg_type == Message.Type.TEXT and not attachments)
             or not hooks.listener().quiet_for(actor.workspace_id, actor.kind)):
         return None
     usable, conversation_id = _conversation_id(conversation_id)
-    if not usable:
+    if not usable or agent and conversation_id is None:
         return None
     params = _params(actor, client_msg_id=client_msg_id, body=body, msg_type=msg_type, conversation_id=conversation_id, attachments=attachments)
     try:
         if connection.vendor == "sqlite":
-            stored = _store_sqlite(params)
+            stored = _store_sqlite(params, agent)
             row = (stored[0], *stored[1]) if stored else None
         else:
             with _server_bound_cursor() as cursor:
-                cursor.execute(_sql(), params)
+                cursor.execute(_sql(agent), params)
                 row = cursor.fetchone()
     except IntegrityError:  # a concurrent repeat of this send won: the general path returns it
         if group_commit.grouped():

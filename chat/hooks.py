@@ -17,7 +17,9 @@ class Hooks:
         """True when a plain message (no state change) from this kind of sender in this workspace
         needs nothing beyond being stored and published: no screening, nothing in message_stored.
         The engine may then store it in one statement outside a transaction (chat.fast_send), so
-        a listener must answer False whenever screen_message or message_stored could act."""
+        a listener must answer False whenever screen_message or message_stored could act (for an
+        agent's reply, chat.fast_send itself leaves channel inboxes, whose delivery is per inbox, to the
+        general path)."""
         return True
 
     def quiet_known(self, workspace_id, sender_kind):

@@ -167,8 +167,8 @@ def send_message(actor, *, client_msg_id, body="", msg_type="text", conversation
         entry_page = ""
     if actor.is_agent and conversation_id is None:
         raise invalid("conversation_required", _("conversation_id is required."))
-    message = fast_send.send(actor, client_msg_id=client_msg_id, body=body, msg_type=msg_type, conversation_id=conversation_id,
-                             attachments=attachments)
+    message = None if is_private else fast_send.send(actor, client_msg_id=client_msg_id, body=body, msg_type=msg_type,
+                                                     conversation_id=conversation_id, attachments=attachments)
     if message is not None:
         notify_message(message)  # committed already: published at once
         return message, True

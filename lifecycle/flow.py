@@ -47,7 +47,12 @@ class Flow(hooks.Hooks):
 
     def quiet_for(self, workspace_id, sender_kind):
         """Nothing follows a plain customer message here: no word lists (screen_message), no rules
-        or settings (follow-up jobs, hosting), no push devices (message_stored). Per-process caches: no query."""
+        or settings (follow-up jobs, hosting), no push devices (message_stored). For an agent's reply:
+        no word lists and no settings (hosting's deadline); a channel inbox's delivery job is left to
+        the general path by chat.fast_send itself (per inbox). Per-process caches: no query."""
+        if sender_kind == SenderKind.AGENT:
+            configured = config.for_workspace(workspace_id)
+            return not (configured.word_lists or configured.has_settings)
         if sender_kind != SenderKind.CUSTOMER:
             return False
         configured = config.for_workspace(workspace_id)

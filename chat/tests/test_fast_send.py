@@ -10,8 +10,9 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from chat import states
-from chat.models import Conversation, Message, PushSubscription
+from chat.models import Conversation, ConversationEvent, Inbox, InboxUserPermission, Message, Participant, PushSubscription
 from conftest import make_visitor, run_threads, send
+from helpdesk.errors import DomainError
 from lifecycle import push
 from replies import config
 from replies.models import AutoReplyRule, ReplySettings, SensitiveWordList
@@ -117,3 +118,79 @@ def test_anything_more_than_a_plain_message_takes_the_general_path(personas, ope
     if setup == "resolved":
         assert after.state == Conversation.State.QUEUED  # reopened
     assert message.conversation_id == open_chat and message.seq == conversation.last_seq + 1
+
+
+# --- an agent's common reply -------------------------------------------------------------------------
+
+
+@pytest.fixture
+def answered_chat(personas, open_chat):
+    """The visitor's chat, assigned to agent A, who has answered it once (the first response: general path)."""
+    Conversation.objects.filter(pk=open_chat).update(assignee=personas.agent_a_user, state="assigned")
+    _first, created, count = statements(personas.agent_a, "您好，请问有什么可以帮您？", conversation_id=open_chat)
+    assert created and count > FAST_SQLITE
+    assert Conversation.objects.get(pk=open_chat).first_response_at is not None
+    return open_chat
+
+
+def test_the_assignees_reply_after_the_first_response_is_one_statement(personas, answered_chat):
+    message, created, count = statements(personas.agent_a, "马上为您查询", conversation_id=answered_chat)
+    assert created and count == (FAST if postgres() else FAST_SQLITE)
+    stored = Message.objects.get(pk=message.pk)
+    assert (stored.sender_kind, stored.sender_user_id, stored.sender_customer_id, stored.body, stored.is_private) == (
+        "agent", personas.agent_a_user.pk, None, "马上为您查询", False)
+    assert stored.seq == message.seq == Conversation.objects.get(pk=answered_chat).last_seq
+    assert ConversationEvent.objects.filter(conversation_id=answered_chat, kind="first_response").count() == 1
+    again, created, _count = statements(personas.agent_a, "马上为您查询", conversation_id=answered_chat, client_msg_id=stored.client_msg_id)
+    assert not created and again.pk == message.pk
+    assert Conversation.objects.get(pk=answered_chat).last_seq == stored.seq  # the repeat took no seq
+
+
+def test_an_agent_and_the_customer_racing_keep_seq_gap_free(personas, answered_chat):
+    def burst(i):
+        for n in range(10):
+            if i % 2:
+                send(personas.agent_a, f"a{n}", client_msg_id=f"agent-race-{n}", conversation_id=answered_chat)  # two threads repeat each
+            else:
+                send(personas.visitor, f"c{n}", client_msg_id=f"customer-race-{n}")
+
+    run_threads(4, burst)
+    seqs = list(Message.objects.filter(conversation_id=answered_chat).order_by("seq").values_list("seq", flat=True))
+    assert seqs == list(range(1, Conversation.objects.get(pk=answered_chat).last_seq + 1))
+    assert Message.objects.filter(client_msg_id__contains="-race-").count() == 20
+
+
+@pytest.mark.parametrize("setup", ["private_note", "not_the_assignee", "no_longer_serves_the_inbox", "word_list", "reply_settings", "channel_inbox"])
+def test_an_agent_reply_needing_more_takes_the_general_path(personas, answered_chat, setup):
+    before = Conversation.objects.get(pk=answered_chat).last_seq
+    actor, kwargs = personas.agent_a, {}
+    if setup == "private_note":
+        kwargs = {"is_private": True}
+    elif setup == "not_the_assignee":
+        actor = personas.owner  # oversees every chat: replies, and becomes a participant
+    elif setup == "no_longer_serves_the_inbox":
+        InboxUserPermission.objects.filter(user=personas.agent_a_user, content_object=personas.inbox_a).delete()
+    elif setup == "word_list":
+        SensitiveWordList.objects.create(workspace=personas.workspace, name="w", words="refund", action="mask")
+        config.invalidate(personas.workspace.pk)
+    elif setup == "reply_settings":
+        ReplySettings.objects.create(workspace=personas.workspace, welcome_message="hi")
+        config.invalidate(personas.workspace.pk)
+    elif setup == "channel_inbox":
+        Inbox.objects.filter(pk=personas.inbox_a.pk).update(kind=Inbox.Kind.WECHAT_OA)
+    if setup in ("no_longer_serves_the_inbox", "channel_inbox"):
+        # Refused by the general path's rules (not visible any more; no WeChat follower to deliver to): nothing stored.
+        with pytest.raises(DomainError) as refused:
+            send(actor, "a refund, then", conversation_id=answered_chat)
+        assert refused.value.code in ("not_found", "channel_user_unknown")
+        assert Conversation.objects.get(pk=answered_chat).last_seq == before
+        assert not Message.objects.filter(body__contains="refund, then").exists()
+        return
+    message, created, count = statements(actor, "a refund, then", conversation_id=answered_chat, **kwargs)
+    assert created and count > FAST_SQLITE and message.seq == before + 1
+    if setup == "private_note":
+        assert Message.objects.get(pk=message.pk).is_private
+    if setup == "not_the_assignee":
+        assert Participant.objects.filter(conversation_id=answered_chat, user=personas.owner_user).exists()
+    if setup == "word_list":
+        assert Message.objects.get(pk=message.pk).body != "a refund, then"  # screened
