@@ -10,6 +10,7 @@ Each rule is one SQL filter: lists cost one query whatever their length."""
 
 from dataclasses import dataclass
 
+from django.contrib.auth.models import Permission
 from django.db.models import Q
 
 from accounts import roles
@@ -71,11 +72,22 @@ def agent_actor(membership):
     return Actor(SenderKind.AGENT, membership.workspace_id, user_id=user.pk, name=name, view_all_history=view_all)
 
 
+SERVE_INBOX = "reply_in_inbox"  # the guardian codename of serving an inbox
+
+
 def served_inboxes(actor):
     """Ids of the inboxes the agent serves, as a subquery."""
     return InboxUserPermission.objects.filter(
-        user_id=actor.user_id, permission__codename="reply_in_inbox", content_object__workspace_id=actor.workspace_id
+        user_id=actor.user_id, permission__codename=SERVE_INBOX, content_object__workspace_id=actor.workspace_id
     ).values("content_object_id")
+
+
+def serves_inbox_sql(inbox_column):
+    """served_inboxes as a SQL condition, for chat.fast_send's one statement: the user named by the
+    %(user_id)s parameter serves the inbox in `inbox_column` (an inbox of the conversation's workspace)."""
+    return (f'EXISTS (SELECT 1 FROM "{InboxUserPermission._meta.db_table}" p WHERE p."user_id" = %(user_id)s '
+            f'AND p."content_object_id" = {inbox_column} AND p."permission_id" IN '
+            f'(SELECT "id" FROM "{Permission._meta.db_table}" WHERE "codename" = \'{SERVE_INBOX}\'))')
 
 
 def agent_inbox_ids(actor):

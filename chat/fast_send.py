@@ -32,8 +32,8 @@ from django.utils import timezone
 from helpdesk import async_db
 from helpdesk.validation import int_or_none
 
-from . import group_commit, hooks
-from .models import Conversation, CustomerBlock, Inbox, InboxUserPermission, Message
+from . import access, group_commit, hooks
+from .models import Conversation, CustomerBlock, Inbox, Message
 
 # States where a customer's message changes nothing but last_seq/last_message_at (see messages._append).
 PLAIN_STATES = (Conversation.State.QUEUED, Conversation.State.ASSIGNED, Conversation.State.PENDING)
@@ -54,9 +54,7 @@ def _agent_may_write(conv):
         "id" = %(conversation_id)s AND "workspace_id" = %(workspace_id)s AND "assignee_id" = %(user_id)s
         AND "state" = '{Conversation.State.ASSIGNED.value}' AND "first_response_at" IS NOT NULL
         AND EXISTS (SELECT 1 FROM "{Inbox._meta.db_table}" i WHERE i."id" = "{conv}"."inbox_id" AND i."kind" = '{Inbox.Kind.WEB.value}')
-        AND EXISTS (SELECT 1 FROM "{InboxUserPermission._meta.db_table}" p WHERE p."user_id" = %(user_id)s
-                    AND p."content_object_id" = "{conv}"."inbox_id"
-                    AND p."permission_id" IN (SELECT "id" FROM "auth_permission" WHERE "codename" = 'reply_in_inbox'))"""
+        AND {access.serves_inbox_sql(f'"{conv}"."inbox_id"')}"""
 
 
 @functools.cache  # built once per process, not per send

@@ -29,8 +29,8 @@ def _counted(parts):
 
 
 def strip(ext, data):
-    """`data`, the bytes of a `png`, `jpg` or `webp` picture, without its metadata."""
-    return {"png": _png, "jpg": _jpeg, "webp": _webp}[ext](bytes(data))
+    """`data`, the bytes of a picture of one of FORMATS, without its metadata."""
+    return _WALKS[ext](bytes(data))
 
 
 # --- JPEG ------------------------------------------------------------------------------------------
@@ -175,3 +175,7 @@ def _webp(data):
         raise Malformed("no image data")
     body = b"WEBP" + b"".join(chunks)
     return b"RIFF" + struct.pack("<I", len(body)) + body
+
+
+_WALKS = {"png": _png, "jpg": _jpeg, "webp": _webp}
+FORMATS = frozenset(_WALKS)  # the extensions (chat.uploads') strip() takes

@@ -316,7 +316,7 @@ def store_upload(actor, uploaded_file):
     content_type, kind = TYPES[ext]
     if kind == "image" and size > limits["MAX_IMAGE_BYTES"]:
         raise too_large(limits["MAX_IMAGE_BYTES"], image=True)
-    if ext in ("png", "jpg", "webp"):
+    if ext in image_metadata.FORMATS:
         uploaded_file = without_metadata(ext, uploaded_file)
         size = uploaded_file.size
     attachment = {"name": clean_display_name(getattr(uploaded_file, "name", ""), ext), "size": size, "content_type": content_type, "kind": kind}

@@ -50,12 +50,11 @@ class Flow(hooks.Hooks):
         or settings (follow-up jobs, hosting), no push devices (message_stored). For an agent's reply:
         no word lists and no settings (hosting's deadline); a channel inbox's delivery job is left to
         the general path by chat.fast_send itself (per inbox). Per-process caches: no query."""
-        if sender_kind == SenderKind.AGENT:
-            configured = config.for_workspace(workspace_id)
-            return not (configured.word_lists or configured.has_settings)
-        if sender_kind != SenderKind.CUSTOMER:
+        if sender_kind not in (SenderKind.CUSTOMER, SenderKind.AGENT):
             return False
         configured = config.for_workspace(workspace_id)
+        if sender_kind == SenderKind.AGENT:
+            return not (configured.word_lists or configured.has_settings)
         return not (configured.word_lists or configured.has_rules or configured.has_settings or push.may_push(workspace_id))
 
     def quiet_known(self, workspace_id, sender_kind):
