@@ -33,7 +33,7 @@ from helpdesk import async_db
 from helpdesk.validation import int_or_none
 
 from . import access, group_commit, hooks
-from .models import Conversation, CustomerBlock, Inbox, Message
+from .models import Conversation, ConversationEvent, CustomerBlock, Inbox, Message, Participant
 
 # States where a customer's message changes nothing but last_seq/last_message_at (see messages._append).
 PLAIN_STATES = (Conversation.State.QUEUED, Conversation.State.ASSIGNED, Conversation.State.PENDING)
@@ -47,14 +47,50 @@ _CONVERSATION_ATTNAMES = [f.attname for f in _CONVERSATION_FIELDS]
 
 
 def _agent_may_write(conv):
-    """An agent's common reply: the assignee of an assigned conversation, already answered once (its
-    first response is recorded), in a web inbox (a channel's delivery job is the general path's), which
-    the agent still serves (chat.access.may_reply's rule for an assignee, read now)."""
+    """An agent's common reply (chat.access.may_reply's rule for their own chats, read now): to a
+    queued chat nobody holds yet, or as the assignee of an assigned one, in a web inbox (a channel's
+    delivery job is the general path's) which the agent still serves."""
     return f"""
-        "id" = %(conversation_id)s AND "workspace_id" = %(workspace_id)s AND "assignee_id" = %(user_id)s
-        AND "state" = '{Conversation.State.ASSIGNED.value}' AND "first_response_at" IS NOT NULL
+        "id" = %(conversation_id)s AND "workspace_id" = %(workspace_id)s
+        AND (("state" = '{Conversation.State.ASSIGNED.value}' AND "assignee_id" = %(user_id)s)
+             OR ("state" = '{Conversation.State.QUEUED.value}' AND "assignee_id" IS NULL))
         AND EXISTS (SELECT 1 FROM "{Inbox._meta.db_table}" i WHERE i."id" = "{conv}"."inbox_id" AND i."kind" = '{Inbox.Kind.WEB.value}')
         AND {access.serves_inbox_sql(f'"{conv}"."inbox_id"')}"""
+
+
+def _not_sent_before(msg):
+    return f'NOT EXISTS (SELECT 1 FROM "{msg}" WHERE "sender_key" = %(sender_key)s AND "client_msg_id" = %(client_msg_id)s)'
+
+
+# What the general path (messages._append) writes beside an agent's message: a reply to a chat
+# nobody holds makes the agent a participant; the conversation's first reply is its first response.
+_JOIN = f"""INSERT INTO "{Participant._meta.db_table}" ("conversation_id", "user_id", "created_at")
+            SELECT "id", %(user_id)s, %(now)s FROM {{source}} ON CONFLICT DO NOTHING"""
+_FIRST_RESPONSE = f"""INSERT INTO "{ConversationEvent._meta.db_table}" ("conversation_id", "kind", "from_state", "to_state", "actor_kind",
+                      "actor_user_id", "actor_customer_id", "data", "created_at")
+            SELECT "id", '{ConversationEvent.Kind.FIRST_RESPONSE.value}', '', '', %(sender_kind)s, %(user_id)s, NULL,
+                   {{seq_json}}, %(now)s FROM {{source}}"""
+
+
+def _agent_target(conv, msg):
+    """The agent's CTE head: the row locked first, so that whether this is the first response (and
+    whether the agent joins) is read from the version being updated, then advanced."""
+    qualified = ", ".join(f'"{conv}"."{f.column}"' for f in _CONVERSATION_FIELDS)
+    return f"""
+        prior AS (
+            SELECT "id", "first_response_at" IS NULL AS "first", "assignee_id" IS NULL AS "joins" FROM "{conv}"
+            WHERE {_agent_may_write(conv)} AND {_not_sent_before(msg)}
+            FOR UPDATE OF "{conv}"
+        ), target AS (
+            UPDATE "{conv}" SET "last_seq" = "{conv}"."last_seq" + 1, "last_message_at" = %(now)s,
+                "first_response_at" = COALESCE("{conv}"."first_response_at", %(now)s)
+            FROM prior WHERE "{conv}"."id" = prior."id"
+            RETURNING {qualified}, prior."first", prior."joins"
+        ), joined AS (
+            {_JOIN.format(source='target WHERE "joins"')}
+        ), answered AS (
+            {_FIRST_RESPONSE.format(source='target WHERE "first"', seq_json='jsonb_build_object(\'seq\', "last_seq")')}
+        )"""
 
 
 @functools.cache  # built once per process, not per send
@@ -62,20 +98,20 @@ def _sql(agent=False):
     conv, msg = Conversation._meta.db_table, Message._meta.db_table
     returned = ", ".join(f'"{f.column}"' for f in _CONVERSATION_FIELDS)
     target = ", ".join(f'target."{f.column}"' for f in _CONVERSATION_FIELDS)
-    writer = _agent_may_write(conv) if agent else f"""
-              "id" = COALESCE(%(conversation_id)s, (
+    head = _agent_target(conv, msg) if agent else f"""
+        target AS (
+            UPDATE "{conv}" SET "last_seq" = "last_seq" + 1, "last_message_at" = %(now)s
+            WHERE "id" = COALESCE(%(conversation_id)s, (
                     SELECT "id" FROM "{conv}" WHERE "customer_id" = %(customer_id)s AND "inbox_id" = %(inbox_id)s
                     AND "state" = ANY(%(open_states)s) ORDER BY "id" DESC LIMIT 1))
               AND "customer_id" = %(customer_id)s AND "workspace_id" = %(workspace_id)s
               AND ("state" = ANY(%(plain_states)s) AND ("state" <> 'pending' OR "snoozed_until" IS NULL))
-              AND NOT EXISTS ({_NOT_BLOCKED})"""
-    return f"""
-        WITH target AS (
-            UPDATE "{conv}" SET "last_seq" = "last_seq" + 1, "last_message_at" = %(now)s
-            WHERE {writer}
-              AND NOT EXISTS (SELECT 1 FROM "{msg}" WHERE "sender_key" = %(sender_key)s AND "client_msg_id" = %(client_msg_id)s)
+              AND NOT EXISTS ({_NOT_BLOCKED})
+              AND {_not_sent_before(msg)}
             RETURNING {returned}
-        ), stored AS (
+        )"""
+    return f"""
+        WITH {head}, stored AS (
             INSERT INTO "{msg}" ("conversation_id", "seq", "sender_kind", "sender_user_id", "sender_customer_id", "sender_key",
                                  "sender_name", "client_msg_id", "msg_type", "body", "attachments", "is_private", "created_at")
             SELECT "id", "last_seq", %(sender_kind)s, %(user_id)s, %(customer_id)s, %(sender_key)s, %(sender_name)s, %(client_msg_id)s,
@@ -88,8 +124,9 @@ def _sql(agent=False):
 
 @functools.cache
 def _sqlite_sql(agent=False):
-    """SQLite has no data-modifying CTE: the same two steps as two statements in one short (IMMEDIATE)
-    transaction; SQLite's single writer orders concurrent senders as PostgreSQL's row lock does."""
+    """SQLite has no data-modifying CTE: the same steps as statements in one short (IMMEDIATE)
+    transaction; SQLite's single writer orders concurrent senders as PostgreSQL's row lock does.
+    An agent's reply first reads what its CTE's `prior` reads (first response, joining)."""
     conv, msg = Conversation._meta.db_table, Message._meta.db_table
     returned = ", ".join(f'"{f.column}"' for f in _CONVERSATION_FIELDS)
     open_states = ", ".join(f"'{s}'" for s in Conversation.OPEN_STATES)  # code constants, not input
@@ -101,10 +138,10 @@ def _sqlite_sql(agent=False):
           AND "customer_id" = %(customer_id)s AND "workspace_id" = %(workspace_id)s
           AND "state" IN ({plain_states}) AND ("state" <> 'pending' OR "snoozed_until" IS NULL)
           AND NOT EXISTS ({_NOT_BLOCKED})"""
+    first_response = ', "first_response_at" = COALESCE("first_response_at", %(now)s)' if agent else ""
     advance = f"""
-        UPDATE "{conv}" SET "last_seq" = "last_seq" + 1, "last_message_at" = %(now)s
-        WHERE {writer}
-          AND NOT EXISTS (SELECT 1 FROM "{msg}" WHERE "sender_key" = %(sender_key)s AND "client_msg_id" = %(client_msg_id)s)
+        UPDATE "{conv}" SET "last_seq" = "last_seq" + 1, "last_message_at" = %(now)s{first_response}
+        WHERE {writer} AND {_not_sent_before(msg)}
         RETURNING {returned}
     """
     store = f"""
@@ -113,7 +150,13 @@ def _sqlite_sql(agent=False):
         VALUES (%(stored_conversation)s, %(seq)s, %(sender_kind)s, %(user_id)s, %(customer_id)s, %(sender_key)s, %(sender_name)s,
                 %(client_msg_id)s, %(msg_type)s, %(body)s, %(attachments)s, 0, %(now)s)
     """
-    return advance, store
+    source = f'"{conv}" WHERE "id" = %(stored_conversation)s'
+    agent_steps = {
+        "prior": f'SELECT "first_response_at" IS NULL, "assignee_id" IS NULL FROM "{conv}" WHERE "id" = %(conversation_id)s',
+        "joins": _JOIN.format(source=source),
+        "first": _FIRST_RESPONSE.format(source=source, seq_json="json_object('seq', %(seq)s)"),
+    }
+    return advance, store, agent_steps
 
 
 @functools.cache
@@ -138,16 +181,24 @@ def _conversation_from_row(values):
 
 def _store_sqlite(params, agent):
     """(message id, conversation row) or None, committed when it returns."""
-    advance, store = _sqlite_sql(agent)
+    advance, store, agent_steps = _sqlite_sql(agent)
     params = {key: value for key, value in params.items() if key not in ("open_states", "plain_states")}  # literals here
     params["now"] = connection.ops.adapt_datetimefield_value(params["now"])
     with transaction.atomic(), connection.cursor() as cursor:
+        prior = {}
+        if agent:
+            cursor.execute(agent_steps["prior"], params)
+            prior = dict(zip(("first", "joins"), cursor.fetchone() or (False, False)))
         cursor.execute(advance, params)
         row = cursor.fetchone()
         if row is None:
             return None  # nothing changed: the transaction commits nothing
         by_column = dict(zip(_CONVERSATION_ATTNAMES, row))
-        cursor.execute(store, {**params, "stored_conversation": by_column["id"], "seq": by_column["last_seq"]})
+        params.update(stored_conversation=by_column["id"], seq=by_column["last_seq"])
+        for step in ("joins", "first"):
+            if prior.get(step):
+                cursor.execute(agent_steps[step], params)
+        cursor.execute(store, params)
         return cursor.lastrowid, row
 
 
@@ -226,14 +277,16 @@ async def send_on_loop(actor, *, client_msg_id, body, msg_type, conversation_id,
     statement, so the same guarantees. None when it does not apply here or the general path must
     take the send; that includes the lifecycle's caches being due a reload (quiet_known: no query
     may run on the loop)."""
-    if not serves_loop() or not actor.is_customer or hooks.listener().quiet_known(actor.workspace_id, actor.kind) is not True:
+    agent = actor.is_agent
+    if (not serves_loop() or not (actor.is_customer or agent and msg_type == Message.Type.TEXT and not attachments)
+            or hooks.listener().quiet_known(actor.workspace_id, actor.kind) is not True):
         return None
     usable, conversation_id = _conversation_id(conversation_id)
-    if not usable:
+    if not usable or agent and conversation_id is None:
         return None
     params = _params(actor, client_msg_id=client_msg_id, body=body, msg_type=msg_type, conversation_id=conversation_id, attachments=attachments)
     try:
-        row = await async_db.fetchone(_sql(), params)
+        row = await async_db.fetchone(_sql(agent), params)
     except psycopg.errors.UniqueViolation:  # a concurrent repeat of this send won: the general path returns it
         return None
     return None if row is None else _message_from_row(actor, row, params, attachments)

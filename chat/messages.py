@@ -205,17 +205,20 @@ def send_message(actor, *, client_msg_id, body="", msg_type="text", conversation
         return existing, False
 
 
-def may_send_on_loop(actor, *, msg_type="text", attachments=None, is_private=False, **_send):
-    """Whether send_message_on_loop may take this send (a customer's text, on a database it serves)."""
-    return actor.is_customer and msg_type == Message.Type.TEXT and attachments in (None, []) and is_private is False and fast_send.serves_loop()
+def may_send_on_loop(actor, *, msg_type="text", attachments=None, is_private=False, conversation_id=None, **_send):
+    """Whether send_message_on_loop may take this send: a customer's text, or an agent's text into a
+    named conversation (not a note), on a database it serves."""
+    return ((actor.is_customer or actor.is_agent and conversation_id is not None) and msg_type == Message.Type.TEXT
+            and attachments in (None, []) and is_private is False and fast_send.serves_loop())
 
 
 async def send_message_on_loop(actor, *, client_msg_id, body="", msg_type="text", conversation_id=None, attachments=None, is_private=False,
                                entry_page=""):
-    """send_message's commonest case on the event loop, with no database thread: a customer's plain
-    text into their open conversation (chat.fast_send.send_on_loop). Returns (message, True), or
-    None when the send must go to send_message (nothing was stored). Bad input raises as there."""
-    if not may_send_on_loop(actor, msg_type=msg_type, attachments=attachments, is_private=is_private):
+    """send_message's commonest cases on the event loop, with no database thread: a customer's plain
+    text into their open conversation, an agent's reply in their own chat (chat.fast_send.send_on_loop).
+    Returns (message, True), or None when the send must go to send_message (nothing was stored). Bad
+    input raises as there."""
+    if not may_send_on_loop(actor, msg_type=msg_type, attachments=attachments, is_private=is_private, conversation_id=conversation_id):
         return None
     message = await fast_send.send_on_loop(actor, client_msg_id=_clean_client_msg_id(client_msg_id), body=_clean_body(body, msg_type),
                                            msg_type=Message.Type.TEXT, conversation_id=conversation_id, attachments=[])

@@ -58,10 +58,15 @@ class Flow(hooks.Hooks):
         return not (configured.word_lists or configured.has_rules or configured.has_settings or push.may_push(workspace_id))
 
     def quiet_known(self, workspace_id, sender_kind):
-        if sender_kind != SenderKind.CUSTOMER:
+        if sender_kind not in (SenderKind.CUSTOMER, SenderKind.AGENT):
             return False
-        configured, pushing = config.peek(workspace_id), push.may_push_known(workspace_id)
-        if configured is None or pushing is None:
+        configured = config.peek(workspace_id)
+        if configured is None:
+            return None
+        if sender_kind == SenderKind.AGENT:
+            return not (configured.word_lists or configured.has_settings)
+        pushing = push.may_push_known(workspace_id)
+        if pushing is None:
             return None
         return not (configured.word_lists or configured.has_rules or configured.has_settings or pushing)
 

@@ -31,10 +31,11 @@ async def send_message_on_loop(actor, *, ip=None, **send):
     to finish the send; either way the limits are counted once."""
     if not chat_messages.may_send_on_loop(actor, **send):
         return functools.partial(send_message, actor, ip=ip, **send)
-    try:
-        await ratelimit.hit_all_async(*_send_limits(actor, ip))
-    except ratelimit.RateLimited as refused:
-        return functools.partial(_stored_original, actor, send.get("client_msg_id"), refused)
+    if actor.is_customer:
+        try:
+            await ratelimit.hit_all_async(*_send_limits(actor, ip))
+        except ratelimit.RateLimited as refused:
+            return functools.partial(_stored_original, actor, send.get("client_msg_id"), refused)
     return await chat_messages.send_message_on_loop(actor, **send) or functools.partial(chat_messages.send_message, actor, **send)
 
 

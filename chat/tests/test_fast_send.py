@@ -123,27 +123,95 @@ def test_anything_more_than_a_plain_message_takes_the_general_path(personas, ope
 # --- an agent's common reply -------------------------------------------------------------------------
 
 
+FAST_SQLITE_AGENT = 5  # BEGIN, the prior read, UPDATE … RETURNING, INSERT, COMMIT
+FIRST_REPLY_SQLITE = 7  # … plus the participant row and the first-response event
+
+
 @pytest.fixture
-def answered_chat(personas, open_chat):
-    """The visitor's chat, assigned to agent A, who has answered it once (the first response: general path)."""
+def assigned_chat(personas, open_chat):
     Conversation.objects.filter(pk=open_chat).update(assignee=personas.agent_a_user, state="assigned")
-    _first, created, count = statements(personas.agent_a, "您好，请问有什么可以帮您？", conversation_id=open_chat)
-    assert created and count > FAST_SQLITE
-    assert Conversation.objects.get(pk=open_chat).first_response_at is not None
     return open_chat
 
 
-def test_the_assignees_reply_after_the_first_response_is_one_statement(personas, answered_chat):
+@pytest.fixture
+def answered_chat(personas, assigned_chat):
+    """The visitor's chat, assigned to agent A, who has answered it once."""
+    _first, created = send(personas.agent_a, "您好，请问有什么可以帮您？", conversation_id=assigned_chat)
+    assert created and Conversation.objects.get(pk=assigned_chat).first_response_at is not None
+    return assigned_chat
+
+
+def _written_beside(conversation_id):
+    """What an agent's reply leaves besides the message: comparable across conversations."""
+    conversation = Conversation.objects.get(pk=conversation_id)
+    events = list(ConversationEvent.objects.filter(conversation_id=conversation_id, kind="first_response").values_list(
+        "actor_kind", "actor_user_id", "actor_customer_id", "from_state", "to_state", "data"))
+    return {
+        "state": conversation.state, "assignee": conversation.assignee_id, "answered": conversation.first_response_at == conversation.last_message_at,
+        "participants": sorted(Participant.objects.filter(conversation_id=conversation_id).values_list("user_id", flat=True)),
+        "first_response_events": events,
+    }
+
+
+@pytest.mark.parametrize("held", [True, False], ids=["assignee", "queued_nobody_holds_it"])
+def test_the_first_response_is_one_statement_and_writes_what_the_general_path_writes(personas, held, monkeypatch):
+    """Two chats, one answered through the one statement, one through the general path (forced):
+    the same rows beside the message (first response time and event, the replying agent as participant
+    of a chat nobody holds), the same state."""
+    chats = []
+    for _ in range(2):
+        visitor, _token = make_visitor(personas.inbox_a)
+        chats.append(send(visitor, "hello")[0].conversation_id)
+        if held:
+            Conversation.objects.filter(pk=chats[-1]).update(assignee=personas.agent_a_user, state="assigned")
+    fast, created, count = statements(personas.agent_a, "您好", conversation_id=chats[0])
+    assert created and count == (FAST if postgres() else FIRST_REPLY_SQLITE - held)
+    with monkeypatch.context() as forced:
+        forced.setattr("chat.fast_send.send", lambda *args, **kwargs: None)
+        general, created, general_count = statements(personas.agent_a, "您好", conversation_id=chats[1])
+    assert created and general_count > count
+    assert _written_beside(chats[0]) == _written_beside(chats[1])
+    beside = _written_beside(chats[0])
+    assert beside["answered"] and beside["first_response_events"] == [("agent", personas.agent_a_user.pk, None, "", "", {"seq": fast.seq})]
+    assert beside["participants"] == ([] if held else [personas.agent_a_user.pk])
+    assert beside["state"] == ("assigned" if held else "queued")
+    assert (fast.seq, general.seq) == (Conversation.objects.get(pk=chats[0]).last_seq, Conversation.objects.get(pk=chats[1]).last_seq)
+
+
+def test_the_assignees_later_replies_are_one_statement(personas, answered_chat):
+    first_response_at = Conversation.objects.get(pk=answered_chat).first_response_at
     message, created, count = statements(personas.agent_a, "马上为您查询", conversation_id=answered_chat)
-    assert created and count == (FAST if postgres() else FAST_SQLITE)
+    assert created and count == (FAST if postgres() else FAST_SQLITE_AGENT)
     stored = Message.objects.get(pk=message.pk)
     assert (stored.sender_kind, stored.sender_user_id, stored.sender_customer_id, stored.body, stored.is_private) == (
         "agent", personas.agent_a_user.pk, None, "马上为您查询", False)
-    assert stored.seq == message.seq == Conversation.objects.get(pk=answered_chat).last_seq
+    after = Conversation.objects.get(pk=answered_chat)
+    assert stored.seq == message.seq == after.last_seq and after.first_response_at == first_response_at
     assert ConversationEvent.objects.filter(conversation_id=answered_chat, kind="first_response").count() == 1
     again, created, _count = statements(personas.agent_a, "马上为您查询", conversation_id=answered_chat, client_msg_id=stored.client_msg_id)
     assert not created and again.pk == message.pk
     assert Conversation.objects.get(pk=answered_chat).last_seq == stored.seq  # the repeat took no seq
+
+
+def test_two_agents_racing_to_answer_a_queued_chat_record_one_first_response(personas, open_chat):
+    """Agent A and the owner (both serve inbox A) answer the same waiting chat at once: one first
+    response, both participants, seq gap-free, each message once."""
+    def burst(i):
+        actor = personas.agent_a if i % 2 else personas.owner
+        for n in range(8):
+            send(actor, f"{i}-{n}", client_msg_id=f"answer-race-{i % 2}-{n}", conversation_id=open_chat)  # two threads repeat each
+
+    run_threads(4, burst)
+    conversation = Conversation.objects.get(pk=open_chat)
+    seqs = list(Message.objects.filter(conversation_id=open_chat).order_by("seq").values_list("seq", flat=True))
+    assert seqs == list(range(1, conversation.last_seq + 1))
+    assert Message.objects.filter(client_msg_id__startswith="answer-race-").count() == 16
+    events = ConversationEvent.objects.filter(conversation_id=open_chat, kind="first_response")
+    assert events.count() == 1 and conversation.first_response_at is not None
+    first_answer = Message.objects.filter(conversation_id=open_chat, sender_kind="agent").order_by("seq").first()
+    assert events.get().data == {"seq": first_answer.seq} and events.get().actor_user_id == first_answer.sender_user_id
+    assert set(Participant.objects.filter(conversation_id=open_chat).values_list("user_id", flat=True)) == {
+        personas.agent_a_user.pk, personas.owner_user.pk}
 
 
 def test_an_agent_and_the_customer_racing_keep_seq_gap_free(personas, answered_chat):
@@ -160,7 +228,8 @@ def test_an_agent_and_the_customer_racing_keep_seq_gap_free(personas, answered_c
     assert Message.objects.filter(client_msg_id__contains="-race-").count() == 20
 
 
-@pytest.mark.parametrize("setup", ["private_note", "not_the_assignee", "no_longer_serves_the_inbox", "word_list", "reply_settings", "channel_inbox"])
+@pytest.mark.parametrize("setup", ["private_note", "not_the_assignee", "no_longer_serves_the_inbox", "word_list", "reply_settings", "channel_inbox",
+                                   "pending"])
 def test_an_agent_reply_needing_more_takes_the_general_path(personas, answered_chat, setup):
     before = Conversation.objects.get(pk=answered_chat).last_seq
     actor, kwargs = personas.agent_a, {}
@@ -178,6 +247,8 @@ def test_an_agent_reply_needing_more_takes_the_general_path(personas, answered_c
         config.invalidate(personas.workspace.pk)
     elif setup == "channel_inbox":
         Inbox.objects.filter(pk=personas.inbox_a.pk).update(kind=Inbox.Kind.WECHAT_OA)
+    elif setup == "pending":
+        Conversation.objects.filter(pk=answered_chat).update(state="pending")
     if setup in ("no_longer_serves_the_inbox", "channel_inbox"):
         # Refused by the general path's rules (not visible any more; no WeChat follower to deliver to): nothing stored.
         with pytest.raises(DomainError) as refused:
@@ -187,7 +258,7 @@ def test_an_agent_reply_needing_more_takes_the_general_path(personas, answered_c
         assert not Message.objects.filter(body__contains="refund, then").exists()
         return
     message, created, count = statements(actor, "a refund, then", conversation_id=answered_chat, **kwargs)
-    assert created and count > FAST_SQLITE and message.seq == before + 1
+    assert created and count > FAST_SQLITE_AGENT and message.seq == before + 1
     if setup == "private_note":
         assert Message.objects.get(pk=message.pk).is_private
     if setup == "not_the_assignee":

@@ -1,4 +1,4 @@
-"""A customer's plain text over the socket is stored from the event loop on PostgreSQL (chat.fast_send
+"""A customer's plain text (and an agent's reply in their own chat) over the socket is stored from the event loop on PostgreSQL (chat.fast_send
 .send_on_loop through helpdesk.async_db), with no database thread; the same guarantees as every
 send: seq without gaps or duplicates under racing senders, idempotent repeats, ack after commit,
 published live, throttled by the same limits. Anything else, and a send the loop cannot decide
@@ -10,7 +10,7 @@ import pytest
 from django.db import connection
 
 from chat import fast_send
-from chat.models import Conversation, Message
+from chat.models import Conversation, ConversationEvent, Message, Participant
 from chat.tests.wsutil import connect_agent, connect_customer, frames_until, send_json, sync_to_async
 from conftest import make_visitor
 from helpdesk import async_db
@@ -67,6 +67,36 @@ async def test_a_plain_text_is_stored_on_the_loop_acked_and_published(personas, 
     cid = second["message"]["conversation_id"]
     assert await sync_to_async(stored)(conversation_id=cid) == [(1, "第一条", "loop-1"), (2, "第二条", "loop-2")]
     assert (await sync_to_async(Conversation.objects.get)(pk=cid)).last_seq == 2
+    await customer.disconnect()
+    await agent.disconnect()
+
+
+@postgres_only
+async def test_an_agents_reply_in_their_own_chat_is_stored_on_the_loop(personas, threaded):
+    """A waiting chat answered over the agent's socket: no database thread, the first response and
+    the agent's participation written with it, the customer gets it live; a private note (and a
+    reply the statement cannot take) goes to a thread."""
+    customer = await connect_customer(personas.visitor_token)
+    agent = await connect_agent(personas.agent_a_user)
+    opened = await send_and_ack(customer, "open-1", "在吗")
+    cid = opened["message"]["conversation_id"]
+    reply = await send_and_ack(agent, "answer-1", "您好，在的", conversation_id=cid)
+    assert threaded == ["open-1"] and reply["duplicate"] is False and reply["message"]["seq"] == 2
+    live, _ = await frames_until(customer, "message")
+    live, _ = (live, None) if live["message"]["seq"] == 2 else await frames_until(customer, "message")  # after its own line
+    assert live["message"]["body"] == "您好，在的" and live["message"]["sender"]["kind"] == "agent"
+
+    def written():
+        conversation = Conversation.objects.get(pk=cid)
+        events = list(ConversationEvent.objects.filter(conversation_id=cid, kind="first_response").values_list("actor_user_id", "data"))
+        return conversation.first_response_at is not None, events, list(Participant.objects.filter(conversation_id=cid).values_list("user_id", flat=True))
+
+    assert await sync_to_async(written)() == (True, [(personas.agent_a_user.pk, {"seq": 2})], [personas.agent_a_user.pk])
+    again = await send_and_ack(agent, "answer-1", "您好，在的", conversation_id=cid)
+    assert again["duplicate"] is True and again["message"]["id"] == reply["message"]["id"]
+    await send_and_ack(agent, "note-1", "先查订单", conversation_id=cid, is_private=True)
+    assert threaded == ["open-1", "answer-1", "note-1"]  # the repeat and the note: a thread
+    assert await sync_to_async(stored)(conversation_id=cid) == [(1, "在吗", "open-1"), (2, "您好，在的", "answer-1"), (3, "先查订单", "note-1")]
     await customer.disconnect()
     await agent.disconnect()
 
