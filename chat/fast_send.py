@@ -1,4 +1,4 @@
-"""A customer's plain message, or an agent's common reply, in one statement (PostgreSQL; two in one
+"""A customer's plain message, or an agent's common reply, in one statement (PostgreSQL; a few in one
 short transaction on SQLite).
 
 The common send — a customer writing into their open conversation (queued, assigned, or pending
@@ -13,14 +13,15 @@ chat.group_commit: the group commits before anyone is answered), so the ack foll
 Anything else — the first message, a reopen, a snoozed or bot conversation,
 sensitive words, rules, devices — answers None and the caller takes the general path.
 
-An agent's common reply takes the same one statement: the assignee writing text (not a note) into
-their assigned conversation after its first response, in a web inbox they still serve, where
-nothing follows an agent's message (no word lists, no hosting settings: quiet_for). The first
-response, a colleague's reply (participant), a channel inbox (delivery job) and the rest keep the
-general path, which also gives every refusal its error.
+An agent's common reply takes the same one statement: text (not a note) into a waiting chat nobody
+holds yet, or into their own assigned chat, in a web inbox they still serve, where nothing follows an
+agent's message (no word lists, no hosting settings: quiet_for). What the general path writes beside
+it comes from the same CTE: the first response (its time and event row) and, in a chat nobody holds,
+the agent as participant. A colleague's or supervisor's reply, a channel inbox (delivery job) and the
+rest keep the general path, which also gives every refusal its error.
 
 send_on_loop runs the same statement from the event loop on PostgreSQL (helpdesk.async_db): a
-customer's text over the socket then needs no database thread at all."""
+customer's text or an agent's reply over the socket then needs no database thread at all."""
 
 import functools
 import json
@@ -29,7 +30,7 @@ import psycopg
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from helpdesk import async_db
+from helpdesk import async_db, text
 from helpdesk.validation import int_or_none
 
 from . import access, group_commit, hooks
@@ -113,9 +114,10 @@ def _sql(agent=False):
     return f"""
         WITH {head}, stored AS (
             INSERT INTO "{msg}" ("conversation_id", "seq", "sender_kind", "sender_user_id", "sender_customer_id", "sender_key",
-                                 "sender_name", "client_msg_id", "msg_type", "body", "attachments", "is_private", "created_at")
+                                 "sender_name", "client_msg_id", "msg_type", "body", "attachments", "is_private", "created_at", "history_tsv")
             SELECT "id", "last_seq", %(sender_kind)s, %(user_id)s, %(customer_id)s, %(sender_key)s, %(sender_name)s, %(client_msg_id)s,
-                   %(msg_type)s, %(body)s, %(attachments)s::jsonb, false, %(now)s FROM target
+                   %(msg_type)s, %(body)s, %(attachments)s::jsonb, false, %(now)s,
+                   strip(to_tsvector('simple'::regconfig, %(history_terms)s)) FROM target
             RETURNING "id", "conversation_id"
         )
         SELECT stored."id", {target} FROM stored JOIN target ON target."id" = stored."conversation_id"
@@ -213,7 +215,10 @@ def _server_bound_cursor():
 
 
 def _params(actor, *, client_msg_id, body, msg_type, conversation_id, attachments):
+    """The statement's parameters. history_terms: the history search's terms of the body (the column
+    of reports/migrations/0004), computed here rather than by the database (PostgreSQL only)."""
     return {
+        "history_terms": text.history_terms_text(body) if connection.vendor == "postgresql" else "",
         "now": timezone.now(), "conversation_id": conversation_id, "customer_id": actor.customer_id, "inbox_id": actor.inbox_id,
         "workspace_id": actor.workspace_id, "user_id": actor.user_id, "open_states": [str(s) for s in Conversation.OPEN_STATES], "plain_states": [str(s) for s in PLAIN_STATES],
         "sender_key": actor.key, "client_msg_id": client_msg_id, "sender_kind": actor.kind, "sender_name": actor.name[:120],

@@ -6,6 +6,7 @@ case folded, one character per character wherever possible so that offsets found
 folded text point into the original (search highlights rely on it)."""
 
 import functools
+import re
 import unicodedata
 
 import opencc
@@ -42,3 +43,21 @@ def fold(text, script=True):
     if len(folded) == len(text):
         return folded
     return "".join(_fold_char(ch, script) for ch in text)
+
+
+_HISTORY_CJK_RUN = re.compile("[\u3400-\u9fff\uf900-\ufaff]+")  # history_terms' CJK (reports/migrations/0001)
+
+
+def _run_terms(match):
+    run = match.group()
+    return " " + " ".join([run[i:i + 2] for i in range(len(run) - 1)] + [run[-1]]) + " "
+
+
+def history_terms_text(body):
+    """The text whose to_tsvector('simple') has the lexemes of the SQL function history_terms(body)
+    (reports/migrations/0001): the body in NFKC, every run of Chinese characters as its bigrams and
+    its last character. Lower case is left to the 'simple' dictionary, which lowers every token as
+    history_fold's lower() does. One regular-expression pass here instead of the database's four:
+    chat.fast_send stores a message's history terms from it (reports/tests/test_history_terms.py
+    checks the two agree)."""
+    return _HISTORY_CJK_RUN.sub(_run_terms, unicodedata.normalize("NFKC", body))

@@ -37,7 +37,7 @@ from helpdesk import processes
 
 P99_LIMIT_MS = 100.0
 TICK = os.sysconf("SC_CLK_TCK")
-LADDER = "100,150,200,250,300,350,400,460,520,600,680,760,850"
+LADDER = "100,150,200,250,300,350,400,460,520,600,680,760,850,950,1050,1200"
 
 
 def ticks(pid):

@@ -13,6 +13,8 @@ three triggers (insert, delete, update of body)."""
 
 from django.db import migrations
 
+from reports.raw_sql import run_sql
+
 CJK = "[\u3400-\u9fff\uf900-\ufaff]"
 
 
@@ -46,20 +48,12 @@ SQLITE_DROP = ["DROP TRIGGER IF EXISTS history_fts_insert", "DROP TRIGGER IF EXI
                "DROP TRIGGER IF EXISTS history_fts_update", "DROP TABLE IF EXISTS history_message_fts"]
 
 
-def _run(statements_by_vendor):
-    def run(apps, schema_editor):
-        with schema_editor.connection.cursor() as cursor:
-            for statement in statements_by_vendor.get(schema_editor.connection.vendor, ()):
-                cursor.execute(statement)
-    return run
-
-
 class Migration(migrations.Migration):
     atomic = False  # CREATE INDEX CONCURRENTLY
 
     dependencies = [("chat", "0017_inbox_answer_timeout_marks_away")]
 
     operations = [
-        migrations.RunPython(_run({"postgresql": [*PG_FUNCTIONS, PG_INDEX], "sqlite": SQLITE}),
-                             _run({"postgresql": PG_DROP, "sqlite": SQLITE_DROP}), elidable=False),
+        migrations.RunPython(run_sql({"postgresql": [*PG_FUNCTIONS, PG_INDEX], "sqlite": SQLITE}),
+                             run_sql({"postgresql": PG_DROP, "sqlite": SQLITE_DROP}), elidable=False),
     ]

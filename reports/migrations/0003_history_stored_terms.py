@@ -14,6 +14,8 @@ SQLite keeps its FTS5 table (0001)."""
 
 from django.db import migrations
 
+from reports.raw_sql import run_sql
+
 PG_FORWARD = [
     # strip(): no positions (nothing searches phrases), a third smaller (179 → 124 bytes a message).
     "ALTER TABLE chat_message ADD COLUMN IF NOT EXISTS history_tsv tsvector GENERATED ALWAYS AS (strip(history_terms(body))) STORED",
@@ -27,19 +29,9 @@ PG_BACKWARD = [
 ]
 
 
-def _run(statements):
-    def run(apps, schema_editor):
-        if schema_editor.connection.vendor != "postgresql":
-            return
-        with schema_editor.connection.cursor() as cursor:
-            for statement in statements:
-                cursor.execute(statement)
-    return run
-
-
 class Migration(migrations.Migration):
     atomic = False  # CREATE INDEX CONCURRENTLY
 
     dependencies = [("reports", "0002_report_rollups")]
 
-    operations = [migrations.RunPython(_run(PG_FORWARD), _run(PG_BACKWARD), elidable=False)]
+    operations = [migrations.RunPython(run_sql({"postgresql": PG_FORWARD}), run_sql({"postgresql": PG_BACKWARD}), elidable=False)]
