@@ -193,6 +193,21 @@ def test_the_assignees_later_replies_are_one_statement(personas, answered_chat):
     assert Conversation.objects.get(pk=answered_chat).last_seq == stored.seq  # the repeat took no seq
 
 
+@pytest.mark.parametrize("who", ["other_workspace", "other_inbox"])
+def test_an_agent_cannot_answer_a_waiting_chat_they_do_not_serve(personas, open_chat, who):
+    """A waiting chat nobody holds is open to those serving its inbox in its workspace only: another
+    workspace's agent and an agent of another inbox get not_found, and nothing is written."""
+    actor = personas.other_agent if who == "other_workspace" else personas.agent_b
+    with pytest.raises(DomainError) as refused:
+        send(actor, "sneaky answer", conversation_id=open_chat)
+    assert refused.value.code == "not_found"
+    conversation = Conversation.objects.get(pk=open_chat)
+    assert conversation.last_seq == 1 and conversation.first_response_at is None
+    assert not Message.objects.filter(body="sneaky answer").exists()
+    assert not Participant.objects.filter(conversation_id=open_chat).exists()
+    assert not ConversationEvent.objects.filter(conversation_id=open_chat, kind="first_response").exists()
+
+
 def test_two_agents_racing_to_answer_a_queued_chat_record_one_first_response(personas, open_chat):
     """Agent A and the owner (both serve inbox A) answer the same waiting chat at once: one first
     response, both participants, seq gap-free, each message once."""
