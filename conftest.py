@@ -236,9 +236,13 @@ def live_server_url(db, tmp_path):
         if os.environ.get("CI") == "true":
             pytest.fail("Chromium missing at /usr/bin/chromium (scripts/install-chromium.sh installs it)")
         pytest.skip("Chromium not installed at /usr/bin/chromium: run scripts/install-chromium.sh")
-    assert connection.vendor == "sqlite"
     port = processes.free_port()
-    env = {"DATABASE_URL": f"sqlite:///{connection.settings_dict['NAME']}", "REDIS_URL": "", "MEDIA_ROOT": str(tmp_path / "media")}
+    db = connection.settings_dict
+    if connection.vendor == "postgresql":  # the PostgreSQL pass: the test database, through Redis as in production
+        env = {"DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}", "REDIS_URL": os.environ.get("REDIS_URL", "")}
+    else:
+        env = {"DATABASE_URL": f"sqlite:///{db['NAME']}", "REDIS_URL": ""}
+    env["MEDIA_ROOT"] = str(tmp_path / "media")
     proc = processes.start_uvicorn(port, env, tmp_path / "uvicorn.log")
     yield f"http://127.0.0.1:{port}"
     processes.stop(proc)

@@ -11,7 +11,7 @@ from routing.models import AgentPresence
 
 from .live_customer import LiveCustomer
 
-pytestmark = [pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.engine_db, pytest.mark.django_db(transaction=True)]  # engine_db: also on PostgreSQL, where replies go on the event loop
 
 VIEWPORTS = {"phone": {"width": 375, "height": 812}, "desktop": {"width": 1366, "height": 860}}
 

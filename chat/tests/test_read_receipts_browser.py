@@ -11,7 +11,7 @@ from routing.models import AgentPresence
 from .test_console_browser import no_serious_accessibility_violations
 from .test_seen_broken_browser import PHONE, log_in
 
-pytestmark = [pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.engine_db, pytest.mark.django_db(transaction=True)]  # engine_db: also on PostgreSQL, where sends go on the event loop
 
 
 def read_position(conversation_id, key):
