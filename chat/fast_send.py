@@ -60,7 +60,12 @@ def _agent_may_write(conv):
 
 
 def _not_sent_before(msg):
-    return f'NOT EXISTS (SELECT 1 FROM "{msg}" WHERE "sender_key" = %(sender_key)s AND "client_msg_id" = %(client_msg_id)s)'
+    """The sender's client id is new. `<> ''` repeats the predicate of the partial unique index
+    (uniq_message_sender_client_id): without it PostgreSQL cannot use that index in a generic plan,
+    so a prepared statement's generic plan scans the table, and PostgreSQL re-plans the statement on
+    every send instead (planning was then ~0.25 ms of its CPU per send, 40% of the statement)."""
+    return (f'NOT EXISTS (SELECT 1 FROM "{msg}" WHERE "sender_key" = %(sender_key)s AND "client_msg_id" = %(client_msg_id)s'
+            ' AND "client_msg_id" <> \'\')')
 
 
 # What the general path (messages._append) writes beside an agent's message: a reply to a chat
