@@ -227,6 +227,7 @@ def widget_session_open(scope, timeout=BROWSER_WAIT_MS):
 def live_server_url(db, tmp_path):
     """A uvicorn process serving the test database (tests using it need transaction=True)."""
     import os
+    from urllib.parse import quote
 
     from django.db import connection
 
@@ -239,7 +240,8 @@ def live_server_url(db, tmp_path):
     port = processes.free_port()
     db = connection.settings_dict
     if connection.vendor == "postgresql":  # the PostgreSQL pass: the test database, through Redis as in production
-        env = {"DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}", "REDIS_URL": os.environ.get("REDIS_URL", "")}
+        login = quote(db["USER"]) + (f":{quote(db['PASSWORD'])}" if db.get("PASSWORD") else "")
+        env = {"DATABASE_URL": f"postgres://{login}@{db['HOST']}:{db['PORT']}/{db['NAME']}", "REDIS_URL": os.environ.get("REDIS_URL", "")}
     else:
         env = {"DATABASE_URL": f"sqlite:///{db['NAME']}", "REDIS_URL": ""}
     env["MEDIA_ROOT"] = str(tmp_path / "media")

@@ -243,24 +243,27 @@ def _message_from_row(actor, row, params, attachments):
     return message
 
 
-def _conversation_id(value):
-    """(usable, id): a named conversation must be an integer (else the general path answers not_found)."""
-    if value is None:
-        return True, None
-    value = int_or_none(value)
-    return value is not None, value
+def _takes(actor, msg_type, attachments, conversation_id):
+    """(applies, conversation id): whether the statement may take this send by its sender and content
+    (a customer's message; an agent's text into a named conversation), with the named conversation
+    as an integer (None: the customer's open one; one that is not an integer is the general path's,
+    which answers not_found)."""
+    if not (actor.is_customer or actor.is_agent and msg_type == Message.Type.TEXT and not attachments):
+        return False, None
+    if conversation_id is None:
+        return actor.is_customer, None
+    conversation_id = int_or_none(conversation_id)
+    return conversation_id is not None, conversation_id
 
 
 def send(actor, *, client_msg_id, body, msg_type, conversation_id, attachments):
     """The stored message (its .conversation set), or None when this send needs the general path."""
+    if connection.vendor not in ("postgresql", "sqlite") or (connection.in_atomic_block and not group_commit.grouped()):
+        return None
+    applies, conversation_id = _takes(actor, msg_type, attachments, conversation_id)
+    if not applies or not hooks.listener().quiet_for(actor.workspace_id, actor.kind):
+        return None
     agent = actor.is_agent
-    if (connection.vendor not in ("postgresql", "sqlite") or (connection.in_atomic_block and not group_commit.grouped())
-            or not (actor.is_customer or agent and msg_type == Message.Type.TEXT and not attachments)
-            or not hooks.listener().quiet_for(actor.workspace_id, actor.kind)):
-        return None
-    usable, conversation_id = _conversation_id(conversation_id)
-    if not usable or agent and conversation_id is None:
-        return None
     params = _params(actor, client_msg_id=client_msg_id, body=body, msg_type=msg_type, conversation_id=conversation_id, attachments=attachments)
     try:
         if connection.vendor == "sqlite":
@@ -287,13 +290,12 @@ async def send_on_loop(actor, *, client_msg_id, body, msg_type, conversation_id,
     statement, so the same guarantees. None when it does not apply here or the general path must
     take the send; that includes the lifecycle's caches being due a reload (quiet_known: no query
     may run on the loop)."""
+    if not serves_loop():
+        return None
+    applies, conversation_id = _takes(actor, msg_type, attachments, conversation_id)
+    if not applies or hooks.listener().quiet_known(actor.workspace_id, actor.kind) is not True:
+        return None
     agent = actor.is_agent
-    if (not serves_loop() or not (actor.is_customer or agent and msg_type == Message.Type.TEXT and not attachments)
-            or hooks.listener().quiet_known(actor.workspace_id, actor.kind) is not True):
-        return None
-    usable, conversation_id = _conversation_id(conversation_id)
-    if not usable or agent and conversation_id is None:
-        return None
     params = _params(actor, client_msg_id=client_msg_id, body=body, msg_type=msg_type, conversation_id=conversation_id, attachments=attachments)
     try:
         row = await async_db.fetchone(_sql(agent), params)

@@ -52,10 +52,8 @@ class Flow(hooks.Hooks):
         the general path by chat.fast_send itself (per inbox). Per-process caches: no query."""
         if sender_kind not in (SenderKind.CUSTOMER, SenderKind.AGENT):
             return False
-        configured = config.for_workspace(workspace_id)
-        if sender_kind == SenderKind.AGENT:
-            return not (configured.word_lists or configured.has_settings)
-        return not (configured.word_lists or configured.has_rules or configured.has_settings or push.may_push(workspace_id))
+        quiet = _configured_quiet(config.for_workspace(workspace_id), sender_kind)
+        return quiet and (sender_kind == SenderKind.AGENT or not push.may_push(workspace_id))
 
     def quiet_known(self, workspace_id, sender_kind):
         if sender_kind not in (SenderKind.CUSTOMER, SenderKind.AGENT):
@@ -64,11 +62,11 @@ class Flow(hooks.Hooks):
         if configured is None:
             return None
         if sender_kind == SenderKind.AGENT:
-            return not (configured.word_lists or configured.has_settings)
+            return _configured_quiet(configured, sender_kind)
         pushing = push.may_push_known(workspace_id)
         if pushing is None:
             return None
-        return not (configured.word_lists or configured.has_rules or configured.has_settings or pushing)
+        return _configured_quiet(configured, sender_kind) and not pushing
 
     def conversation_opening(self, conversation):
         # Before the customer's first message is stored: the welcome reads as a greeting, not a reply.
@@ -134,6 +132,14 @@ class Flow(hooks.Hooks):
 
 
 FLOW = Flow()
+
+
+def _configured_quiet(configured, sender_kind):
+    """Nothing in the workspace's configuration follows a plain message of this sender kind: no word
+    lists, no settings, and for a customer's message no rules (quiet_for adds push devices)."""
+    if sender_kind == SenderKind.AGENT:
+        return not (configured.word_lists or configured.has_settings)
+    return not (configured.word_lists or configured.has_rules or configured.has_settings)
 
 
 def _nobody_can_serve(conversation):

@@ -85,18 +85,28 @@ def test_racing_senders_and_repeats_keep_seq_gap_free(personas, open_chat):
     assert Message.objects.filter(client_msg_id__startswith="race-").count() == 30
 
 
+def _configured(create):
+    """Configure the workspace, then drop the per-process cache the engine asks (quiet_for)."""
+    def configure(workspace):
+        create(workspace)
+        config.invalidate(workspace.pk)
+    return configure
+
+
+# What makes something follow a message in a workspace: a mask list, a keyword rule, reply settings.
+WORKSPACE_CONFIGURATION = {
+    "word_list": _configured(lambda ws: SensitiveWordList.objects.create(workspace=ws, name="w", words="refund", action="mask")),
+    "keyword_rule": _configured(lambda ws: AutoReplyRule.objects.create(workspace=ws, name="refund", keywords="refund",
+                                                                       reply_text="See our refund policy.")),
+    "reply_settings": _configured(lambda ws: ReplySettings.objects.create(workspace=ws, welcome_message="hi")),
+}
+
+
 @pytest.mark.parametrize("setup", ["word_list", "keyword_rule", "reply_settings", "push_device", "snoozed", "resolved", "bot"])
 def test_anything_more_than_a_plain_message_takes_the_general_path(personas, open_chat, setup):
     conversation = Conversation.objects.get(pk=open_chat)
-    if setup == "word_list":
-        SensitiveWordList.objects.create(workspace=personas.workspace, name="w", words="refund", action="mask")
-        config.invalidate(personas.workspace.pk)
-    elif setup == "keyword_rule":
-        AutoReplyRule.objects.create(workspace=personas.workspace, name="refund", keywords="refund", reply_text="See our refund policy.")
-        config.invalidate(personas.workspace.pk)
-    elif setup == "reply_settings":
-        ReplySettings.objects.create(workspace=personas.workspace, welcome_message="hi")
-        config.invalidate(personas.workspace.pk)
+    if setup in WORKSPACE_CONFIGURATION:
+        WORKSPACE_CONFIGURATION[setup](personas.workspace)
     elif setup == "push_device":
         PushSubscription.objects.create(user=personas.agent_a_user, workspace=personas.workspace,
                                         endpoint="https://fcm.googleapis.com/fcm/send/x", p256dh="p", auth="a")
@@ -255,12 +265,8 @@ def test_an_agent_reply_needing_more_takes_the_general_path(personas, answered_c
         actor = personas.owner  # oversees every chat: replies, and becomes a participant
     elif setup == "no_longer_serves_the_inbox":
         InboxUserPermission.objects.filter(user=personas.agent_a_user, content_object=personas.inbox_a).delete()
-    elif setup == "word_list":
-        SensitiveWordList.objects.create(workspace=personas.workspace, name="w", words="refund", action="mask")
-        config.invalidate(personas.workspace.pk)
-    elif setup == "reply_settings":
-        ReplySettings.objects.create(workspace=personas.workspace, welcome_message="hi")
-        config.invalidate(personas.workspace.pk)
+    elif setup in WORKSPACE_CONFIGURATION:
+        WORKSPACE_CONFIGURATION[setup](personas.workspace)
     elif setup == "channel_inbox":
         Inbox.objects.filter(pk=personas.inbox_a.pk).update(kind=Inbox.Kind.WECHAT_OA)
     elif setup == "pending":
