@@ -39,12 +39,12 @@ class _LoopPool:
     def __init__(self, loop, size):
         self.loop, self.slots, self.idle, self.kwargs = loop, asyncio.Semaphore(size), [], _connection_kwargs()
 
-    async def fetchone(self, sql, params):
+    async def fetch(self, sql, params, many):
         async with self.slots:
             conn = self.idle.pop() if self.idle else await psycopg.AsyncConnection.connect(autocommit=True, **self.kwargs)
             try:
                 cursor = await conn.execute(sql, params)
-                row = await cursor.fetchone()
+                rows = await (cursor.fetchall() if many else cursor.fetchone())
             except psycopg.Error:
                 # A refused statement (e.g. a unique violation) leaves an autocommit connection usable.
                 (self.idle.append if not conn.broken and not conn.closed else _drop)(conn)
@@ -53,7 +53,7 @@ class _LoopPool:
                 _drop(conn)
                 raise
             self.idle.append(conn)
-            return row
+            return rows
 
     def drop_idle(self):
         for conn in self.idle:
@@ -84,7 +84,12 @@ def _pool():
 async def fetchone(sql, params):
     """Run one autocommitted statement; its first row (None when it returned none). Database
     errors are psycopg's own (e.g. psycopg.errors.UniqueViolation)."""
-    return await _pool().fetchone(sql, params)
+    return await _pool().fetch(sql, params, many=False)
+
+
+async def fetchall(sql, params):
+    """Run one autocommitted statement; all its rows."""
+    return await _pool().fetch(sql, params, many=True)
 
 
 def drop_all():

@@ -319,3 +319,17 @@ def test_the_statements_generic_plan_finds_a_repeat_through_the_unique_index(per
     plan = _generic_plan(fast_send._sql(agent), {**params, "open_states": "{queued}", "plain_states": "{queued}"})
     assert "uniq_message_sender_client_id" in plan, plan
     assert "Seq Scan on chat_message" not in plan, plan
+
+
+@pytest.mark.postgres_only
+def test_the_batch_statements_generic_plan_finds_repeats_through_the_unique_index(personas, open_chat):
+    """The batch of customers' texts (send_on_loop) repeats the index's predicate too."""
+    if not postgres():
+        pytest.fail("run with DATABASE_URL=postgres://… (postgres_only)")
+    actors = [personas.visitor] + [make_visitor(personas.inbox_a)[0] for _ in range(2)]
+    sends = [fast_send._params(actor, client_msg_id=f"plan-{index}", body="你好", msg_type="text", conversation_id=None, attachments=[])
+             for index, actor in enumerate(actors)]
+    params = fast_send._batch_params(sends, timezone.now())
+    plan = _generic_plan(fast_send._batch_sql(3), {**params, "open_states": "{queued}", "plain_states": "{queued}"})
+    assert "uniq_message_sender_client_id" in plan, plan
+    assert "Seq Scan on chat_message" not in plan, plan

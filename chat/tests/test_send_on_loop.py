@@ -6,11 +6,13 @@ without a query, goes to a database thread (surfaces.group_commit.store)."""
 
 import asyncio
 
+import psycopg
 import pytest
 from django.db import connection
 
 from chat import fast_send
-from chat.models import Conversation, ConversationEvent, Message, Participant
+from chat import messages as chat_messages
+from chat.models import Conversation, ConversationEvent, CustomerBlock, Message, Participant
 from chat.tests.wsutil import connect_agent, connect_customer, frames_until, send_json, sync_to_async
 from conftest import make_visitor
 from helpdesk import async_db
@@ -194,3 +196,100 @@ async def test_a_statement_cancelled_midway_costs_its_connection_not_the_pool():
     with pytest.raises(asyncio.CancelledError):
         await task
     assert await async_db.fetchone("SELECT 41 + %(one)s", {"one": 1}) == (42,)
+
+
+# --- customers' texts stored together (chat.fast_send._Batches) --------------------------------
+
+
+@pytest.fixture
+def batch_sizes(monkeypatch, settings):
+    """One batch at a time (so the sends that arrive while it is stored form the next), and the size
+    of every batch the loop stored."""
+    settings.CHAT = {**settings.CHAT, "LOOP_SEND_BATCHES_IN_FLIGHT": 1}
+    sizes, store_batch = [], fast_send._store_batch
+
+    async def counting(sends):
+        sizes.append(len(sends))
+        return await store_batch(sends)
+
+    monkeypatch.setattr(fast_send, "_store_batch", counting)
+    return sizes
+
+
+def open_chats(inbox, count):
+    """`count` customers, each with an open conversation (their first message: the general path)."""
+    actors = [make_visitor(inbox)[0] for _ in range(count)]
+    for index, actor in enumerate(actors):
+        chat_messages.send_message(actor, client_msg_id=f"open-{index}", body="open")
+    return actors
+
+
+def loop_send(actor, client_msg_id, body="together", conversation_id=None):
+    return fast_send.send_on_loop(actor, client_msg_id=client_msg_id, body=body, msg_type="text", conversation_id=conversation_id, attachments=[])
+
+
+@postgres_only
+async def test_customers_sending_together_are_stored_by_one_statement(personas, batch_sizes):
+    actors = await sync_to_async(open_chats)(personas.inbox_a, 6)
+    messages = await asyncio.gather(*(loop_send(actor, f"tog-{i}", f"第{i}条") for i, actor in enumerate(actors)))
+    assert batch_sizes == [1, 5]  # the first went alone; the five that came meanwhile, together
+    for index, (actor, message) in enumerate(zip(actors, messages)):
+        row = await sync_to_async(Message.objects.get)(sender_key=actor.key, client_msg_id=f"tog-{index}")
+        assert (message.pk, message.seq, message.body, message.created_at) == (row.pk, 2, f"第{index}条", row.created_at)
+        assert message.conversation.last_seq == 2 and message.conversation.customer_id == actor.customer_id
+    last = await sync_to_async(lambda: sorted(Conversation.objects.filter(customer_id__in=[a.customer_id for a in actors]).values_list("last_seq", flat=True)))()
+    assert last == [2] * 6
+
+
+@postgres_only
+async def test_one_customers_sends_are_never_in_one_batch(personas, batch_sizes):
+    """Two tabs of one customer sending at once: one batch each, in the order they came, seq gap-free."""
+    first, second = await sync_to_async(open_chats)(personas.inbox_a, 2)
+    messages = await asyncio.gather(loop_send(second, "solo"), loop_send(first, "tab-1"), loop_send(first, "tab-2"), loop_send(second, "other"))
+    assert batch_sizes == [1, 2, 1]
+    assert [m.seq for m in messages] == [2, 2, 3, 3]
+    assert await sync_to_async(stored)(conversation_id=messages[1].conversation_id) == [(1, "open", "open-0"), (2, "together", "tab-1"), (3, "together", "tab-2")]
+
+
+@postgres_only
+async def test_a_send_the_batch_does_not_take_is_left_to_the_general_path(personas, batch_sizes):
+    """A repeat, another customer's conversation and a blocked customer are absent from the batch's
+    result (None: the general path answers them, with the original or the error); the rest are stored."""
+    actors = await sync_to_async(open_chats)(personas.inbox_a, 5)
+    blocked = actors[4]
+    await sync_to_async(CustomerBlock.objects.create)(workspace=personas.workspace, customer_id=blocked.customer_id, reason="spam")
+    others_chat = await sync_to_async(lambda: Conversation.objects.get(customer_id=actors[0].customer_id).pk)()
+    messages = await asyncio.gather(loop_send(actors[0], "alone"), loop_send(actors[1], "open-1"), loop_send(actors[2], "mine"),
+                                    loop_send(actors[3], "theirs", conversation_id=others_chat), loop_send(blocked, "blocked"))
+    assert batch_sizes == [1, 4]
+    assert [m is None for m in messages] == [False, True, False, True, True]
+    assert messages[2].seq == 2
+    for actor, expected in zip(actors[1:], ([(1, "open", "open-1")], [(1, "open", "open-2"), (2, "together", "mine")], [(1, "open", "open-3")],
+                                            [(1, "open", "open-4")])):
+        assert await sync_to_async(stored)(sender_key=actor.key) == expected
+
+
+@postgres_only
+async def test_a_racing_repeat_fails_the_batch_and_each_send_is_stored_alone(personas, batch_sizes):
+    """The same client id stored by another connection while the batch waits for that conversation:
+    the batch's INSERT meets the unique index and the statement fails whole. Each send is then stored
+    alone: the repeat answers None (the general path returns the original), the others are stored once."""
+    actors = await sync_to_async(open_chats)(personas.inbox_a, 4)
+    racer = actors[1]
+    other = await psycopg.AsyncConnection.connect(**async_db._connection_kwargs())  # a transaction of its own
+    try:
+        params = fast_send._params(racer, client_msg_id="race", body="first", msg_type="text", conversation_id=None, attachments=[])
+        await other.execute(fast_send._sql(False), params)
+        sending = asyncio.gather(loop_send(actors[0], "first-alone"), loop_send(racer, "race", "second"), loop_send(actors[2], "b"), loop_send(actors[3], "c"))
+        async with await psycopg.AsyncConnection.connect(**async_db._connection_kwargs(), autocommit=True) as watcher:
+            while not (await (await watcher.execute(
+                    "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()")).fetchone())[0]:
+                await asyncio.sleep(0.01)  # until the batch waits for the racer's conversation
+        await other.commit()
+        messages = await sending
+    finally:
+        await other.close()
+    assert batch_sizes == [1, 3]  # the second failed: its three sends were then stored alone
+    assert messages[1] is None
+    assert [(m.seq, m.body) for m in (messages[0], messages[2], messages[3])] == [(2, "together"), (2, "together"), (2, "together")]
+    assert await sync_to_async(stored)(sender_key=racer.key) == [(1, "open", "open-1"), (2, "first", "race")]
