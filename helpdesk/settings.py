@@ -346,7 +346,7 @@ CHAT = {
     "LOOP_DB_POOL_SIZE": env_int("CHAT_LOOP_DB_POOL_SIZE", 4),
     # On the loop, customers' texts that arrive while this many batches are being stored wait for the
     # next batch: one statement for up to LOOP_SEND_BATCH_MAX of them (chat.fast_send). 0: each alone.
-    "LOOP_SEND_BATCHES_IN_FLIGHT": env_int("CHAT_LOOP_SEND_BATCHES_IN_FLIGHT", 2),
+    "LOOP_SEND_BATCHES_IN_FLIGHT": env_int("CHAT_LOOP_SEND_BATCHES_IN_FLIGHT", 1),
     "LOOP_SEND_BATCH_MAX": env_int("CHAT_LOOP_SEND_BATCH_MAX", 16),
     # The rating request line goes out this long after a conversation is resolved (chat.timers).
     "CSAT_PROMPT_DELAY_SECONDS": env_int("CHAT_CSAT_PROMPT_DELAY_SECONDS", 60),
